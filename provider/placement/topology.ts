@@ -1,0 +1,39 @@
+// The inventory placement works on: hosts in racks in zones, storage backends, flavors.
+// Same shape as the topology file in DESIGN.md; topology-file.ts reads and validates that file.
+
+export interface Resources {
+  vcpus: number;
+  ramMb: number;
+  diskGb: number;
+}
+
+export const RESOURCE_DIMENSIONS = ["vcpus", "ramMb", "diskGb"] as const;
+export type ResourceDimension = (typeof RESOURCE_DIMENSIONS)[number];
+
+export interface Flavor extends Resources {}
+
+export interface Host extends Resources {
+  name: string;
+  zone: string;
+  rack: string;
+  /** Already consumed by things outside this cluster. Defaults to zero. */
+  used?: Resources;
+}
+
+export interface StorageBackend {
+  name: string;
+  /** Host-local backend: serves exactly this host. */
+  host?: string;
+  /** Zonal backend: serves every host of this zone. Exactly one of host/zone is set. */
+  zone?: string;
+  capacityGb: number;
+  usedGb?: number;
+  /** Volume types this backend serves. Absent: it serves any type. */
+  volumeTypes?: string[];
+}
+
+export interface Topology {
+  flavors: Record<string, Flavor>;
+  hosts: Host[];
+  storageBackends: StorageBackend[];
+}

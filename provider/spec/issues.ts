@@ -1,0 +1,80 @@
+// Problems found in a spec. Detection produces these as data; formatting for humans
+// happens at the edge (CLI, Pulumi check). Codes are stable: tests and users rely on them.
+
+export const ISSUE_CODES = [
+  // shape
+  "invalid_type",
+  "invalid_value",
+  "missing_field",
+  "unknown_field",
+  "too_small",
+  "too_big",
+  "invalid_json",
+  "invalid_yaml",
+  "duplicate_key",
+  // names
+  "duplicate_member",
+  "duplicate_grouping",
+  "unknown_member",
+  "duplicate_member_ref",
+  "attach_to_non_server",
+  "attach_to_unknown",
+  "volume_attached_twice",
+  // rule semantics
+  "rule_not_for_volumes",
+  "option_not_for_rule",
+  "grouping_too_small",
+  // contradictions
+  "affinity_vs_anti_affinity",
+  "anti_affinity_over_capacity",
+  "zone_pin_conflict",
+] as const;
+export type IssueCode = (typeof ISSUE_CODES)[number];
+
+export interface SpecIssue {
+  code: IssueCode;
+  /** Dot path into the user's input, e.g. `groupings[3].membersRef[1]`. "" for the whole document. */
+  path: string;
+  message: string;
+  hint?: string;
+}
+
+/** Thrown (once, with every issue) where a caller needs an exception rather than a list. */
+export class SpecError extends Error {
+  readonly issues: SpecIssue[];
+  constructor(clusterName: string | undefined, issues: SpecIssue[]) {
+    const head = clusterName ? `cluster "${clusterName}": ` : "";
+    super(`${head}${issues.length} problem${issues.length === 1 ? "" : "s"} in the spec:\n${formatIssues(issues)}`);
+    this.name = "SpecError";
+    this.issues = issues;
+  }
+}
+
+/** One line per issue, sorted by path then code, hint on the same line. */
+export function formatIssues(issues: SpecIssue[]): string {
+  return sortIssues(issues)
+    .map((i) => `  ${i.path || "(spec)"}: ${i.message}${i.hint ? ` (hint: ${i.hint})` : ""}`)
+    .join("\n");
+}
+
+export function sortIssues(issues: SpecIssue[]): SpecIssue[] {
+  return [...issues].sort(
+    (a, b) => comparePaths(a.path, b.path) || a.code.localeCompare(b.code) || a.message.localeCompare(b.message),
+  );
+}
+
+/** Compares dot paths so that `x[2]` sorts before `x[10]`. */
+export function comparePaths(a: string, b: string): number {
+  const pa = a.split(/[.[\]]+/).filter(Boolean);
+  const pb = b.split(/[.[\]]+/).filter(Boolean);
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const x = pa[i] as string;
+    const y = pb[i] as string;
+    if (x === y) continue;
+    const nx = Number(x);
+    const ny = Number(y);
+    if (Number.isInteger(nx) && Number.isInteger(ny)) return nx - ny;
+    return x < y ? -1 : 1;
+  }
+  return pa.length - pb.length;
+}
