@@ -162,6 +162,8 @@ export interface Backend {
   readonly kind: BackendKind;
   /** A short description for messages ("simulated cloud in ./.vcluster", "openstack cloud 'prod' region RegionOne"). */
   readonly description: string;
+  /** How often the controller should poll a changing object (ms); the simulated cloud is fast, Nova is not. */
+  readonly pollIntervalMs: number;
 
   discover(): Promise<Discovery>;
 
@@ -186,6 +188,8 @@ export interface Backend {
   createVolume(req: VolumeCreate): Promise<VolumeInfo>;
   getVolume(id: string): Promise<VolumeInfo | undefined>;
   findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]>;
+  /** Grow a volume (Cinder extend); shrinking is refused with bad_request. */
+  extendVolume(id: string, sizeGb: number): Promise<void>;
   /** Starts deletion; poll getVolume until undefined. Not found is success. */
   deleteVolume(id: string): Promise<void>;
 

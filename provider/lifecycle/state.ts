@@ -1,0 +1,70 @@
+// What the product remembers about a built cluster: the Pulumi resource's outputs (beside its
+// inputs), and what the command keeps for `show`/`destroy`. Plain JSON only (it goes into the
+// Pulumi state file). Never a credential. Versioned: code of a later release must read state
+// written by an earlier one (Pulumi runs `delete`/`read` with the stored provider).
+import type { BackendKind, PlacementMode, ServerGroupPolicy } from "../backends/backend";
+import type { Placement, SoftViolation } from "../placement/types";
+
+export const STATE_VERSION = 1;
+
+/** Status used for a member that should exist but was not found on the backend. */
+export const MISSING = "MISSING";
+
+export interface MemberState {
+  name: string;
+  type: "server" | "volume";
+  /** Backend id; "" if the member was never created or is missing. */
+  id: string;
+  /** Backend status (ACTIVE, ERROR, available, in-use, ...) or MISSING. */
+  status: string;
+  zone?: string;
+  rack?: string;
+  /** Real host (admin/pinned view) where visible. */
+  host?: string;
+  /** Nova's per-project host id (tenant view). */
+  hostId?: string;
+  /** Volumes: the storage backend (pool) where visible. */
+  backend?: string;
+  /** Servers: id of the Nova server group it was created in. */
+  serverGroup?: string;
+  /** What was applied, to diff against the spec. */
+  flavorRef?: string;
+  imageRef?: string;
+  sizeGb?: number;
+  volumeType?: string;
+  /** Volumes: name of the server member it is attached to. */
+  attachedTo?: string;
+  fault?: string;
+}
+
+export interface ServerGroupState {
+  /** The grouping this Nova server group implements. */
+  grouping: string;
+  id: string;
+  policy: ServerGroupPolicy;
+  maxServerPerHost?: number;
+}
+
+export interface BrokenRule {
+  grouping?: string;
+  members: string[];
+  message: string;
+}
+
+export interface ClusterState {
+  stateVersion: number;
+  clusterName: string;
+  backendKind: BackendKind;
+  /** Non-secret identity of the cloud (simulated: its directory; openstack: auth URL + project + region). A change replaces the cluster. */
+  backendId: string;
+  mode: PlacementMode;
+  members: Record<string, MemberState>;
+  serverGroups: Record<string, ServerGroupState>;
+  /** Where the engine placed members (the plan), by member name. */
+  placement: Placement;
+  softViolations: SoftViolation[];
+  /** Hard rules found broken at the last verify/refresh (should be empty). */
+  brokenRules: BrokenRule[];
+  /** Members found missing at the last refresh; the next apply recreates them. */
+  missing: string[];
+}
