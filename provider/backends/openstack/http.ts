@@ -1,0 +1,279 @@
+// The HTTP layer every OpenStack service client goes through: one undici Pool per endpoint origin,
+// timeouts, retries with backoff and jitter where a retry can help, and errors mapped to BackendError
+// with a message a user can act on (service, method, path, status, OpenStack's own message, request id)
+// and never a credential.
+import { type Dispatcher, Pool, errors as undiciErrors } from "undici";
+import { BackendError, type BackendErrorCode } from "../backend";
+
+export interface HttpOptions {
+  /** PEM CA bundle for TLS verification. */
+  ca?: string;
+  /** Skip TLS verification (OS_INSECURE). */
+  insecure?: boolean;
+  connectTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  bodyTimeoutMs?: number;
+  /** Retries after the first attempt. */
+  maxRetries?: number;
+  /** Base of the exponential backoff. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Injected by tests: a dispatcher per origin (undici's MockAgent). */
+  dispatcherFor?: (origin: string) => Dispatcher;
+  /** Injected by tests so retries don't wait. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export interface HttpRequest {
+  /** Service name for messages: "nova", "cinder", "keystone", ... */
+  service: string;
+  method: Dispatcher.HttpMethod;
+  url: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  /** Statuses that are not errors for this call (e.g. 404 on a read). */
+  okStatuses?: number[];
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Parsed JSON, or undefined for an empty or non-JSON body. */
+  json: unknown;
+  text: string;
+}
+
+const DEFAULTS = {
+  connectTimeoutMs: 10_000,
+  headersTimeoutMs: 60_000,
+  bodyTimeoutMs: 60_000,
+  maxRetries: 4,
+  backoffMs: 500,
+  maxBackoffMs: 10_000,
+};
+
+/** Longest we honour a Retry-After for; beyond it the caller gets the error. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/** Header names whose values are secrets; their values are scrubbed from every message. */
+const SECRET_HEADERS = ["x-auth-token", "x-subject-token", "x-service-token"];
+
+export class HttpClient {
+  private readonly pools = new Map<string, Dispatcher>();
+  private readonly opts: HttpOptions & typeof DEFAULTS;
+  private readonly secrets = new Set<string>();
+
+  constructor(opts: HttpOptions = {}) {
+    this.opts = { ...DEFAULTS, ...opts };
+  }
+
+  /** Register a secret (password, token) that must never appear in an error message. */
+  addSecret(secret: string | undefined): void {
+    if (secret && secret.length >= 4) this.secrets.add(secret);
+  }
+
+  private dispatcher(origin: string): Dispatcher {
+    let d = this.pools.get(origin);
+    if (!d) {
+      d =
+        this.opts.dispatcherFor?.(origin) ??
+        new Pool(origin, {
+          connections: 8,
+          connect: {
+            timeout: this.opts.connectTimeoutMs,
+            ...(this.opts.ca ? { ca: this.opts.ca } : {}),
+            ...(this.opts.insecure ? { rejectUnauthorized: false } : {}),
+          },
+          headersTimeout: this.opts.headersTimeoutMs,
+          bodyTimeout: this.opts.bodyTimeoutMs,
+        });
+      this.pools.set(origin, d);
+    }
+    return d;
+  }
+
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const url = new URL(req.url);
+    const path = `${url.pathname}${url.search}`;
+    const headers: Record<string, string> = { accept: "application/json", ...req.headers };
+    for (const [k, v] of Object.entries(headers)) if (SECRET_HEADERS.includes(k.toLowerCase())) this.addSecret(v);
+    let body: string | undefined;
+    if (req.body !== undefined) {
+      body = JSON.stringify(req.body);
+      headers["content-type"] = "application/json";
+    }
+    const idempotent = req.method !== "POST" && req.method !== "PATCH";
+    for (let attempt = 0; ; attempt++) {
+      let res: HttpResponse;
+      try {
+        res = await this.once(url.origin, req.method, path, headers, body);
+      } catch (err) {
+        const code = transportErrorCode(err);
+        // A connection that never opened can be retried for any method; a reset mid-request only when idempotent.
+        const retry = code === "connect" || idempotent;
+        if (retry && attempt < this.opts.maxRetries) {
+          await this.wait(this.backoff(attempt));
+          continue;
+        }
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new BackendError(
+          code === "timeout" ? "timeout" : "unavailable",
+          this.scrub(`${req.service}: ${req.method} ${path} failed: ${reason}`),
+          { cause: err, retryable: true },
+        );
+      }
+      if (res.status < 400 || req.okStatuses?.includes(res.status)) return res;
+      const delay = this.retryDelay(res, attempt, idempotent);
+      if (delay !== undefined && attempt < this.opts.maxRetries) {
+        await this.wait(delay);
+        continue;
+      }
+      throw this.toError(req.service, req.method, path, res);
+    }
+  }
+
+  private async once(
+    origin: string,
+    method: Dispatcher.HttpMethod,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<HttpResponse> {
+    const res = await this.dispatcher(origin).request({ origin, method, path, headers, body });
+    const text = await res.body.text();
+    const flat: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers)) {
+      if (v !== undefined) flat[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
+    }
+    let json: unknown;
+    if (text.length > 0) {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+    }
+    return { status: res.statusCode, headers: flat, json, text };
+  }
+
+  /** undefined: don't retry. */
+  private retryDelay(res: HttpResponse, attempt: number, idempotent: boolean): number | undefined {
+    const retryAfter = parseRetryAfter(res.headers["retry-after"]);
+    if (res.status === 429 || (res.status === 413 && retryAfter !== undefined)) {
+      if (retryAfter !== undefined && retryAfter > MAX_RETRY_AFTER_MS) return undefined;
+      return retryAfter ?? this.backoff(attempt);
+    }
+    if (res.status >= 500 && res.status !== 501) {
+      // A 500 on a POST may have done half the work (a server row exists): let the caller decide.
+      if (!idempotent && res.status === 500) return undefined;
+      return retryAfter ?? this.backoff(attempt);
+    }
+    return undefined;
+  }
+
+  private backoff(attempt: number): number {
+    const cap = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** attempt);
+    // Full jitter: spreads the retries of many parallel callers.
+    return Math.round(cap / 2 + (cap / 2) * (this.opts.random ?? Math.random)());
+  }
+
+  private wait(ms: number): Promise<void> {
+    return (this.opts.sleep ?? ((n: number) => new Promise<void>((r) => setTimeout(r, n))))(ms);
+  }
+
+  private toError(service: string, method: string, path: string, res: HttpResponse): BackendError {
+    const osMessage = openStackMessage(res);
+    const code = errorCodeFor(res.status, osMessage);
+    const requestId = res.headers["x-openstack-request-id"] ?? res.headers["x-compute-request-id"];
+    const msg =
+      `${service}: ${method} ${path} returned ${res.status}` +
+      (osMessage ? `: ${osMessage}` : "") +
+      (requestId ? ` (request id ${requestId})` : "");
+    return new BackendError(code, this.scrub(msg), { retryable: res.status >= 500 || res.status === 429 });
+  }
+
+  /** Removes every registered secret from a message: a token must never reach a log or a state file. */
+  scrub(message: string): string {
+    let out = message;
+    for (const s of this.secrets) out = out.split(s).join("***");
+    return out;
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    // Injected dispatchers (tests) belong to the caller.
+    if (!this.opts.dispatcherFor) await Promise.all(pools.map((p) => p.close()));
+  }
+}
+
+type TransportCode = "connect" | "timeout" | "other";
+
+function transportErrorCode(err: unknown): TransportCode {
+  if (
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError ||
+    err instanceof undiciErrors.ConnectTimeoutError
+  ) {
+    return err instanceof undiciErrors.ConnectTimeoutError ? "connect" : "timeout";
+  }
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EHOSTUNREACH") {
+    return "connect";
+  }
+  return "other";
+}
+
+/** Retry-After in ms: delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  const secs = Number(value);
+  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/**
+ * OpenStack's own message from an error body. Nova: {"badRequest": {"message"}}; Keystone: {"error": {"message"}};
+ * Neutron: {"NeutronError": {"message"}}; Placement: {"errors": [{"detail"}]}; Glance: plain text or HTML.
+ */
+export function openStackMessage(res: Pick<HttpResponse, "json" | "text">): string | undefined {
+  const j = res.json;
+  if (j && typeof j === "object" && !Array.isArray(j)) {
+    const obj = j as Record<string, unknown>;
+    const errs = obj.errors;
+    if (Array.isArray(errs) && errs.length > 0) {
+      const first = errs[0] as Record<string, unknown>;
+      const d = first.detail ?? first.title;
+      if (typeof d === "string") return clean(d);
+    }
+    if (typeof obj.message === "string") return clean(obj.message);
+    for (const v of Object.values(obj)) {
+      if (v && typeof v === "object") {
+        const m = (v as Record<string, unknown>).message;
+        if (typeof m === "string") return clean(m);
+      }
+    }
+  }
+  const t = clean(res.text.replace(/<[^>]*>/g, " "));
+  return t.length > 0 ? t : undefined;
+}
+
+function clean(s: string): string {
+  const one = s.replace(/\s+/g, " ").trim();
+  return one.length > 400 ? `${one.slice(0, 400)}…` : one;
+}
+
+export function errorCodeFor(status: number, message: string | undefined): BackendErrorCode {
+  const quota = message !== undefined && /quota|limit exceeded|exceeded.*limit/i.test(message);
+  if (status === 400) return "bad_request";
+  if (status === 401) return "unauthorized";
+  if (status === 403) return quota ? "quota_exceeded" : "forbidden";
+  if (status === 404) return "not_found";
+  if (status === 409) return quota ? "quota_exceeded" : "conflict";
+  // Nova before 2.x answered over-quota with 413 and no Retry-After.
+  if (status === 413) return quota ? "quota_exceeded" : "unavailable";
+  if (status === 429 || status >= 500) return "unavailable";
+  return "bad_request";
+}

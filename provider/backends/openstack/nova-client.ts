@@ -1,0 +1,220 @@
+// Nova I/O: every compute call the backend makes, with the negotiated microversion on each request.
+import {
+  BackendError,
+  type ServerCreate,
+  type ServerGroupCreate,
+  type ServerGroupInfo,
+  type ServerInfo,
+} from "../backend";
+import type { RawAggregate, RawFlavor, RawHypervisor, RawLimits, RawZone } from "./discovery";
+import {
+  type Microversion,
+  matchesTags,
+  microversionHeaders,
+  negotiateMicroversion,
+  nextLink,
+  parseServer,
+  parseServerGroup,
+  type RawServer,
+  serverCreateBody,
+  serverGroupBody,
+} from "./nova";
+import type { ServiceRequest, Session } from "./session";
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+export class NovaClient {
+  private version: Promise<Microversion> | undefined;
+  private flavorList: Promise<RawFlavor[]> | undefined;
+
+  constructor(
+    private readonly session: Session,
+    private readonly defaultNetworks: "auto" | "none" | string[],
+  ) {}
+
+  microversion(): Promise<Microversion> {
+    this.version ??= (async () => {
+      const res = await this.session.request("compute", { method: "GET", path: "/" });
+      const v = negotiateMicroversion(res.json);
+      if ("error" in v) throw new BackendError("bad_request", `nova: ${v.error}`);
+      return v;
+    })().catch((err) => {
+      this.version = undefined;
+      throw err;
+    });
+    return this.version;
+  }
+
+  private async call(req: ServiceRequest) {
+    const v = await this.microversion();
+    return this.session.request("compute", { ...req, headers: { ...microversionHeaders(v), ...req.headers } });
+  }
+
+  /** Every item of a paginated list, following `<key>_links` next. */
+  private async list<T>(path: string, key: string): Promise<T[]> {
+    const out: T[] = [];
+    let next: string | undefined = path;
+    while (next) {
+      const res = await this.call({ method: "GET", path: next });
+      const body = (res.json ?? {}) as Record<string, unknown>;
+      const items = body[key];
+      if (Array.isArray(items)) out.push(...(items as T[]));
+      next = nextLink(body[`${key}_links`]);
+    }
+    return out;
+  }
+
+  // Server groups
+
+  async createServerGroup(req: ServerGroupCreate): Promise<ServerGroupInfo> {
+    const v = await this.microversion();
+    let body: unknown;
+    try {
+      body = serverGroupBody(req, v);
+    } catch (err) {
+      throw new BackendError("bad_request", `nova: ${(err as Error).message}`);
+    }
+    const res = await this.call({ method: "POST", path: "/os-server-groups", body });
+    return parseServerGroup((res.json as { server_group: Parameters<typeof parseServerGroup>[0] }).server_group);
+  }
+
+  async getServerGroup(id: string): Promise<ServerGroupInfo | undefined> {
+    const res = await this.call({ method: "GET", path: `/os-server-groups/${enc(id)}`, okStatuses: [404] });
+    if (res.status === 404) return undefined;
+    return parseServerGroup((res.json as { server_group: Parameters<typeof parseServerGroup>[0] }).server_group);
+  }
+
+  async findServerGroups(tags: Record<string, string>): Promise<ServerGroupInfo[]> {
+    const raw = await this.list<Parameters<typeof parseServerGroup>[0]>(
+      "/os-server-groups?limit=1000",
+      "server_groups",
+    );
+    return raw.map(parseServerGroup).filter((g) => matchesTags(g.metadata, tags));
+  }
+
+  async deleteServerGroup(id: string): Promise<void> {
+    await this.call({ method: "DELETE", path: `/os-server-groups/${enc(id)}`, okStatuses: [404] });
+  }
+
+  // Servers
+
+  async flavors(): Promise<RawFlavor[]> {
+    this.flavorList ??= this.list<RawFlavor>("/flavors/detail?is_public=None", "flavors").catch((err) => {
+      this.flavorList = undefined;
+      throw err;
+    });
+    return this.flavorList;
+  }
+
+  /** A flavor id for a name or id; "bad_request" naming the flavors that exist when there is none. */
+  async flavorId(ref: string): Promise<string> {
+    const all = await this.flavors();
+    const hit = all.find((f) => f.id === ref) ?? all.find((f) => f.name === ref);
+    if (hit) return hit.id;
+    const names = all.map((f) => f.name).sort();
+    throw new BackendError(
+      "bad_request",
+      `nova: flavor "${ref}" does not exist; flavors: ${names.length > 0 ? names.join(", ") : "(none)"}`,
+    );
+  }
+
+  async createServer(req: ServerCreate, imageId: (ref: string) => Promise<string>): Promise<ServerInfo> {
+    const [flavorId, image] = [
+      await this.flavorId(req.flavorRef),
+      UUID.test(req.imageRef) ? req.imageRef : await imageId(req.imageRef),
+    ];
+    const body = serverCreateBody(req, {
+      microversion: await this.microversion(),
+      flavorId,
+      imageId: image,
+      defaultNetworks: this.defaultNetworks,
+    });
+    const res = await this.call({ method: "POST", path: "/servers", body });
+    const id = (res.json as { server?: { id?: string } }).server?.id;
+    if (!id) throw new BackendError("internal", "nova: POST /servers answered without a server id");
+    const got = await this.getServer(id);
+    return (
+      got ?? {
+        id,
+        name: req.name,
+        status: "BUILD",
+        flavorRef: req.flavorRef,
+        imageRef: image,
+        metadata: req.metadata,
+        volumes: [],
+      }
+    );
+  }
+
+  async getServer(id: string): Promise<ServerInfo | undefined> {
+    const res = await this.call({ method: "GET", path: `/servers/${enc(id)}`, okStatuses: [404] });
+    if (res.status === 404) return undefined;
+    const raw = (res.json as { server: RawServer }).server;
+    // A soft-deleted server is gone for us.
+    if (raw.status === "DELETED" || raw.status === "SOFT_DELETED") return undefined;
+    return parseServer(raw);
+  }
+
+  async findServers(tags: Record<string, string>): Promise<ServerInfo[]> {
+    const raw = await this.list<RawServer>("/servers/detail?limit=1000", "servers");
+    return raw
+      .filter((s) => s.status !== "DELETED" && s.status !== "SOFT_DELETED")
+      .map(parseServer)
+      .filter((s) => matchesTags(s.metadata, tags));
+  }
+
+  async deleteServer(id: string): Promise<void> {
+    await this.call({ method: "DELETE", path: `/servers/${enc(id)}`, okStatuses: [404] });
+  }
+
+  async action(id: string, body: unknown): Promise<void> {
+    await this.call({ method: "POST", path: `/servers/${enc(id)}/action`, body });
+  }
+
+  async attachVolume(serverId: string, volumeId: string): Promise<void> {
+    await this.call({
+      method: "POST",
+      path: `/servers/${enc(serverId)}/os-volume_attachments`,
+      body: { volumeAttachment: { volumeId } },
+    });
+  }
+
+  async detachVolume(serverId: string, volumeId: string): Promise<void> {
+    await this.call({
+      method: "DELETE",
+      path: `/servers/${enc(serverId)}/os-volume_attachments/${enc(volumeId)}`,
+      okStatuses: [404],
+    });
+  }
+
+  // Discovery
+
+  async zones(detail: boolean): Promise<RawZone[]> {
+    const res = await this.call({
+      method: "GET",
+      path: detail ? "/os-availability-zone/detail" : "/os-availability-zone",
+    });
+    return (res.json as { availabilityZoneInfo?: RawZone[] }).availabilityZoneInfo ?? [];
+  }
+
+  /** undefined when the caller may not list hypervisors (not an admin). */
+  async hypervisors(): Promise<RawHypervisor[] | undefined> {
+    const res = await this.call({ method: "GET", path: "/os-hypervisors/detail", okStatuses: [403] });
+    if (res.status === 403) return undefined;
+    return (res.json as { hypervisors?: RawHypervisor[] }).hypervisors ?? [];
+  }
+
+  async aggregates(): Promise<RawAggregate[]> {
+    const res = await this.call({ method: "GET", path: "/os-aggregates" });
+    return (res.json as { aggregates?: RawAggregate[] }).aggregates ?? [];
+  }
+
+  async limits(): Promise<RawLimits> {
+    const res = await this.call({ method: "GET", path: "/limits" });
+    return (res.json as { limits?: RawLimits }).limits ?? {};
+  }
+}
+
+function enc(id: string): string {
+  return encodeURIComponent(id);
+}

@@ -1,0 +1,235 @@
+// The OpenStack backend: the Backend interface over Nova, Cinder, Glance and Placement.
+import * as fs from "node:fs";
+import {
+  type Backend,
+  BackendError,
+  type Discovery,
+  type ServerCreate,
+  type ServerGroupCreate,
+  type ServerGroupInfo,
+  type ServerInfo,
+  type VolumeCreate,
+  type VolumeInfo,
+} from "../backend";
+import { CinderClient, GlanceClient, PlacementClient } from "./cinder-client";
+import { type OpenStackConfig, OpenStackConfigError } from "./config";
+import { availableZones, flavorsFrom, hostZonesFrom, pinnedTopology, quotaFrom } from "./discovery";
+import { HttpClient, type HttpOptions } from "./http";
+import { at } from "./nova";
+import { NovaClient } from "./nova-client";
+import { Session } from "./session";
+
+export interface ConnectOptions {
+  /** undici options and test hooks (MockAgent, sleep). */
+  http?: HttpOptions;
+  /** Poll interval for resize confirmation and the controller (ms). */
+  pollIntervalMs?: number;
+  /** Deadline for a resize to reach VERIFY_RESIZE (ms). */
+  resizeTimeoutMs?: number;
+  now?: () => number;
+}
+
+export class OpenStackBackend implements Backend {
+  readonly kind = "openstack" as const;
+  readonly description: string;
+  readonly pollIntervalMs: number;
+  readonly nova: NovaClient;
+  readonly cinder: CinderClient;
+  private readonly glance: GlanceClient;
+  private readonly placement: PlacementClient;
+
+  private constructor(
+    private readonly cfg: OpenStackConfig,
+    private readonly session: Session,
+    private readonly opts: ConnectOptions,
+  ) {
+    this.description =
+      `openstack cloud${cfg.cloudName ? ` '${cfg.cloudName}'` : ""}` + (cfg.region ? ` region ${cfg.region}` : "");
+    this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
+    this.nova = new NovaClient(session, cfg.networks);
+    this.cinder = new CinderClient(session);
+    this.glance = new GlanceClient(session);
+    this.placement = new PlacementClient(session);
+  }
+
+  /** Authenticates and negotiates the compute microversion, so bad credentials fail here, not mid-create. */
+  static async connect(cfg: OpenStackConfig, opts: ConnectOptions = {}): Promise<OpenStackBackend> {
+    let ca: string | undefined;
+    if (cfg.cacert) {
+      try {
+        ca = fs.readFileSync(cfg.cacert, "utf8");
+      } catch {
+        throw new OpenStackConfigError(`CA bundle "${cfg.cacert}" (cacert / OS_CACERT) cannot be read`);
+      }
+    }
+    const http = new HttpClient({ ...(ca ? { ca } : {}), insecure: cfg.insecure, ...opts.http });
+    const session = new Session(cfg, http, opts.now);
+    const backend = new OpenStackBackend(cfg, session, opts);
+    try {
+      await backend.nova.microversion();
+    } catch (err) {
+      await session.close();
+      throw err;
+    }
+    return backend;
+  }
+
+  async discover(): Promise<Discovery> {
+    const [hypervisors, flavors, novaLimits, cinderLimits] = await Promise.all([
+      this.nova.hypervisors(),
+      this.nova.flavors(),
+      this.nova.limits(),
+      this.cinder.limits().catch(() => undefined),
+    ]);
+    const quota = quotaFrom(novaLimits, cinderLimits);
+    if (hypervisors === undefined) {
+      // Not an admin: zones only; Nova places hosts, guided by server groups and hints.
+      const zones = availableZones(await this.nova.zones(false));
+      return {
+        mode: "delegated",
+        topology: { flavors: flavorsFrom(flavors), hosts: [], storageBackends: [] },
+        zones,
+        ...(quota ? { quota } : {}),
+      };
+    }
+    const v = await this.nova.microversion();
+    const [zoneDetail, aggregates, pools, volumeHostZones, providers] = await Promise.all([
+      this.nova.zones(true),
+      this.nova.aggregates(),
+      this.cinder.pools().catch(() => undefined),
+      this.cinder.volumeServiceZones().catch(() => ({})),
+      // From 2.88 hypervisors no longer report capacity and usage: Placement has them.
+      at(v, 88) ? this.placement.inventories() : Promise.resolve([]),
+    ]);
+    const zones = availableZones(zoneDetail);
+    const topology = pinnedTopology({
+      hypervisors,
+      providers,
+      hostZones: hostZonesFrom(zoneDetail),
+      aggregates,
+      rackKey: this.cfg.rackKey,
+      pools: pools ?? [],
+      volumeHostZones,
+      flavors,
+      defaultZone: zones[0] ?? "nova",
+    });
+    return { mode: "pinned", topology, zones, ...(quota ? { quota } : {}) };
+  }
+
+  createServerGroup(req: ServerGroupCreate): Promise<ServerGroupInfo> {
+    return this.nova.createServerGroup(req);
+  }
+  getServerGroup(id: string): Promise<ServerGroupInfo | undefined> {
+    return this.nova.getServerGroup(id);
+  }
+  findServerGroups(tags: Record<string, string>): Promise<ServerGroupInfo[]> {
+    return this.nova.findServerGroups(tags);
+  }
+  deleteServerGroup(id: string): Promise<void> {
+    return this.nova.deleteServerGroup(id);
+  }
+
+  createServer(req: ServerCreate): Promise<ServerInfo> {
+    return this.nova.createServer(req, (name) => this.glance.imageId(name));
+  }
+  getServer(id: string): Promise<ServerInfo | undefined> {
+    return this.nova.getServer(id);
+  }
+  findServers(tags: Record<string, string>): Promise<ServerInfo[]> {
+    return this.nova.findServers(tags);
+  }
+  deleteServer(id: string): Promise<void> {
+    return this.nova.deleteServer(id);
+  }
+
+  async resizeServer(id: string, flavorRef: string): Promise<void> {
+    const flavorId = await this.nova.flavorId(flavorRef);
+    await this.nova.action(id, { resize: { flavorRef: flavorId } });
+    const deadline = this.now() + (this.opts.resizeTimeoutMs ?? 600_000);
+    for (;;) {
+      const s = await this.nova.getServer(id);
+      if (!s) throw new BackendError("not_found", `nova: server ${id} disappeared during resize`);
+      if (s.status === "VERIFY_RESIZE") break;
+      if (s.status === "ERROR") {
+        throw new BackendError("internal", `nova: resize of server ${id} failed${s.fault ? `: ${s.fault}` : ""}`);
+      }
+      // A cloud with resize_confirm_window may confirm by itself.
+      if (s.status === "ACTIVE" && s.flavorRef === flavorRef) return;
+      if (this.now() > deadline) {
+        throw new BackendError("timeout", `nova: server ${id} did not reach VERIFY_RESIZE (status ${s.status})`);
+      }
+      await sleep(this.pollIntervalMs);
+    }
+    await this.nova.action(id, { confirmResize: null });
+  }
+
+  async rebuildServer(id: string, imageRef: string): Promise<void> {
+    const image = /^[0-9a-f-]{32,36}$/i.test(imageRef) ? imageRef : await this.glance.imageId(imageRef);
+    await this.nova.action(id, { rebuild: { imageRef: image } });
+  }
+
+  createVolume(req: VolumeCreate): Promise<VolumeInfo> {
+    return this.cinder.createVolume(req);
+  }
+  getVolume(id: string): Promise<VolumeInfo | undefined> {
+    return this.cinder.getVolume(id);
+  }
+  findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]> {
+    return this.cinder.findVolumes(tags);
+  }
+
+  async extendVolume(id: string, sizeGb: number): Promise<void> {
+    const v = await this.cinder.getVolume(id);
+    if (!v) throw new BackendError("not_found", `cinder: volume ${id} does not exist`);
+    if (sizeGb < v.sizeGb) {
+      throw new BackendError(
+        "bad_request",
+        `cinder: volume ${id} is ${v.sizeGb} GB and cannot shrink to ${sizeGb} GB; hint: create a new volume`,
+      );
+    }
+    if (sizeGb === v.sizeGb) return;
+    await this.cinder.extendVolume(id, sizeGb);
+  }
+
+  deleteVolume(id: string): Promise<void> {
+    return this.cinder.deleteVolume(id);
+  }
+
+  async attachVolume(serverId: string, volumeId: string): Promise<void> {
+    try {
+      await this.nova.attachVolume(serverId, volumeId);
+    } catch (err) {
+      // Attaching an already attached pair is success.
+      if (err instanceof BackendError && (err.code === "conflict" || err.code === "bad_request")) {
+        const v = await this.cinder.getVolume(volumeId);
+        if (v?.attachedTo.includes(serverId)) return;
+      }
+      throw err;
+    }
+  }
+
+  async detachVolume(serverId: string, volumeId: string): Promise<void> {
+    try {
+      await this.nova.detachVolume(serverId, volumeId);
+    } catch (err) {
+      // "not attached" is success.
+      if (err instanceof BackendError && (err.code === "conflict" || err.code === "bad_request")) {
+        const v = await this.cinder.getVolume(volumeId);
+        if (!v?.attachedTo.includes(serverId)) return;
+      }
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.session.close();
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
