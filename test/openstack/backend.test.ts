@@ -1,0 +1,383 @@
+import type { MockAgent } from "undici";
+import { describe, expect, it } from "vitest";
+import { OpenStackBackend } from "../../provider/backends/openstack/openstack-backend";
+import {
+  CINDER,
+  GLANCE,
+  interceptAuth,
+  interceptNovaVersion,
+  json,
+  mockCloud,
+  NOVA,
+  PLACEMENT,
+  PROJECT,
+  passwordConfig,
+} from "./helpers";
+
+async function connect(novaMax: string, roles = ["member"]): Promise<{ agent: MockAgent; backend: OpenStackBackend }> {
+  const c = mockCloud();
+  interceptAuth(c.agent, { roles });
+  interceptNovaVersion(c.agent, novaMax);
+  const backend = await OpenStackBackend.connect(passwordConfig(), {
+    http: { dispatcherFor: () => c.agent, sleep: async () => {} },
+    now: () => Date.parse("2030-01-01T00:00:00Z"),
+  });
+  return { agent: c.agent, backend };
+}
+
+function capture(agent: MockAgent, origin: string, path: string, method: string, status: number, reply: unknown) {
+  const seen: { body?: unknown; version?: string } = {};
+  agent
+    .get(origin)
+    .intercept({
+      path,
+      method,
+      body: (b) => {
+        seen.body = b ? JSON.parse(b) : undefined;
+        return true;
+      },
+      headers: (h) => {
+        seen.version = h["openstack-api-version"];
+        return true;
+      },
+    })
+    .reply(status, reply as object, json);
+  return seen;
+}
+
+describe("OpenStackBackend request shaping", () => {
+  it.each([
+    ["2.60", { name: "g [vcluster:cluster=c1]", policies: ["anti-affinity"] }],
+    ["2.93", { name: "g [vcluster:cluster=c1]", policy: "anti-affinity", rules: { max_server_per_host: 1 } }],
+  ])("a cloud at %s gets %j", async (max, group) => {
+    const { agent, backend } = await connect(max);
+    const seen = capture(agent, NOVA, "/v2.1/os-server-groups", "POST", 200, {
+      server_group: { id: "sg1", ...group, members: [] },
+    });
+    const info = await backend.createServerGroup({
+      name: "g",
+      policy: "anti-affinity",
+      maxServerPerHost: 1,
+      metadata: { "vcluster:cluster": "c1" },
+    });
+    expect(seen.body).toEqual({ server_group: group });
+    expect(seen.version).toBe(`compute ${max}`);
+    expect(info).toMatchObject({
+      id: "sg1",
+      name: "g",
+      policy: "anti-affinity",
+      metadata: { "vcluster:cluster": "c1" },
+    });
+  });
+
+  it("resolves flavor and image names, creates the server and reads it back", async () => {
+    const { agent, backend } = await connect("2.93");
+    const nova = agent.get(NOVA);
+    nova
+      .intercept({ path: "/v2.1/flavors/detail?is_public=None", method: "GET" })
+      .reply(200, { flavors: [{ id: "2", name: "m1.small", vcpus: 1, ram: 2048, disk: 20 }] }, json);
+    agent
+      .get(GLANCE)
+      .intercept({ path: "/v2/images?name=cirros", method: "GET" })
+      .reply(200, { images: [{ id: "img-9" }] }, json);
+    const seen = capture(agent, NOVA, "/v2.1/servers", "POST", 202, { server: { id: "s1" } });
+    nova
+      .intercept({ path: "/v2.1/servers/s1", method: "GET" })
+      .reply(200, { server: { id: "s1", name: "db-1", status: "BUILD", flavor: { original_name: "m1.small" } } }, json);
+    const s = await backend.createServer({
+      name: "db-1",
+      imageRef: "cirros",
+      flavorRef: "m1.small",
+      zone: "az1",
+      sameHost: ["s0"],
+      metadata: { "vcluster:member": "db-1" },
+    });
+    expect(seen.body).toEqual({
+      server: {
+        name: "db-1",
+        imageRef: "img-9",
+        flavorRef: "2",
+        networks: "none",
+        availability_zone: "az1",
+        metadata: { "vcluster:member": "db-1" },
+      },
+      "os:scheduler_hints": { same_host: ["s0"] },
+    });
+    expect(s.status).toBe("BUILD");
+  });
+
+  it("names the flavors that exist when one doesn't", async () => {
+    const { agent, backend } = await connect("2.93");
+    agent
+      .get(NOVA)
+      .intercept({ path: "/v2.1/flavors/detail?is_public=None", method: "GET" })
+      .reply(200, { flavors: [{ id: "1", name: "m1.tiny", vcpus: 1, ram: 512, disk: 1 }] }, json);
+    await expect(
+      backend.createServer({
+        name: "x",
+        imageRef: "11111111-2222-3333-4444-555555555555",
+        flavorRef: "m9",
+        metadata: {},
+      }),
+    ).rejects.toThrowErrorMatchingInlineSnapshot(`[BackendError: nova: flavor "m9" does not exist; flavors: m1.tiny]`);
+  });
+
+  it("reads not-found as undefined and deletes of missing objects as success", async () => {
+    const { agent, backend } = await connect("2.93");
+    const nova = agent.get(NOVA);
+    nova.intercept({ path: "/v2.1/servers/gone", method: "GET" }).reply(404, { itemNotFound: { message: "x" } }, json);
+    nova
+      .intercept({ path: "/v2.1/servers/gone", method: "DELETE" })
+      .reply(404, { itemNotFound: { message: "x" } }, json);
+    const cinder = agent.get(CINDER);
+    cinder.intercept({ path: `/v3/${PROJECT}/volumes/gone`, method: "GET" }).reply(404, {}, json);
+    cinder.intercept({ path: `/v3/${PROJECT}/volumes/gone`, method: "DELETE" }).reply(404, {}, json);
+    expect(await backend.getServer("gone")).toBeUndefined();
+    await backend.deleteServer("gone");
+    expect(await backend.getVolume("gone")).toBeUndefined();
+    await backend.deleteVolume("gone");
+    agent.assertNoPendingInterceptors();
+  });
+
+  it("creates a volume with zone, type, metadata and Cinder hints", async () => {
+    const { agent, backend } = await connect("2.93");
+    const seen = capture(agent, CINDER, `/v3/${PROJECT}/volumes`, "POST", 202, {
+      volume: { id: "v1", name: "data", status: "creating", size: 10, metadata: {} },
+    });
+    await backend.createVolume({
+      name: "data",
+      sizeGb: 10,
+      volumeType: "ssd",
+      zone: "az2",
+      localToServer: "s1",
+      differentBackendFrom: ["v0"],
+      metadata: { "vcluster:member": "data" },
+    });
+    expect(seen.body).toEqual({
+      volume: {
+        name: "data",
+        size: 10,
+        volume_type: "ssd",
+        availability_zone: "az2",
+        metadata: { "vcluster:member": "data" },
+      },
+      "OS-SCH-HNT:scheduler_hints": { local_to_instance: "s1", different_host: ["v0"] },
+    });
+  });
+
+  it("extends with os-extend and refuses to shrink", async () => {
+    const { agent, backend } = await connect("2.93");
+    const cinder = agent.get(CINDER);
+    cinder
+      .intercept({ path: `/v3/${PROJECT}/volumes/v1`, method: "GET" })
+      .reply(200, { volume: { id: "v1", size: 10, status: "available" } }, json)
+      .times(2);
+    const seen = capture(agent, CINDER, `/v3/${PROJECT}/volumes/v1/action`, "POST", 202, {});
+    await backend.extendVolume("v1", 20);
+    expect(seen.body).toEqual({ "os-extend": { new_size: 20 } });
+    await expect(backend.extendVolume("v1", 5)).rejects.toMatchObject({ code: "bad_request" });
+  });
+
+  it("treats attaching an already attached pair as success", async () => {
+    const { agent, backend } = await connect("2.93");
+    agent
+      .get(NOVA)
+      .intercept({ path: "/v2.1/servers/s1/os-volume_attachments", method: "POST" })
+      .reply(409, { conflictingRequest: { message: "volume v1 already attached" } }, json);
+    agent
+      .get(CINDER)
+      .intercept({ path: `/v3/${PROJECT}/volumes/v1`, method: "GET" })
+      .reply(200, { volume: { id: "v1", status: "in-use", attachments: [{ server_id: "s1" }] } }, json);
+    await backend.attachVolume("s1", "v1");
+  });
+});
+
+describe("OpenStackBackend.discover", () => {
+  function common(agent: MockAgent) {
+    const nova = agent.get(NOVA);
+    nova
+      .intercept({ path: "/v2.1/flavors/detail?is_public=None", method: "GET" })
+      .reply(200, { flavors: [{ id: "1", name: "m1.tiny", vcpus: 1, ram: 512, disk: 1 }] }, json);
+    nova
+      .intercept({ path: "/v2.1/limits", method: "GET" })
+      .reply(
+        200,
+        {
+          limits: {
+            absolute: {
+              maxTotalInstances: 10,
+              totalInstancesUsed: 3,
+              maxTotalCores: -1,
+              maxTotalRAMSize: 51200,
+              totalRAMUsed: 1024,
+            },
+          },
+        },
+        json,
+      );
+    agent
+      .get(CINDER)
+      .intercept({ path: `/v3/${PROJECT}/limits`, method: "GET" })
+      .reply(
+        200,
+        {
+          limits: {
+            absolute: {
+              maxTotalVolumes: 10,
+              totalVolumesUsed: 1,
+              maxTotalVolumeGigabytes: 1000,
+              totalGigabytesUsed: 100,
+            },
+          },
+        },
+        json,
+      );
+  }
+
+  it("is delegated (zones only) for a tenant who can't list hypervisors", async () => {
+    const { agent, backend } = await connect("2.93");
+    common(agent);
+    const nova = agent.get(NOVA);
+    nova
+      .intercept({ path: "/v2.1/os-hypervisors/detail", method: "GET" })
+      .reply(403, { forbidden: { message: "Policy" } }, json);
+    nova.intercept({ path: "/v2.1/os-availability-zone", method: "GET" }).reply(
+      200,
+      {
+        availabilityZoneInfo: [
+          { zoneName: "az2", zoneState: { available: true }, hosts: null },
+          { zoneName: "az1", zoneState: { available: true }, hosts: null },
+          { zoneName: "down", zoneState: { available: false }, hosts: null },
+        ],
+      },
+      json,
+    );
+    expect(await backend.discover()).toEqual({
+      mode: "delegated",
+      topology: {
+        flavors: { "m1.tiny": { vcpus: 1, ramMb: 512, diskGb: 1 }, "1": { vcpus: 1, ramMb: 512, diskGb: 1 } },
+        hosts: [],
+        storageBackends: [],
+      },
+      zones: ["az1", "az2"],
+      quota: { instances: 7, ramMb: 50176, volumes: 9, gigabytes: 900 },
+    });
+  });
+
+  it("is pinned for an admin: hosts from Placement at 2.88+, racks from aggregates, zones, Cinder pools", async () => {
+    const { agent, backend } = await connect("2.93", ["admin"]);
+    common(agent);
+    const nova = agent.get(NOVA);
+    nova.intercept({ path: "/v2.1/os-hypervisors/detail", method: "GET" }).reply(
+      200,
+      {
+        hypervisors: [
+          { hypervisor_hostname: "h1", state: "up", status: "enabled", service: { host: "h1" } },
+          { hypervisor_hostname: "h2", state: "up", status: "enabled", service: { host: "h2" } },
+          { hypervisor_hostname: "h3", state: "down", status: "enabled", service: { host: "h3" } },
+        ],
+      },
+      json,
+    );
+    nova.intercept({ path: "/v2.1/os-availability-zone/detail", method: "GET" }).reply(
+      200,
+      {
+        availabilityZoneInfo: [
+          { zoneName: "internal", zoneState: { available: true }, hosts: { ctl: { "nova-scheduler": {} } } },
+          { zoneName: "az1", zoneState: { available: true }, hosts: { h1: { "nova-compute": {} } } },
+          { zoneName: "az2", zoneState: { available: true }, hosts: { h2: { "nova-compute": {} } } },
+        ],
+      },
+      json,
+    );
+    nova.intercept({ path: "/v2.1/os-aggregates", method: "GET" }).reply(
+      200,
+      {
+        aggregates: [
+          { name: "az1", availability_zone: "az1", hosts: ["h1"], metadata: { availability_zone: "az1" } },
+          { name: "rack-a", hosts: ["h1"], metadata: { rack: "ra" } },
+        ],
+      },
+      json,
+    );
+    const placement = agent.get(PLACEMENT);
+    placement.intercept({ path: "/resource_providers", method: "GET" }).reply(
+      200,
+      {
+        resource_providers: [
+          { uuid: "u1", name: "h1" },
+          { uuid: "u2", name: "h2" },
+        ],
+      },
+      json,
+    );
+    for (const [uuid, used] of [
+      ["u1", 2],
+      ["u2", 0],
+    ] as const) {
+      placement.intercept({ path: `/resource_providers/${uuid}/inventories`, method: "GET" }).reply(
+        200,
+        {
+          inventories: {
+            VCPU: { total: 16, reserved: 0, allocation_ratio: 4 },
+            MEMORY_MB: { total: 65536, reserved: 512, allocation_ratio: 1 },
+            DISK_GB: { total: 1000, reserved: 0, allocation_ratio: 1 },
+          },
+        },
+        json,
+      );
+      placement
+        .intercept({ path: `/resource_providers/${uuid}/usages`, method: "GET" })
+        .reply(200, { usages: { VCPU: used, MEMORY_MB: used * 512, DISK_GB: used } }, json);
+    }
+    const cinder = agent.get(CINDER);
+    cinder.intercept({ path: `/v3/${PROJECT}/scheduler-stats/get_pools?detail=true`, method: "GET" }).reply(
+      200,
+      {
+        pools: [
+          { name: "h1@lvm#lvm", capabilities: { total_capacity_gb: 500, free_capacity_gb: 400 } },
+          { name: "ceph@rbd#rbd", capabilities: { total_capacity_gb: "infinite", free_capacity_gb: "infinite" } },
+        ],
+      },
+      json,
+    );
+    cinder.intercept({ path: `/v3/${PROJECT}/os-services?binary=cinder-volume`, method: "GET" }).reply(
+      200,
+      {
+        services: [
+          { host: "ceph@rbd", zone: "az2" },
+          { host: "h1@lvm", zone: "az1" },
+        ],
+      },
+      json,
+    );
+    const d = await backend.discover();
+    expect(d.mode).toBe("pinned");
+    expect(d.zones).toEqual(["az1", "az2"]);
+    expect(d.topology.hosts).toEqual([
+      {
+        name: "h1",
+        zone: "az1",
+        rack: "ra",
+        vcpus: 64,
+        ramMb: 65024,
+        diskGb: 1000,
+        used: { vcpus: 2, ramMb: 1024, diskGb: 2 },
+      },
+      {
+        name: "h2",
+        zone: "az2",
+        rack: "h2",
+        vcpus: 64,
+        ramMb: 65024,
+        diskGb: 1000,
+        used: { vcpus: 0, ramMb: 0, diskGb: 0 },
+      },
+    ]);
+    expect(d.topology.storageBackends).toEqual([
+      { name: "ceph@rbd#rbd", zone: "az2", capacityGb: 1_000_000_000, usedGb: 0 },
+      { name: "h1@lvm#lvm", host: "h1", capacityGb: 500, usedGb: 100 },
+    ]);
+    agent.assertNoPendingInterceptors();
+  });
+});
