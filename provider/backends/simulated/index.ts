@@ -1,0 +1,12 @@
+// The simulated cloud: the embedded default backend (see cloud.ts).
+export {
+  type LatencyModel,
+  SIM_FAULTS_ENV,
+  SimulatedCloud,
+  type SimulatedCloudOptions,
+} from "./cloud";
+export { DEFAULT_FLAVORS, DEFAULT_IMAGES, defaultSimulatedTopology } from "./default-topology";
+export { BACKEND_OPS, type BackendOp, type Fault, faultSchema, parseFaults } from "./faults";
+export { renderCloudTree } from "./render";
+export { NO_VALID_BACKEND, NO_VALID_HOST } from "./scheduler";
+export { type CloudSnapshot, type Quota, STATE_FILE } from "./store";

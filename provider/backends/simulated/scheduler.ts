@@ -1,0 +1,206 @@
+// Nova- and Cinder-like scheduling over the simulated cloud's state, pure: filter hosts (zone,
+// capacity, server-group policy, hints), weigh the survivors (soft policies, then most free RAM,
+// then name), pick the first. The caller turns "nothing left" into a server in ERROR.
+import type { Flavor, Host, Resources, StorageBackend } from "../../placement/topology";
+import type { CloudState, ServerGroupRecord } from "./store";
+
+/** Nova's own words when the scheduler finds nothing. */
+export const NO_VALID_HOST = "No valid host was found. There are not enough hosts available.";
+/** Cinder's. */
+export const NO_VALID_BACKEND = "No valid backend was found. No weighed backends available.";
+
+const ZERO: Resources = { vcpus: 0, ramMb: 0, diskGb: 0 };
+
+/** Used resources per host: what the topology says was used outside the cloud, plus every claim. */
+export function hostUsage(state: CloudState, exceptServer?: string): Map<string, Resources> {
+  const used = new Map<string, Resources>();
+  for (const h of state.topology.hosts) used.set(h.name, { ...ZERO, ...h.used });
+  for (const s of state.servers) {
+    if (!s.claim || s.id === exceptServer) continue;
+    const u = used.get(s.claim.host);
+    if (!u) continue;
+    u.vcpus += s.claim.vcpus;
+    u.ramMb += s.claim.ramMb;
+    u.diskGb += s.claim.diskGb;
+  }
+  return used;
+}
+
+/** Used GB per storage backend, the same way. */
+export function backendUsage(state: CloudState, exceptVolume?: string): Map<string, number> {
+  const used = new Map<string, number>();
+  for (const b of state.topology.storageBackends) used.set(b.name, b.usedGb ?? 0);
+  for (const v of state.volumes) {
+    if (!v.backend || v.status === "error" || v.id === exceptVolume) continue;
+    used.set(v.backend, (used.get(v.backend) ?? 0) + v.sizeGb);
+  }
+  return used;
+}
+
+export function backendZone(state: CloudState, b: StorageBackend): string | undefined {
+  if (b.zone !== undefined) return b.zone;
+  return state.topology.hosts.find((h) => h.name === b.host)?.zone;
+}
+
+export interface ServerRequest {
+  /** The server being placed (resize: its own claim does not count). */
+  selfId?: string;
+  flavor: Flavor;
+  zone?: string;
+  host?: string;
+  group?: ServerGroupRecord;
+  sameHost?: string[];
+  differentHost?: string[];
+  /** The ignore-placement fault: host, group and hints are ignored, adversarially. */
+  ignorePlacement?: boolean;
+}
+
+export type Scheduled<T> = { ok: true; value: T } | { ok: false; fault: string };
+
+/** Why `host` can't take the request, or undefined if it can. Checks in Nova's filter order. */
+function rejectReason(
+  state: CloudState,
+  req: ServerRequest,
+  host: Host,
+  used: Resources,
+  groupHosts: Map<string, number>,
+): string | undefined {
+  if (req.zone !== undefined && host.zone !== req.zone) return `is in zone "${host.zone}", not "${req.zone}"`;
+  const lacks: string[] = [];
+  if (host.vcpus - used.vcpus < req.flavor.vcpus)
+    lacks.push(`vCPUs (need ${req.flavor.vcpus}, free ${host.vcpus - used.vcpus})`);
+  if (host.ramMb - used.ramMb < req.flavor.ramMb)
+    lacks.push(`RAM (need ${req.flavor.ramMb} MB, free ${host.ramMb - used.ramMb} MB)`);
+  if (host.diskGb - used.diskGb < req.flavor.diskGb)
+    lacks.push(`disk (need ${req.flavor.diskGb} GB, free ${host.diskGb - used.diskGb} GB)`);
+  if (lacks.length > 0) return `lacks ${lacks.join(", ")}`;
+  if (req.ignorePlacement) return undefined;
+  const g = req.group;
+  if (g?.policy === "affinity" && groupHosts.size > 0 && !groupHosts.has(host.name)) {
+    return `is not where the members of server group "${g.name}" are (${[...groupHosts.keys()].sort().join(", ")})`;
+  }
+  if (g?.policy === "anti-affinity") {
+    const max = g.maxServerPerHost ?? 1;
+    const n = groupHosts.get(host.name) ?? 0;
+    if (n >= max) return `already holds ${n} member(s) of anti-affinity server group "${g.name}" (max ${max})`;
+  }
+  const on = serversOn(state, host.name);
+  if (req.sameHost && req.sameHost.length > 0 && !req.sameHost.some((id) => on.has(id))) {
+    return "holds none of the servers in the same_host hint";
+  }
+  if (req.differentHost?.some((id) => on.has(id))) return "holds a server in the different_host hint";
+  return undefined;
+}
+
+function serversOn(state: CloudState, host: string): Set<string> {
+  return new Set(state.servers.filter((s) => s.host === host && s.id).map((s) => s.id));
+}
+
+/** Members of the group per host (the server being placed excluded). */
+function groupHostCounts(state: CloudState, req: ServerRequest): Map<string, number> {
+  const counts = new Map<string, number>();
+  if (!req.group) return counts;
+  const members = new Set(req.group.members);
+  for (const s of state.servers) {
+    if (!members.has(s.id) || s.id === req.selfId || !s.host) continue;
+    counts.set(s.host, (counts.get(s.host) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** How many of the request's placement wishes a host would break (ignore-placement prefers more). */
+function brokenWishes(state: CloudState, req: ServerRequest, host: string, groupHosts: Map<string, number>): number {
+  let n = 0;
+  if (req.host !== undefined && req.host !== host) n++;
+  const g = req.group;
+  if ((g?.policy === "affinity" || g?.policy === "soft-affinity") && groupHosts.size > 0 && !groupHosts.has(host)) n++;
+  if ((g?.policy === "anti-affinity" || g?.policy === "soft-anti-affinity") && groupHosts.has(host)) n++;
+  const on = serversOn(state, host);
+  if (req.sameHost && req.sameHost.length > 0 && !req.sameHost.some((id) => on.has(id))) n++;
+  if (req.differentHost?.some((id) => on.has(id))) n++;
+  return n;
+}
+
+export function scheduleServer(state: CloudState, req: ServerRequest): Scheduled<Host> {
+  const usage = hostUsage(state, req.selfId);
+  const groupHosts = groupHostCounts(state, req);
+  const freeRam = (h: Host) => h.ramMb - (usage.get(h.name)?.ramMb ?? 0);
+
+  if (req.host !== undefined && !req.ignorePlacement) {
+    const host = state.topology.hosts.find((h) => h.name === req.host);
+    if (!host) return { ok: false, fault: `No valid host was found. Host "${req.host}" does not exist.` };
+    const why = rejectReason(state, req, host, usage.get(host.name) ?? ZERO, groupHosts);
+    if (why) return { ok: false, fault: `No valid host was found. Host "${host.name}" ${why}.` };
+    return { ok: true, value: host };
+  }
+
+  const candidates = state.topology.hosts.filter(
+    (h) => rejectReason(state, req, h, usage.get(h.name) ?? ZERO, groupHosts) === undefined,
+  );
+  if (candidates.length === 0) return { ok: false, fault: NO_VALID_HOST };
+  const policy = req.ignorePlacement ? undefined : req.group?.policy;
+  const softScore = (h: Host): number => {
+    const n = groupHosts.get(h.name) ?? 0;
+    if (policy === "soft-affinity") return -n;
+    if (policy === "soft-anti-affinity") return n;
+    return 0;
+  };
+  const adversarial = (h: Host): number => (req.ignorePlacement ? -brokenWishes(state, req, h.name, groupHosts) : 0);
+  candidates.sort(
+    (a, b) =>
+      adversarial(a) - adversarial(b) ||
+      softScore(a) - softScore(b) ||
+      freeRam(b) - freeRam(a) ||
+      a.name.localeCompare(b.name),
+  );
+  return { ok: true, value: candidates[0] as Host };
+}
+
+export interface VolumeRequest {
+  selfId?: string;
+  sizeGb: number;
+  volumeType?: string;
+  zone?: string;
+  backend?: string;
+  sameBackendAs?: string[];
+  differentBackendFrom?: string[];
+  localToServer?: string;
+}
+
+export function scheduleVolume(state: CloudState, req: VolumeRequest): Scheduled<StorageBackend> {
+  const usage = backendUsage(state, req.selfId);
+  const backendOf = (ids: string[] | undefined) =>
+    new Set((ids ?? []).map((id) => state.volumes.find((v) => v.id === id)?.backend).filter((b) => b !== undefined));
+  const same = backendOf(req.sameBackendAs);
+  const different = backendOf(req.differentBackendFrom);
+  const localHost =
+    req.localToServer === undefined ? undefined : (state.servers.find((s) => s.id === req.localToServer)?.host ?? "");
+
+  const reject = (b: StorageBackend): string | undefined => {
+    if (req.zone !== undefined && backendZone(state, b) !== req.zone) return `does not serve zone "${req.zone}"`;
+    if (req.volumeType !== undefined && b.volumeTypes && !b.volumeTypes.includes(req.volumeType)) {
+      return `does not serve volume type "${req.volumeType}"`;
+    }
+    const free = b.capacityGb - (usage.get(b.name) ?? 0);
+    if (free < req.sizeGb) return `lacks capacity (need ${req.sizeGb} GB, free ${free} GB)`;
+    if (req.sameBackendAs && req.sameBackendAs.length > 0 && !same.has(b.name))
+      return "is not the backend of the same_backend hint";
+    if (different.has(b.name)) return "is the backend of a different_backend hint";
+    if (localHost !== undefined && b.host !== localHost)
+      return "is not local to the server of the local_to_instance hint";
+    return undefined;
+  };
+
+  if (req.backend !== undefined) {
+    const b = state.topology.storageBackends.find((x) => x.name === req.backend);
+    if (!b) return { ok: false, fault: `No valid backend was found. Backend "${req.backend}" does not exist.` };
+    const why = reject(b);
+    if (why) return { ok: false, fault: `No valid backend was found. Backend "${b.name}" ${why}.` };
+    return { ok: true, value: b };
+  }
+  const candidates = state.topology.storageBackends.filter((b) => reject(b) === undefined);
+  if (candidates.length === 0) return { ok: false, fault: NO_VALID_BACKEND };
+  const free = (b: StorageBackend) => b.capacityGb - (usage.get(b.name) ?? 0);
+  candidates.sort((a, b) => free(b) - free(a) || a.name.localeCompare(b.name));
+  return { ok: true, value: candidates[0] as StorageBackend };
+}
