@@ -1,0 +1,143 @@
+// Pure mapping between the Pulumi property bags the engine hands the provider and the
+// product's own shapes: which keys are the user's inputs, which are the cluster state,
+// how spec issues become check failures. No I/O here, so it is unit-tested directly.
+import type { ClusterState } from "../lifecycle/state";
+import { STATE_VERSION } from "../lifecycle/state";
+import type { SpecIssue } from "../spec/issues";
+import { sortIssues } from "../spec/issues";
+
+/** The key the SDK stores the serialized provider under; never ours to interpret. */
+export const PROVIDER_KEY = "__provider";
+/** The engine's "unknown during preview" sentinel (also `UNKNOWN` in provider/spec). */
+export const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** The user's inputs, exactly what `new VCluster(name, args)` passes. */
+export const INPUT_KEYS = ["clusterName", "instances", "groupings"] as const;
+/** The cluster state kept beside the inputs in the outputs (see ClusterState). */
+export const STATE_KEYS = [
+  "stateVersion",
+  "clusterName",
+  "backendKind",
+  "backendId",
+  "mode",
+  "members",
+  "serverGroups",
+  "placement",
+  "softViolations",
+  "brokenRules",
+  "missing",
+] as const;
+
+export type Props = Record<string, unknown>;
+
+export interface VClusterInputs {
+  clusterName?: unknown;
+  instances?: unknown;
+  groupings?: unknown;
+}
+
+/** The inputs part of a property bag (old outputs or new inputs), without `__provider`. */
+export function inputsOf(props: Props): VClusterInputs {
+  const out: Props = {};
+  for (const k of INPUT_KEYS) if (props[k] !== undefined) out[k] = props[k];
+  return out;
+}
+
+/** The args-form document validateSpec reads: `clusterName` is the spec's `name`. */
+export function specInputOf(inputs: VClusterInputs): Props {
+  const doc: Props = { instances: inputs.instances };
+  if (inputs.clusterName !== undefined) doc.name = inputs.clusterName;
+  if (inputs.groupings !== undefined) doc.groupings = inputs.groupings;
+  return doc;
+}
+
+/** The cluster name when it is known (a string, not the preview sentinel). */
+export function knownClusterName(props: Props): string | undefined {
+  const n = props.clusterName;
+  return typeof n === "string" && n !== UNKNOWN_VALUE && n !== "" ? n : undefined;
+}
+
+/** True when the value holds the preview sentinel anywhere. */
+export function containsUnknown(value: unknown): boolean {
+  if (value === UNKNOWN_VALUE) return true;
+  if (Array.isArray(value)) return value.some(containsUnknown);
+  if (value !== null && typeof value === "object") return Object.values(value).some(containsUnknown);
+  return false;
+}
+
+/**
+ * The cluster state stored in a property bag, or undefined when there is none (a bag of
+ * inputs only). Tolerates state written by earlier versions: missing collections become
+ * empty; a state from a newer version is refused, since guessing could lose members.
+ */
+export function stateOf(props: Props): ClusterState | undefined {
+  const members = props.members;
+  if (members === null || typeof members !== "object" || Array.isArray(members)) return undefined;
+  const version = typeof props.stateVersion === "number" ? props.stateVersion : 1;
+  const name = knownClusterName(props) ?? "";
+  if (version > STATE_VERSION) {
+    throw new ProviderStateError(
+      `cluster "${name}": the state was written by a newer openstack-vcluster (state version ${version}, this one reads up to ${STATE_VERSION}) (hint: upgrade the pulumi-openstack-vcluster package in this program)`,
+    );
+  }
+  const obj = <T>(v: unknown, fallback: T): T => (v !== null && typeof v === "object" ? (v as T) : fallback);
+  return {
+    stateVersion: version,
+    clusterName: name,
+    backendKind: props.backendKind === "openstack" ? "openstack" : "simulated",
+    backendId: typeof props.backendId === "string" ? props.backendId : "",
+    mode: props.mode === "delegated" ? "delegated" : "pinned",
+    members: members as ClusterState["members"],
+    serverGroups: obj(props.serverGroups, {}),
+    placement: obj(props.placement, {}),
+    softViolations: Array.isArray(props.softViolations) ? (props.softViolations as ClusterState["softViolations"]) : [],
+    brokenRules: Array.isArray(props.brokenRules) ? (props.brokenRules as ClusterState["brokenRules"]) : [],
+    missing: Array.isArray(props.missing) ? (props.missing as string[]) : [],
+  };
+}
+
+export class ProviderStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProviderStateError";
+  }
+}
+
+/** Outputs: the inputs as given, then the state (plain JSON; never a credential). */
+export function outputsOf(inputs: VClusterInputs, state: ClusterState): Props {
+  const out: Props = { ...inputs };
+  for (const k of STATE_KEYS) {
+    const v = state[k];
+    if (v !== undefined) out[k] = jsonClone(v);
+  }
+  return out;
+}
+
+/** Drops `undefined` (protobuf Structs can't carry it) and shares nothing with the caller. */
+function jsonClone<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+export interface CheckFailure {
+  property: string;
+  reason: string;
+}
+
+/**
+ * One failure per issue, sorted. `property` is left empty on purpose: the engine prints a
+ * failure that names a property together with that property's whole value (every instance
+ * of the cluster), so the path inside the user's input goes into the reason instead.
+ */
+export function failuresFrom(clusterName: string | undefined, issues: SpecIssue[]): CheckFailure[] {
+  const head = clusterName ? `cluster "${clusterName}": ` : "";
+  return sortIssues(issues).map((i) => ({
+    property: "",
+    reason: `${head}${userPath(i.path)}: ${i.message}${i.hint ? ` (hint: ${i.hint})` : ""}`,
+  }));
+}
+
+/** Paths are in the args vocabulary, where the cluster's name is `clusterName`. */
+function userPath(path: string): string {
+  if (path === "") return "(cluster)";
+  return path === "name" || path.startsWith("name.") ? `clusterName${path.slice(4)}` : path;
+}
