@@ -1,9 +1,11 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
     root: `${__dirname}/..`,
     include: ["test/**/*.test.ts"],
+    // Needs a real OpenStack cloud: `npm run test:openstack` (test/openstack/vitest.integration.config.ts).
+    exclude: [...configDefaults.exclude, "test/openstack/integration/**"],
     // Slow suites (engine over gRPC, real services) set their own timeouts.
     testTimeout: 30_000,
     hookTimeout: 60_000,

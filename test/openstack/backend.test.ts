@@ -198,23 +198,21 @@ describe("OpenStackBackend.discover", () => {
     nova
       .intercept({ path: "/v2.1/flavors/detail?is_public=None", method: "GET" })
       .reply(200, { flavors: [{ id: "1", name: "m1.tiny", vcpus: 1, ram: 512, disk: 1 }] }, json);
-    nova
-      .intercept({ path: "/v2.1/limits", method: "GET" })
-      .reply(
-        200,
-        {
-          limits: {
-            absolute: {
-              maxTotalInstances: 10,
-              totalInstancesUsed: 3,
-              maxTotalCores: -1,
-              maxTotalRAMSize: 51200,
-              totalRAMUsed: 1024,
-            },
+    nova.intercept({ path: "/v2.1/limits", method: "GET" }).reply(
+      200,
+      {
+        limits: {
+          absolute: {
+            maxTotalInstances: 10,
+            totalInstancesUsed: 3,
+            maxTotalCores: -1,
+            maxTotalRAMSize: 51200,
+            totalRAMUsed: 1024,
           },
         },
-        json,
-      );
+      },
+      json,
+    );
     agent
       .get(CINDER)
       .intercept({ path: `/v3/${PROJECT}/limits`, method: "GET" })
