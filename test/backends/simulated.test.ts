@@ -461,6 +461,16 @@ describe("simulated cloud: faults", () => {
     expect(slowDone).toBe(true);
   });
 
+  it("keeps at most `concurrency` calls of one instance in flight", async () => {
+    const { dir } = await openSmall({ faults: [{ kind: "slow", op: "discover", ms: 300 }] });
+    const limited = await SimulatedCloud.open({ dir, latency: { concurrency: 1 } });
+    const order: string[] = [];
+    const first = limited.discover().then(() => order.push("slow discover"));
+    const second = limited.getServer("x").then(() => order.push("getServer"));
+    await Promise.all([first, second]);
+    expect(order).toEqual(["slow discover", "getServer"]);
+  });
+
   it("ignores placement for the matching server: the anti-affinity race", async () => {
     const { cloud } = await openSmall({ faults: [{ kind: "ignore-placement", member: "q2" }] });
     const g = await cloud.createServerGroup({ name: "quorum", policy: "anti-affinity", metadata: {} });
@@ -491,6 +501,9 @@ describe("simulated cloud: faults", () => {
     // An explicit environment instead of the process's.
     const c = await SimulatedCloud.open({ dir, env: { [SIM_FAULTS_ENV]: '[{"kind":"error","op":"getVolume"}]' } });
     await expectCode(a.getVolume("x"), "unavailable");
+    expect(await c.getVolume("x")).toBeUndefined();
+    // Once per process and directory: opening again does not add the same faults again.
+    await SimulatedCloud.open({ dir, env: { [SIM_FAULTS_ENV]: '[{"kind":"error","op":"getVolume"}]' } });
     expect(await c.getVolume("x")).toBeUndefined();
   });
 

@@ -40,11 +40,15 @@ import {
 } from "./store";
 
 /**
- * Faults to add to the stored plan whenever a SimulatedCloud is opened: a JSON array of Fault,
- * e.g. `OPENSTACK_VCLUSTER_SIM_FAULTS='[{"kind":"server-error","member":"db-1"}]'`. Lets a demo make
- * a separate process (the Pulumi provider, the command) hit a fault. Added at every open.
+ * Faults to add to the stored plan when a process opens a cloud: a JSON array of Fault, e.g.
+ * `OPENSTACK_VCLUSTER_SIM_FAULTS='[{"kind":"server-error","member":"db-1"}]' pulumi up`. Lets a demo
+ * make a separate process (the Pulumi provider, the command) hit a fault. Added once per process and
+ * cloud directory, not at every open: the provider opens the cloud for each step of one run.
  */
 export const SIM_FAULTS_ENV = "OPENSTACK_VCLUSTER_SIM_FAULTS";
+
+/** (directory, variable value) pairs this process has already added to a plan. */
+const envFaultsApplied = new Set<string>();
 
 export interface LatencyModel {
   /** Added to every API call (outside the lock). Default 0. */
@@ -147,7 +151,9 @@ export class SimulatedCloud implements Backend {
     await fs.mkdir(dir, { recursive: true });
     const faults = [...(options.faults ?? []).map((f) => faultSchema.parse(f))];
     const env = (options.env ?? process.env)[SIM_FAULTS_ENV];
-    if (env !== undefined && env.trim() !== "") faults.push(...parseFaults(env, SIM_FAULTS_ENV));
+    const envKey = `${dir}\0${env}`;
+    const fromEnv = env !== undefined && env.trim() !== "" && !envFaultsApplied.has(envKey);
+    if (fromEnv) faults.push(...parseFaults(env, SIM_FAULTS_ENV));
     const cloud = new SimulatedCloud(dir, options);
     await withLock(dir, async () => {
       let state = await readState(dir);
@@ -179,6 +185,7 @@ export class SimulatedCloud implements Backend {
       cloud.cloudId = state.cloudId;
       if (changed || faults.length > 0) await writeStateAtomically(dir, state);
     });
+    if (fromEnv) envFaultsApplied.add(envKey);
     return cloud;
   }
 
@@ -344,7 +351,6 @@ export class SimulatedCloud implements Backend {
 
       const named = { name: req.name, metadata: req.metadata };
       const ignorePlacement = takeMatching(state, "ignore-placement", named) !== undefined;
-      const buildError = takeMatching(state, "server-error", named);
       const placed = scheduleServer(state, {
         flavor,
         ...(req.zone !== undefined ? { zone: req.zone } : {}),
@@ -369,6 +375,7 @@ export class SimulatedCloud implements Backend {
       }
       if (placed.ok) {
         const host = placed.value;
+        const buildError = takeMatching(state, "server-error", named);
         Object.assign(server, {
           zone: host.zone,
           host: host.name,
