@@ -23,6 +23,7 @@ T0=$(date +%s.%N)
 mkdir -p "$R/log" "$R/lock" "$PIDS"
 ts() { printf '[%6.1fs] %s\n' "$(echo "$(date +%s.%N) - $T0" | bc)" "$*" | tee -a "$R/timings.txt"; }
 die() { echo "devcloud: $*" >&2; exit 1; }
+trap 'echo "devcloud: failed at line $LINENO (logs in $R/log)" >&2' ERR
 
 # ------------------------------------------------------------------ 0. already up?
 alive=0; total=0
@@ -475,20 +476,20 @@ ts "bootstrap data: hosts mapped, zones and racks, flavors, images"
 # ------------------------------------------------------------------ 8. readiness
 up=0
 for _ in $(seq 1 120); do
-  up=$(api GET "$N/os-hypervisors/detail" | jq '[.hypervisors[] | select(.state=="up" and .status=="enabled")] | length')
+  up=$(api GET "$N/os-hypervisors/detail" | jq '[.hypervisors[] | select(.state=="up" and .status=="enabled")] | length' 2>/dev/null || echo 0)
   [ "$up" -ge "$NCOMPUTE" ] && break; sleep 0.5
 done
 [ "$up" -ge "$NCOMPUTE" ] || die "only $up of $NCOMPUTE hypervisors up"
 ADMIN_PID=$(ks_id projects admin)
 vup=0
 for _ in $(seq 1 120); do
-  vup=$(api GET "http://127.0.0.1:8776/v3/$ADMIN_PID/os-services" | jq '[.services[] | select(.binary=="cinder-volume" and .state=="up")] | length')
+  vup=$(api GET "http://127.0.0.1:8776/v3/$ADMIN_PID/os-services" | jq '[.services[] | select(.binary=="cinder-volume" and .state=="up")] | length' 2>/dev/null || echo 0)
   [ "$vup" -ge "$NCOMPUTE" ] && break; sleep 0.5
 done
 [ "$vup" -ge "$NCOMPUTE" ] || die "only $vup of $NCOMPUTE cinder-volume hosts up"
 # Cinder pools appear once the volume hosts report their capabilities to the scheduler.
 for _ in $(seq 1 120); do
-  np=$(api GET "http://127.0.0.1:8776/v3/$ADMIN_PID/scheduler-stats/get_pools" | jq '.pools | length')
+  np=$(api GET "http://127.0.0.1:8776/v3/$ADMIN_PID/scheduler-stats/get_pools" | jq '.pools | length' 2>/dev/null || echo 0)
   [ "$np" -ge "$NCOMPUTE" ] && break; sleep 0.5
 done
 
