@@ -1,0 +1,347 @@
+// The per-member diff between the spec and what exists: what to delete, create, resize,
+// rebuild, extend, detach, attach, and which Nova server groups to make or drop. Pure, in two
+// halves around the placement engine: `survey` (which objects stay, so the engine keeps them
+// where they are) and `changes` (once the engine has placed the rest and named forced moves).
+import { type ServerGroupInfo, type ServerInfo, TAG_MEMBER, type VolumeInfo } from "../backends/backend";
+import type { Placement } from "../placement/types";
+import type { ClusterSpec, Member, VolumeMember } from "../spec/model";
+import type { DesiredGroup, RuleMapping } from "./rules";
+import type { ClusterState } from "./state";
+import { cmp, isBroken, type Live } from "./survey";
+
+export type StepKind =
+  | "create-server-group"
+  | "create-server"
+  | "create-volume"
+  | "attach"
+  | "detach"
+  | "resize"
+  | "rebuild"
+  | "extend"
+  | "delete-server"
+  | "delete-volume"
+  | "delete-server-group"
+  | "recreate";
+
+export interface Step {
+  kind: StepKind;
+  member?: string;
+  grouping?: string;
+  detail: string;
+}
+
+/** A member whose live object stays (possibly resized, rebuilt, extended). */
+export interface Kept {
+  server: Map<string, ServerInfo>;
+  volume: Map<string, VolumeInfo>;
+}
+
+export interface Doomed {
+  member?: string;
+  grouping?: string;
+  id: string;
+  reason: string;
+}
+
+export interface Baseline {
+  kept: Kept;
+  /** Live objects to delete: gone from the spec, strays, broken, wrong type, unusable leftovers. */
+  deleteServers: Doomed[];
+  deleteVolumes: Doomed[];
+  /** Spec members to create, with why ("new", "missing", a replacement reason). */
+  create: Map<string, string>;
+  /** Changes the backend can't make in place: apply refuses them (code "invalid"). */
+  problems: string[];
+}
+
+/** Which live objects stay, which go, which members must be made. Runs before placement. */
+export function baseline(spec: ClusterSpec, state: ClusterState | undefined, live: Live): Baseline {
+  const head = `cluster "${spec.name}": `;
+  const inSpec = new Map(spec.members.map((m) => [m.name, m]));
+  const kept: Kept = { server: new Map(), volume: new Map() };
+  const deleteServers: Doomed[] = live.strayServers.map((s) => ({
+    ...memberTag(s),
+    id: s.id,
+    reason: "duplicate or untagged leftover",
+  }));
+  const deleteVolumes: Doomed[] = live.strayVolumes.map((v) => ({
+    ...memberTag(v),
+    id: v.id,
+    reason: "duplicate or untagged leftover",
+  }));
+  const create = new Map<string, string>();
+  const problems: string[] = [];
+
+  for (const [name, s] of live.servers) {
+    const m = inSpec.get(name);
+    if (!m) deleteServers.push({ member: name, id: s.id, reason: "no longer in the spec" });
+    else if (m.type !== "server") deleteServers.push({ member: name, id: s.id, reason: "the member is now a volume" });
+    else if (isBroken(s.status))
+      deleteServers.push({ member: name, id: s.id, reason: `it is in ERROR${s.fault ? ` (${s.fault})` : ""}` });
+    else kept.server.set(name, s);
+  }
+  for (const [name, v] of live.volumes) {
+    const m = inSpec.get(name);
+    const known = state?.members[name]?.type === "volume";
+    if (!m) deleteVolumes.push({ member: name, id: v.id, reason: "no longer in the spec" });
+    else if (m.type !== "volume") deleteVolumes.push({ member: name, id: v.id, reason: "the member is now a server" });
+    else if (isBroken(v.status))
+      deleteVolumes.push({ member: name, id: v.id, reason: `it is in error${v.fault ? ` (${v.fault})` : ""}` });
+    else {
+      const unfit = volumeProblem(head, m, v, state?.members[name]?.volumeType);
+      // A leftover from a crashed run that doesn't fit is replaced; a member the user has is never destroyed silently.
+      if (unfit && known) {
+        problems.push(unfit);
+        kept.volume.set(name, v);
+      } else if (unfit)
+        deleteVolumes.push({ member: name, id: v.id, reason: "a leftover that doesn't match the spec" });
+      else kept.volume.set(name, v);
+    }
+  }
+  for (const m of sortedMembers(spec)) {
+    if (kept.server.has(m.name) || kept.volume.has(m.name)) continue;
+    const was = state?.members[m.name];
+    const doomed = [...deleteServers, ...deleteVolumes].find((d) => d.member === m.name);
+    create.set(m.name, doomed ? `replaces one that ${doomed.reason.replace(/^it /, "")}` : was ? "missing" : "new");
+  }
+  deleteServers.sort(byMemberThenId);
+  deleteVolumes.sort(byMemberThenId);
+  return { kept, deleteServers, deleteVolumes, create, problems: problems.sort() };
+}
+
+function volumeProblem(
+  head: string,
+  m: VolumeMember,
+  v: VolumeInfo,
+  appliedType: string | undefined,
+): string | undefined {
+  if (v.sizeGb > m.sizeGb) {
+    return `${head}volume "${m.name}" can't shrink from ${v.sizeGb} GB to ${m.sizeGb} GB; hint: keep the size, or rename the member to replace it with a new volume (its data is lost)`;
+  }
+  const current = appliedType ?? v.volumeType;
+  if (m.volumeType !== undefined && current !== undefined && m.volumeType !== current) {
+    return `${head}volume "${m.name}" can't change type from "${current}" to "${m.volumeType}" in place; hint: keep the type, or rename the member to replace it with a new volume (its data is lost)`;
+  }
+  return undefined;
+}
+
+export interface ChangeSet extends Baseline {
+  /** Kept members a hard rule forces elsewhere: deleted, then created at their new place. */
+  moves: Map<string, string>;
+  detaches: { volume: string; server: string; volumeId: string; serverId: string }[];
+  createGroups: DesiredGroup[];
+  /** grouping -> id of the live group that stays. */
+  keepGroups: Map<string, string>;
+  deleteGroups: Doomed[];
+  resizes: { member: string; id: string; from: string; to: string }[];
+  rebuilds: { member: string; id: string; from: string; to: string }[];
+  extends: { member: string; id: string; from: number; to: number }[];
+  /** Volume member -> server member, attached after everything is made. */
+  attaches: { volume: string; server: string }[];
+}
+
+/** The rest of the diff, once placement has named forced moves. */
+export function changes(
+  spec: ClusterSpec,
+  base: Baseline,
+  live: Live,
+  rules: RuleMapping,
+  forcedMoves: { member: string; reason: string }[],
+): ChangeSet {
+  const kept: Kept = { server: new Map(base.kept.server), volume: new Map(base.kept.volume) };
+  const deleteServers = [...base.deleteServers];
+  const deleteVolumes = [...base.deleteVolumes];
+  const create = new Map(base.create);
+  const moves = new Map<string, string>();
+  for (const mv of [...forcedMoves].sort((a, b) => cmp(a.member, b.member))) {
+    const s = kept.server.get(mv.member);
+    const v = kept.volume.get(mv.member);
+    const obj = s ?? v;
+    if (!obj) continue;
+    moves.set(mv.member, mv.reason);
+    (s ? deleteServers : deleteVolumes).push({ member: mv.member, id: obj.id, reason: `forced move: ${mv.reason}` });
+    kept.server.delete(mv.member);
+    kept.volume.delete(mv.member);
+    create.set(mv.member, `forced move: ${mv.reason}`);
+  }
+
+  const resizes: ChangeSet["resizes"] = [];
+  const rebuilds: ChangeSet["rebuilds"] = [];
+  const extendsList: ChangeSet["extends"] = [];
+  for (const m of sortedMembers(spec)) {
+    if (m.type === "server") {
+      const s = kept.server.get(m.name);
+      if (!s) continue;
+      if (s.flavorRef !== m.flavorRef) resizes.push({ member: m.name, id: s.id, from: s.flavorRef, to: m.flavorRef });
+      if (s.imageRef !== m.imageRef) rebuilds.push({ member: m.name, id: s.id, from: s.imageRef, to: m.imageRef });
+    } else {
+      const v = kept.volume.get(m.name);
+      if (v && v.sizeGb < m.sizeGb) extendsList.push({ member: m.name, id: v.id, from: v.sizeGb, to: m.sizeGb });
+    }
+  }
+
+  // Attachments: undo the ones that no longer hold, make the ones that don't exist yet.
+  const serverIdOf = new Map([...kept.server].map(([name, s]) => [s.id, name]));
+  const specVolumes = new Map(
+    spec.members.filter((m): m is VolumeMember => m.type === "volume").map((m) => [m.name, m]),
+  );
+  const detaches: ChangeSet["detaches"] = [];
+  const attaches: ChangeSet["attaches"] = [];
+  for (const [name, v] of [...kept.volume].sort((a, b) => cmp(a[0], b[0]))) {
+    const want = specVolumes.get(name)?.attachTo;
+    for (const serverId of [...v.attachedTo].sort(cmp)) {
+      const server = serverIdOf.get(serverId);
+      if (server !== undefined && server === want) continue;
+      // Attached to a server on its way out (or not ours): undo it so the volume is free.
+      const gone = [...live.servers].find(([, s]) => s.id === serverId)?.[0];
+      detaches.push({ volume: name, server: server ?? gone ?? serverId, volumeId: v.id, serverId });
+    }
+  }
+  for (const m of sortedMembers(spec)) {
+    if (m.type !== "volume" || m.attachTo === undefined) continue;
+    const v = kept.volume.get(m.name);
+    const s = kept.server.get(m.attachTo);
+    if (v && s && v.attachedTo.includes(s.id)) continue;
+    attaches.push({ volume: m.name, server: m.attachTo });
+  }
+
+  // Server groups: keep a live one whose policy fits, create the rest, drop everything else.
+  const createGroups: DesiredGroup[] = [];
+  const keepGroups = new Map<string, string>();
+  const deleteGroups: Doomed[] = live.strayGroups.map((g) => ({ id: g.id, reason: "untagged leftover" }));
+  const desired = new Map(rules.groups.map((g) => [g.grouping, g]));
+  for (const g of rules.groups) {
+    const fit = (live.groups.get(g.grouping) ?? []).find((x) => groupFits(x, g));
+    if (fit) keepGroups.set(g.grouping, fit.id);
+    else createGroups.push(g);
+  }
+  for (const [grouping, list] of [...live.groups].sort((a, b) => cmp(a[0], b[0]))) {
+    for (const x of list) {
+      if (keepGroups.get(grouping) === x.id) continue;
+      deleteGroups.push({
+        grouping,
+        id: x.id,
+        reason: desired.has(grouping) ? "its policy changed" : "no longer needed",
+      });
+    }
+  }
+
+  deleteServers.sort(byMemberThenId);
+  deleteVolumes.sort(byMemberThenId);
+  return {
+    ...base,
+    kept,
+    deleteServers,
+    deleteVolumes,
+    create,
+    moves,
+    detaches,
+    createGroups,
+    keepGroups,
+    deleteGroups,
+    resizes,
+    rebuilds,
+    extends: extendsList,
+    attaches,
+  };
+}
+
+function groupFits(live: ServerGroupInfo, want: DesiredGroup): boolean {
+  return live.policy === want.policy && (live.maxServerPerHost ?? 1) === (want.maxServerPerHost ?? 1);
+}
+
+/** What apply would do, in the order it does it. */
+export function describeSteps(spec: ClusterSpec, c: ChangeSet, placement: Placement | undefined): Step[] {
+  const steps: Step[] = [];
+  const members = new Map(spec.members.map((m) => [m.name, m]));
+  for (const d of c.detaches) {
+    steps.push({ kind: "detach", member: d.volume, detail: `detach volume "${d.volume}" from server "${d.server}"` });
+  }
+  const replaced = new Set(c.create.keys());
+  for (const d of c.deleteServers) {
+    if (d.member !== undefined && replaced.has(d.member)) continue;
+    steps.push({ kind: "delete-server", ...opt("member", d.member), detail: `delete server ${label(d)}: ${d.reason}` });
+  }
+  for (const d of c.deleteVolumes) {
+    if (d.member !== undefined && replaced.has(d.member)) continue;
+    steps.push({ kind: "delete-volume", ...opt("member", d.member), detail: `delete volume ${label(d)}: ${d.reason}` });
+  }
+  for (const g of c.createGroups) {
+    const max = g.maxServerPerHost !== undefined ? ` (at most ${g.maxServerPerHost} per host)` : "";
+    steps.push({
+      kind: "create-server-group",
+      grouping: g.grouping,
+      detail: `create server group "${spec.name}-${g.grouping}" with policy ${g.policy}${max} for ${g.servers.map((s) => `"${s}"`).join(", ")}`,
+    });
+  }
+  for (const r of c.resizes) {
+    steps.push({
+      kind: "resize",
+      member: r.member,
+      detail: `resize server "${r.member}" from "${r.from}" to "${r.to}"`,
+    });
+  }
+  for (const r of c.rebuilds) {
+    steps.push({
+      kind: "rebuild",
+      member: r.member,
+      detail: `rebuild server "${r.member}" from "${r.from}" to "${r.to}"`,
+    });
+  }
+  for (const e of c.extends) {
+    steps.push({
+      kind: "extend",
+      member: e.member,
+      detail: `extend volume "${e.member}" from ${e.from} GB to ${e.to} GB`,
+    });
+  }
+  for (const [name, why] of [...c.create].sort((a, b) => cmp(a[0], b[0]))) {
+    const m = members.get(name);
+    if (!m) continue;
+    const where = placement?.[name] ? ` ${describePlace(placement[name])}` : "";
+    if (why !== "new") {
+      steps.push({ kind: "recreate", member: name, detail: `recreate ${m.type} "${name}"${where}: ${why}` });
+    } else if (m.type === "server") {
+      steps.push({ kind: "create-server", member: name, detail: `create server "${name}" (${m.flavorRef})${where}` });
+    } else {
+      steps.push({ kind: "create-volume", member: name, detail: `create volume "${name}" (${m.sizeGb} GB)${where}` });
+    }
+  }
+  for (const a of c.attaches) {
+    steps.push({ kind: "attach", member: a.volume, detail: `attach volume "${a.volume}" to server "${a.server}"` });
+  }
+  for (const g of c.deleteGroups) {
+    steps.push({
+      kind: "delete-server-group",
+      ...opt("grouping", g.grouping),
+      detail: `delete server group ${g.grouping !== undefined ? `of grouping "${g.grouping}"` : g.id}: ${g.reason}`,
+    });
+  }
+  return steps;
+}
+
+function describePlace(p: Placement[string]): string {
+  if (p.type === "server") return p.host.startsWith("zone:") ? `in zone "${p.zone}"` : `on host "${p.host}"`;
+  return p.backend.startsWith("zone-storage:") ? `in zone "${p.zone}"` : `on backend "${p.backend}"`;
+}
+
+function label(d: Doomed): string {
+  return d.member !== undefined ? `"${d.member}"` : d.id;
+}
+
+function opt<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
+}
+
+function memberTag(o: { metadata: Record<string, string> }): { member?: string } {
+  const m = o.metadata[TAG_MEMBER];
+  return m === undefined ? {} : { member: m };
+}
+
+function byMemberThenId(a: Doomed, b: Doomed): number {
+  return cmp(a.member ?? "", b.member ?? "") || cmp(a.id, b.id);
+}
+
+function sortedMembers(spec: ClusterSpec): Member[] {
+  return [...spec.members].sort((a, b) => cmp(a.name, b.name));
+}

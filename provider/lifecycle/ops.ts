@@ -1,0 +1,97 @@
+// The backend as the controller calls it: every call goes through one concurrency limit, and
+// idempotent calls (reads, deletes, attach/detach) are retried when the backend says a retry
+// may succeed (5xx, 429). Creates, resizes, rebuilds and extends are never retried blindly: a
+// failed create is handled by rollback, and a later apply adopts whatever did get made.
+import pLimit = require("p-limit");
+
+import {
+  type Backend,
+  BackendError,
+  type ServerCreate,
+  type ServerGroupCreate,
+  type ServerGroupInfo,
+  type ServerInfo,
+  type VolumeCreate,
+  type VolumeInfo,
+} from "../backends/backend";
+
+const ATTEMPTS = 3;
+const MAX_BACKOFF_MS = 2000;
+
+export class Ops {
+  private readonly limit: pLimit.Limit;
+  constructor(
+    readonly backend: Backend,
+    concurrency: number,
+  ) {
+    this.limit = pLimit(Math.max(1, concurrency));
+  }
+
+  private async run<T>(fn: () => Promise<T>, idempotent: boolean): Promise<T> {
+    let delay = Math.max(1, this.backend.pollIntervalMs);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.limit(fn);
+      } catch (e) {
+        if (!idempotent || attempt >= ATTEMPTS || !(e instanceof BackendError) || !e.retryable) throw e;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(MAX_BACKOFF_MS, delay * 2);
+    }
+  }
+
+  discover() {
+    return this.run(() => this.backend.discover(), true);
+  }
+  createServerGroup(req: ServerGroupCreate): Promise<ServerGroupInfo> {
+    return this.run(() => this.backend.createServerGroup(req), false);
+  }
+  getServerGroup(id: string): Promise<ServerGroupInfo | undefined> {
+    return this.run(() => this.backend.getServerGroup(id), true);
+  }
+  findServerGroups(tags: Record<string, string>): Promise<ServerGroupInfo[]> {
+    return this.run(() => this.backend.findServerGroups(tags), true);
+  }
+  deleteServerGroup(id: string): Promise<void> {
+    return this.run(() => this.backend.deleteServerGroup(id), true);
+  }
+  createServer(req: ServerCreate): Promise<ServerInfo> {
+    return this.run(() => this.backend.createServer(req), false);
+  }
+  getServer(id: string): Promise<ServerInfo | undefined> {
+    return this.run(() => this.backend.getServer(id), true);
+  }
+  findServers(tags: Record<string, string>): Promise<ServerInfo[]> {
+    return this.run(() => this.backend.findServers(tags), true);
+  }
+  deleteServer(id: string): Promise<void> {
+    return this.run(() => this.backend.deleteServer(id), true);
+  }
+  resizeServer(id: string, flavorRef: string): Promise<void> {
+    return this.run(() => this.backend.resizeServer(id, flavorRef), false);
+  }
+  rebuildServer(id: string, imageRef: string): Promise<void> {
+    return this.run(() => this.backend.rebuildServer(id, imageRef), false);
+  }
+  createVolume(req: VolumeCreate): Promise<VolumeInfo> {
+    return this.run(() => this.backend.createVolume(req), false);
+  }
+  getVolume(id: string): Promise<VolumeInfo | undefined> {
+    return this.run(() => this.backend.getVolume(id), true);
+  }
+  findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]> {
+    return this.run(() => this.backend.findVolumes(tags), true);
+  }
+  extendVolume(id: string, sizeGb: number): Promise<void> {
+    return this.run(() => this.backend.extendVolume(id, sizeGb), false);
+  }
+  deleteVolume(id: string): Promise<void> {
+    return this.run(() => this.backend.deleteVolume(id), true);
+  }
+  attachVolume(serverId: string, volumeId: string): Promise<void> {
+    return this.run(() => this.backend.attachVolume(serverId, volumeId), true);
+  }
+  detachVolume(serverId: string, volumeId: string): Promise<void> {
+    return this.run(() => this.backend.detachVolume(serverId, volumeId), true);
+  }
+}
