@@ -517,6 +517,15 @@ describe("simulated cloud: faults", () => {
     expect(e?.message).toMatch(/1\.ms/);
     expect(e?.message).toMatch(/hint: /);
   });
+
+  it("rejects a malformed injected fault with a readable message", async () => {
+    const { cloud } = await openSmall();
+    const bad = { kind: "slow", ms: -1, member: "m" } as Fault;
+    await expect(cloud.injectFault(bad)).rejects.toThrowErrorMatchingInlineSnapshot(`
+      [Error: injectFault: ms: Too small: expected number to be >=0
+      hint: e.g. [{"kind":"error","op":"createServer","nth":2,"code":"unavailable"}]]
+    `);
+  });
 });
 
 describe("simulated cloud: state on disk", () => {

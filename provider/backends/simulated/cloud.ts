@@ -23,7 +23,15 @@ import {
   type VolumeInfo,
 } from "../backend";
 import { DEFAULT_IMAGES, defaultSimulatedTopology } from "./default-topology";
-import { type BackendOp, type Fault, faultMatches, faultSchema, parseFaults, type StoredFault } from "./faults";
+import {
+  type BackendOp,
+  type Fault,
+  faultMatches,
+  parseFaults,
+  type StoredFault,
+  validateFault,
+  validateFaults,
+} from "./faults";
 import { backendUsage, backendZone, hostUsage, scheduleServer, scheduleVolume } from "./scheduler";
 import {
   type CloudSnapshot,
@@ -149,7 +157,7 @@ export class SimulatedCloud implements Backend {
   static async open(options: SimulatedCloudOptions): Promise<SimulatedCloud> {
     const dir = path.resolve(options.dir);
     await fs.mkdir(dir, { recursive: true });
-    const faults = [...(options.faults ?? []).map((f) => faultSchema.parse(f))];
+    const faults = validateFaults(options.faults ?? [], "simulated cloud faults");
     const env = (options.env ?? process.env)[SIM_FAULTS_ENV];
     const envKey = `${dir}\0${env}`;
     const fromEnv = env !== undefined && env.trim() !== "" && !envFaultsApplied.has(envKey);
@@ -210,7 +218,7 @@ export class SimulatedCloud implements Backend {
   // ---- test and command helpers (not counted as API calls) ----
 
   async injectFault(f: Fault): Promise<void> {
-    const fault = faultSchema.parse(f);
+    const fault = validateFault(f, "injectFault");
     await this.transact((tx) => addFault(tx.state, fault));
   }
 

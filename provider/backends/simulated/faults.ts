@@ -110,7 +110,20 @@ export function parseFaults(json: string, source: string): Fault[] {
   } catch (e) {
     throw new Error(`${source}: not valid JSON (${(e as Error).message}); hint: give a JSON array of faults`);
   }
-  const parsed = z.array(faultSchema).safeParse(raw);
+  return validateFaults(raw, source);
+}
+
+/** Checks faults from any caller; every problem on its own line, then one hint. */
+export function validateFaults(raw: unknown, source: string): Fault[] {
+  return check(z.array(faultSchema), raw, source);
+}
+
+export function validateFault(raw: unknown, source: string): Fault {
+  return check(faultSchema, raw, source);
+}
+
+function check<T>(schema: z.ZodType<T>, raw: unknown, source: string): T {
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${source}: ${i.path.join(".") || "(root)"}: ${i.message}`);
     throw new Error(

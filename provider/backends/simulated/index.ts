@@ -6,7 +6,7 @@ export {
   type SimulatedCloudOptions,
 } from "./cloud";
 export { DEFAULT_FLAVORS, DEFAULT_IMAGES, defaultSimulatedTopology } from "./default-topology";
-export { BACKEND_OPS, type BackendOp, type Fault, faultSchema, parseFaults } from "./faults";
+export { BACKEND_OPS, type BackendOp, type Fault, faultSchema, parseFaults, validateFaults } from "./faults";
 export { renderCloudTree } from "./render";
 export { NO_VALID_BACKEND, NO_VALID_HOST } from "./scheduler";
 export { type CloudSnapshot, type Quota, STATE_FILE } from "./store";
