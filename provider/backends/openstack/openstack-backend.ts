@@ -43,8 +43,8 @@ export class OpenStackBackend implements Backend {
     private readonly session: Session,
     private readonly opts: ConnectOptions,
   ) {
-    this.description =
-      `openstack cloud${cfg.cloudName ? ` '${cfg.cloudName}'` : ""}` + (cfg.region ? ` region ${cfg.region}` : "");
+    const cloud = cfg.cloudName ? ` '${cfg.cloudName}'` : "";
+    this.description = `openstack cloud${cloud}${cfg.region ? ` region ${cfg.region}` : ""}`;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.nova = new NovaClient(session, cfg.networks);
     this.cinder = new CinderClient(session);

@@ -367,8 +367,9 @@ token() { # user password project -> token
 }
 ADMIN_TOKEN=$(token admin "$(pw admin)" admin)
 api() { # method url [json] -> body
-  curl -sf -X "$1" -H "X-Auth-Token: $ADMIN_TOKEN" -H 'Content-Type: application/json' \
-    -H 'OpenStack-API-Version: compute 2.88' ${3:+-d "$3"} "$2"
+  # The compute microversion header only for Nova: Cinder refuses a request that names another service's version.
+  local mv=(); case "$2" in *:8774/*) mv=(-H 'OpenStack-API-Version: compute 2.88') ;; esac
+  curl -sf -X "$1" -H "X-Auth-Token: $ADMIN_TOKEN" -H 'Content-Type: application/json' "${mv[@]}" ${3:+-d "$3"} "$2"
 }
 ks_id() { api GET "$KS/v3/$1?name=$2" | jq -r ".$1[0].id // empty"; }
 ensure() { # kind name json -> id
