@@ -1,0 +1,543 @@
+// The placement problem compiled to indices and typed arrays, and the incremental state
+// (free capacity, counts per (grouping, domain)) that search, bounds and evaluation share.
+// One place defines what a rule means; everything else asks this module.
+
+import type { ClusterSpec, Grouping, Member } from "../spec/model";
+import { scopeRank } from "../spec/model";
+import type { Topology } from "./topology";
+import type { MemberPlacement, Placement } from "./types";
+
+export const SCOPE_NAMES = ["host", "rack", "zone"] as const;
+const DIMS = ["vcpus", "ramMb", "diskGb"] as const;
+
+export type GroupKind = "affinity" | "anti-affinity" | "proximity";
+
+export interface CGroup {
+  g: Grouping;
+  kind: GroupKind;
+  /** Scope rank (host 0, rack 1, zone 2); the hard bound for proximity. */
+  s: number;
+  hard: boolean;
+  weight: number;
+  maxPer: number;
+  /** Member indices of the grouping that exist in the spec. */
+  members: number[];
+}
+
+/**
+ * Locations are hosts (0..nH-1) then storage backends (nH..nL-1), each sorted by name.
+ * cover[s][l]: the s-domain a location sits in (servers, host-local backends), or -(zone+1)
+ * for a zonal backend below zone scope: it serves every s-domain of its zone.
+ * anti[s][l]: the domain a location counts against for anti-affinity (a zonal backend is its
+ * own domain below zone scope).
+ */
+export interface Problem {
+  spec: ClusterSpec;
+  topology: Topology;
+  nH: number;
+  nB: number;
+  nL: number;
+  locName: string[];
+  zones: string[];
+  /** rack names "zone/rack" are unique by zone; racks[i] = [zone, rack]. */
+  racks: [string, string][];
+  locZone: Int32Array;
+  /** For a host-local backend, its host; for a host, itself; -1 for a zonal backend. */
+  locHost: Int32Array;
+  cover: [Int32Array, Int32Array, Int32Array];
+  anti: [Int32Array, Int32Array, Int32Array];
+  nDom: [number, number, number];
+  domZone: [Int32Array, Int32Array, Int32Array];
+  /** Concrete domain -> locations (hosts and host-local backends) in it. */
+  locsByDom: [number[][], number[][], number[][]];
+  zonalByZone: number[][];
+  hostsByZone: number[][];
+  /** Free capacity at the start: hosts use 3 slots (vcpus, ramMb, diskGb), backends slot 0. */
+  free0: Float64Array;
+  /** Total capacity (for hints). */
+  cap: Float64Array;
+  backendTypes: (Set<string> | undefined)[];
+  nM: number;
+  members: Member[];
+  memberIndex: Map<string, number>;
+  isVol: Uint8Array;
+  /** Demand: servers 3 slots, volumes slot 0 = sizeGb. */
+  dem: Float64Array;
+  /** Server with a flavor the topology lacks. */
+  unknownFlavor: Uint8Array;
+  /** Pinned zone index, -1 none, -2 a zone the topology lacks. */
+  pin: Int32Array;
+  groups: CGroup[];
+  memberGroups: number[][];
+  /** Current location of each member, -1 when new or its spot is gone. */
+  current: Int32Array;
+}
+
+function byName<T extends { name: string }>(a: T, b: T): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+const nonNeg = (x: unknown): number => (typeof x === "number" && Number.isFinite(x) && x > 0 ? x : 0);
+
+export function compile(
+  spec: ClusterSpec,
+  topology: Topology,
+  current?: Placement,
+  currentIsCounted = true,
+  onlyGroupings?: Set<string>,
+): Problem {
+  const hosts = [...(topology.hosts ?? [])].sort(byName);
+  const hostIdx = new Map<string, number>();
+  hosts.forEach((h, i) => {
+    if (!hostIdx.has(h.name)) hostIdx.set(h.name, i);
+  });
+  const backends = [...(topology.storageBackends ?? [])]
+    .filter((b) => (b.host !== undefined ? hostIdx.has(b.host) : b.zone !== undefined))
+    .sort(byName);
+  const zoneSet = new Set<string>();
+  for (const h of hosts) zoneSet.add(h.zone);
+  for (const b of backends) if (b.zone !== undefined) zoneSet.add(b.zone);
+  const zones = [...zoneSet].sort();
+  const zoneIdx = new Map(zones.map((z, i) => [z, i]));
+  const rackKeys = [...new Set(hosts.map((h) => `${h.zone}\u0000${h.rack}`))].sort();
+  const rackIdx = new Map(rackKeys.map((k, i) => [k, i]));
+  const racks = rackKeys.map((k) => k.split("\u0000") as [string, string]);
+
+  const nH = hosts.length;
+  const nB = backends.length;
+  const nL = nH + nB;
+  const locName = [...hosts.map((h) => h.name), ...backends.map((b) => b.name)];
+  const locZone = new Int32Array(nL);
+  const locHost = new Int32Array(nL);
+  const cover: [Int32Array, Int32Array, Int32Array] = [new Int32Array(nL), new Int32Array(nL), new Int32Array(nL)];
+  const anti: [Int32Array, Int32Array, Int32Array] = [new Int32Array(nL), new Int32Array(nL), new Int32Array(nL)];
+  const nDom: [number, number, number] = [nH, racks.length, zones.length];
+  const domZone: [Int32Array, Int32Array, Int32Array] = [
+    new Int32Array(nH),
+    new Int32Array(racks.length),
+    Int32Array.from(zones.map((_, i) => i)),
+  ];
+  const free0 = new Float64Array(nL * 3);
+  const cap = new Float64Array(nL * 3);
+  hosts.forEach((h, i) => {
+    const z = zoneIdx.get(h.zone) as number;
+    const r = rackIdx.get(`${h.zone}\u0000${h.rack}`) as number;
+    locZone[i] = z;
+    locHost[i] = i;
+    cover[0][i] = i;
+    cover[1][i] = r;
+    cover[2][i] = z;
+    domZone[0][i] = z;
+    domZone[1][r] = z;
+    DIMS.forEach((d, k) => {
+      cap[i * 3 + k] = nonNeg(h[d]);
+      free0[i * 3 + k] = nonNeg(h[d]) - nonNeg(h.used?.[d]);
+    });
+  });
+  const backendTypes: (Set<string> | undefined)[] = [];
+  backends.forEach((b, j) => {
+    const l = nH + j;
+    backendTypes.push(b.volumeTypes ? new Set(b.volumeTypes) : undefined);
+    cap[l * 3] = nonNeg(b.capacityGb);
+    free0[l * 3] = nonNeg(b.capacityGb) - nonNeg(b.usedGb);
+    if (b.host !== undefined) {
+      const h = hostIdx.get(b.host) as number;
+      locHost[l] = h;
+      locZone[l] = locZone[h] as number;
+      for (const s of [0, 1, 2] as const) {
+        cover[s][l] = cover[s][h] as number;
+        anti[s][l] = cover[s][h] as number;
+      }
+    } else {
+      const z = zoneIdx.get(b.zone as string) as number;
+      locHost[l] = -1;
+      locZone[l] = z;
+      cover[0][l] = -(z + 1);
+      cover[1][l] = -(z + 1);
+      cover[2][l] = z;
+      anti[0][l] = nDom[0] + j;
+      anti[1][l] = nDom[1] + j;
+      anti[2][l] = z;
+    }
+  });
+  for (let i = 0; i < nH; i++) for (const s of [0, 1, 2] as const) anti[s][i] = cover[s][i] as number;
+
+  const locsByDom: [number[][], number[][], number[][]] = [
+    Array.from({ length: nDom[0] }, () => []),
+    Array.from({ length: nDom[1] }, () => []),
+    Array.from({ length: nDom[2] }, () => []),
+  ];
+  const zonalByZone: number[][] = zones.map(() => []);
+  const hostsByZone: number[][] = zones.map(() => []);
+  for (let l = 0; l < nL; l++) {
+    const z = locZone[l] as number;
+    if (l < nH) (hostsByZone[z] as number[]).push(l);
+    if (locHost[l] === -1) (zonalByZone[z] as number[]).push(l);
+    else for (const s of [0, 1, 2] as const) (locsByDom[s][cover[s][l] as number] as number[]).push(l);
+  }
+  zonalByZone.forEach((list, z) => {
+    (locsByDom[2][z] as number[]).push(...list);
+  });
+  for (const list of locsByDom[2]) list.sort((a, b) => a - b);
+
+  const members = [...(spec.members ?? [])];
+  const nM = members.length;
+  const memberIndex = new Map<string, number>();
+  members.forEach((m, i) => {
+    if (!memberIndex.has(m.name)) memberIndex.set(m.name, i);
+  });
+  const isVol = new Uint8Array(nM);
+  const dem = new Float64Array(nM * 3);
+  const unknownFlavor = new Uint8Array(nM);
+  const pin = new Int32Array(nM).fill(-1);
+  const flavors = topology.flavors ?? {};
+  members.forEach((m, i) => {
+    if (m.type === "volume") {
+      isVol[i] = 1;
+      dem[i * 3] = nonNeg(m.sizeGb);
+    } else {
+      const f = Object.hasOwn(flavors, m.flavorRef) ? flavors[m.flavorRef] : undefined;
+      if (!f) unknownFlavor[i] = 1;
+      else
+        DIMS.forEach((d, k) => {
+          dem[i * 3 + k] = nonNeg(f[d]);
+        });
+    }
+    if (m.zone !== undefined) pin[i] = zoneIdx.get(m.zone) ?? -2;
+  });
+
+  const groups: CGroup[] = [];
+  const memberGroups: number[][] = members.map(() => []);
+  const sortedGroupings = [...(spec.groupings ?? [])].sort(byName);
+  for (const g of sortedGroupings) {
+    if (onlyGroupings && !onlyGroupings.has(g.name)) continue;
+    const ms = [...new Set(g.members.map((n) => memberIndex.get(n)).filter((x): x is number => x !== undefined))];
+    if (ms.length === 0) continue;
+    const kind = g.rule;
+    const cg: CGroup = {
+      g,
+      kind,
+      s: Math.max(0, scopeRank(g.scope)),
+      hard: kind === "proximity" ? true : g.enforcement !== "soft",
+      weight: nonNeg(g.weight),
+      maxPer: Math.max(1, Math.floor(nonNeg(g.maxPerDomain)) || 1),
+      members: ms,
+    };
+    for (const m of ms) (memberGroups[m] as number[]).push(groups.length);
+    groups.push(cg);
+  }
+
+  // Current spots; with currentIsCounted their resources are already in `used`, so give them back:
+  // a member that stays takes them again, one that moves frees them.
+  const locIdx = new Map(locName.map((n, i) => [n, i]));
+  const cur = new Int32Array(nM).fill(-1);
+  if (current) {
+    for (const name of Object.keys(current).sort()) {
+      const p = current[name] as MemberPlacement;
+      const i = memberIndex.get(name);
+      if (i === undefined) continue; // removed member: its size is unknown here, so it stays counted
+      const member = members[i] as Member;
+      const l = p.type === "server" ? hostIdx.get(p.host) : locIdx.get(p.backend);
+      if (l === undefined || p.type !== member.type || (p.type === "volume" && l < nH)) continue;
+      cur[i] = l;
+      if (currentIsCounted)
+        for (let k = 0; k < 3; k++) free0[l * 3 + k] = (free0[l * 3 + k] as number) + (dem[i * 3 + k] as number);
+    }
+  }
+
+  return {
+    spec,
+    topology,
+    nH,
+    nB,
+    nL,
+    locName,
+    zones,
+    racks,
+    locZone,
+    locHost,
+    cover,
+    anti,
+    nDom,
+    domZone,
+    locsByDom,
+    zonalByZone,
+    hostsByZone,
+    free0,
+    cap,
+    backendTypes,
+    nM,
+    members,
+    memberIndex,
+    isVol,
+    dem,
+    unknownFlavor,
+    pin,
+    groups,
+    memberGroups,
+    current: cur,
+  };
+}
+
+/** Static filters that never change during search: member kind, known flavor, zone pin, volume type. */
+export function staticOk(p: Problem, m: number, l: number): boolean {
+  if (p.isVol[m]) {
+    if (l < p.nH) return false;
+    const types = p.backendTypes[l - p.nH];
+    const vt = (p.members[m] as Member & { volumeType?: string }).volumeType;
+    if (types && vt !== undefined && !types.has(vt)) return false;
+  } else if (l >= p.nH || p.unknownFlavor[m]) return false;
+  const z = p.pin[m] as number;
+  return z === -1 || p.locZone[l] === z;
+}
+
+/** The candidate locations of a member before capacity and rules (shared arrays; filter with staticOk). */
+export function baseCandidates(p: Problem, m: number, all: { hosts: number[]; backends: number[] }): number[] {
+  const z = p.pin[m] as number;
+  if (z === -2) return [];
+  if (p.isVol[m]) return all.backends;
+  return z >= 0 ? (p.hostsByZone[z] as number[]) : all.hosts;
+}
+
+/**
+ * How many domains a set of members needs so that one domain holds (or is served for) them all:
+ * concrete domains used, plus zonal-backend zones not already touched by a concrete domain.
+ * <= 1 means affinity holds at that scope.
+ */
+export class Cover {
+  private conc = new Map<number, number>();
+  private wild = new Map<number, number>();
+  private zc = new Map<number, number>();
+  nConc = 0;
+  nUnc = 0;
+  constructor(private readonly zoneOf: Int32Array) {}
+  value(): number {
+    return this.nConc + this.nUnc;
+  }
+  /** A concrete domain used by the set, if any (the one to stay in). */
+  anyConcrete(): number {
+    for (const [d, c] of this.conc) if (c > 0) return d;
+    return -1;
+  }
+  anyWildZone(): number {
+    for (const [z, c] of this.wild) if (c > 0) return z;
+    return -1;
+  }
+  after(c: number): number {
+    const v = this.nConc + this.nUnc;
+    if (c >= 0) {
+      if ((this.conc.get(c) ?? 0) > 0) return v;
+      const z = this.zoneOf[c] as number;
+      return v + 1 - ((this.zc.get(z) ?? 0) === 0 && (this.wild.get(z) ?? 0) > 0 ? 1 : 0);
+    }
+    const z = -c - 1;
+    if ((this.wild.get(z) ?? 0) > 0) return v;
+    return v + ((this.zc.get(z) ?? 0) === 0 ? 1 : 0);
+  }
+  add(c: number): void {
+    if (c >= 0) {
+      const n = this.conc.get(c) ?? 0;
+      this.conc.set(c, n + 1);
+      if (n > 0) return;
+      this.nConc++;
+      const z = this.zoneOf[c] as number;
+      const zc = this.zc.get(z) ?? 0;
+      this.zc.set(z, zc + 1);
+      if (zc === 0 && (this.wild.get(z) ?? 0) > 0) this.nUnc--;
+      return;
+    }
+    const z = -c - 1;
+    const n = this.wild.get(z) ?? 0;
+    this.wild.set(z, n + 1);
+    if (n === 0 && (this.zc.get(z) ?? 0) === 0) this.nUnc++;
+  }
+  remove(c: number): void {
+    if (c >= 0) {
+      const n = this.conc.get(c) as number;
+      this.conc.set(c, n - 1);
+      if (n > 1) return;
+      this.nConc--;
+      const z = this.zoneOf[c] as number;
+      const zc = this.zc.get(z) as number;
+      this.zc.set(z, zc - 1);
+      if (zc === 1 && (this.wild.get(z) ?? 0) > 0) this.nUnc++;
+      return;
+    }
+    const z = -c - 1;
+    const n = this.wild.get(z) as number;
+    this.wild.set(z, n - 1);
+    if (n === 1 && (this.zc.get(z) ?? 0) === 0) this.nUnc--;
+  }
+}
+
+/** Per-grouping counters: covers for affinity/proximity (one per scope up to s), counts per domain for anti-affinity. */
+interface GState {
+  covers: Cover[];
+  counts: Map<number, number>;
+  cost: number;
+}
+
+/** Soft cost of a grouping given its counters (proximity: weight x level; affinity: domains - 1). */
+function groupCost(g: CGroup, st: GState): number {
+  if (g.kind === "anti-affinity") {
+    if (g.hard) return 0;
+    let over = 0;
+    for (const c of st.counts.values()) if (c > g.maxPer) over += c - g.maxPer;
+    return g.weight * over;
+  }
+  if (g.kind === "affinity") return g.hard ? 0 : g.weight * Math.max(0, (st.covers[0] as Cover).value() - 1);
+  for (let r = 0; r <= g.s; r++) if ((st.covers[r] as Cover).value() <= 1) return g.weight * r;
+  return g.weight * g.s;
+}
+
+export const INFEASIBLE = -1;
+
+/** The mutable search state: free capacity, member locations, counters per grouping, cost and moves. */
+export class State {
+  readonly free: Float64Array;
+  readonly loc: Int32Array;
+  readonly gs: GState[];
+  cost = 0;
+  moves = 0;
+  placed = 0;
+  constructor(readonly p: Problem) {
+    this.free = Float64Array.from(p.free0);
+    this.loc = new Int32Array(p.nM).fill(-1);
+    this.gs = p.groups.map((g) => ({
+      covers:
+        g.kind === "anti-affinity"
+          ? []
+          : Array.from({ length: g.kind === "proximity" ? g.s + 1 : 1 }, (_, i) => {
+              const s = g.kind === "proximity" ? i : g.s;
+              return new Cover(p.domZone[s] as Int32Array);
+            }),
+      counts: new Map(),
+      cost: 0,
+    }));
+  }
+
+  fits(m: number, l: number): boolean {
+    const p = this.p;
+    if (p.isVol[m]) return (this.free[l * 3] as number) >= (p.dem[m * 3] as number);
+    return (
+      (this.free[l * 3] as number) >= (p.dem[m * 3] as number) &&
+      (this.free[l * 3 + 1] as number) >= (p.dem[m * 3 + 1] as number) &&
+      (this.free[l * 3 + 2] as number) >= (p.dem[m * 3 + 2] as number)
+    );
+  }
+
+  /** Rule check and soft-cost delta of putting m on l (capacity and static filters not included). */
+  ruleDelta(m: number, l: number): number {
+    const p = this.p;
+    let delta = 0;
+    for (const gi of p.memberGroups[m] as number[]) {
+      const g = p.groups[gi] as CGroup;
+      const st = this.gs[gi] as GState;
+      if (g.kind === "anti-affinity") {
+        const n = st.counts.get((p.anti[g.s] as Int32Array)[l] as number) ?? 0;
+        if (n >= g.maxPer) {
+          if (g.hard) return INFEASIBLE;
+          delta += g.weight;
+        }
+      } else if (g.kind === "affinity") {
+        const after = (st.covers[0] as Cover).after((p.cover[g.s] as Int32Array)[l] as number);
+        if (after > 1) {
+          if (g.hard) return INFEASIBLE;
+          delta += g.weight * Math.max(0, after - 1) - st.cost;
+        }
+      } else {
+        if ((st.covers[g.s] as Cover).after((p.cover[g.s] as Int32Array)[l] as number) > 1) return INFEASIBLE;
+        let level = g.s;
+        for (let r = 0; r < g.s; r++) {
+          if ((st.covers[r] as Cover).after((p.cover[r] as Int32Array)[l] as number) <= 1) {
+            level = r;
+            break;
+          }
+        }
+        delta += g.weight * level - st.cost;
+      }
+    }
+    return delta;
+  }
+
+  /** Soft-cost delta, or INFEASIBLE when capacity or a hard rule forbids m on l. */
+  delta(m: number, l: number): number {
+    if (!this.fits(m, l)) return INFEASIBLE;
+    return this.ruleDelta(m, l);
+  }
+
+  place(m: number, l: number): void {
+    const p = this.p;
+    this.loc[m] = l;
+    this.placed++;
+    for (let k = 0; k < 3; k++) this.free[l * 3 + k] = (this.free[l * 3 + k] as number) - (p.dem[m * 3 + k] as number);
+    if (p.current[m] !== -1 && p.current[m] !== l) this.moves++;
+    for (const gi of p.memberGroups[m] as number[]) this.touch(gi, m, l, 1);
+  }
+
+  unplace(m: number): void {
+    const p = this.p;
+    const l = this.loc[m] as number;
+    this.loc[m] = -1;
+    this.placed--;
+    for (let k = 0; k < 3; k++) this.free[l * 3 + k] = (this.free[l * 3 + k] as number) + (p.dem[m * 3 + k] as number);
+    if (p.current[m] !== -1 && p.current[m] !== l) this.moves--;
+    for (const gi of p.memberGroups[m] as number[]) this.touch(gi, m, l, -1);
+  }
+
+  private touch(gi: number, _m: number, l: number, sign: 1 | -1): void {
+    const p = this.p;
+    const g = p.groups[gi] as CGroup;
+    const st = this.gs[gi] as GState;
+    if (g.kind === "anti-affinity") {
+      const d = (p.anti[g.s] as Int32Array)[l] as number;
+      st.counts.set(d, (st.counts.get(d) ?? 0) + sign);
+      if (!g.hard) {
+        const n = st.counts.get(d) as number;
+        // Crossing above maxPer adds (sign 1) or removes (sign -1) one unit of excess.
+        if ((sign === 1 && n > g.maxPer) || (sign === -1 && n >= g.maxPer)) {
+          st.cost += sign * g.weight;
+          this.cost += sign * g.weight;
+        }
+      }
+      return;
+    }
+    st.covers.forEach((c, i) => {
+      const s = g.kind === "proximity" ? i : g.s;
+      const d = (p.cover[s] as Int32Array)[l] as number;
+      if (sign === 1) c.add(d);
+      else c.remove(d);
+    });
+    const next = groupCost(g, st);
+    this.cost += next - st.cost;
+    st.cost = next;
+  }
+
+  groupState(gi: number): GState {
+    return this.gs[gi] as GState;
+  }
+}
+
+/** Total soft cost per grouping of a complete state, for reporting. */
+export function groupCosts(state: State): number[] {
+  return state.p.groups.map((_, i) => state.groupState(i).cost);
+}
+
+export function scopeName(s: number): string {
+  return SCOPE_NAMES[s] ?? "host";
+}
+
+export function locPlacement(p: Problem, l: number): MemberPlacement {
+  if (l < p.nH) {
+    const r = p.racks[(p.cover[1] as Int32Array)[l] as number] as [string, string];
+    return { type: "server", zone: r[0], rack: r[1], host: p.locName[l] as string };
+  }
+  const out: MemberPlacement = {
+    type: "volume",
+    backend: p.locName[l] as string,
+    zone: p.zones[p.locZone[l] as number] as string,
+  };
+  const h = p.locHost[l] as number;
+  if (h >= 0) out.host = p.locName[h] as string;
+  return out;
+}
