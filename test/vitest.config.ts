@@ -5,7 +5,8 @@ export default defineConfig({
     root: `${__dirname}/..`,
     include: ["test/**/*.test.ts"],
     // Needs a real OpenStack cloud: `npm run test:openstack` (test/openstack/vitest.integration.config.ts).
-    exclude: [...configDefaults.exclude, "test/openstack/integration/**"],
+    // Needs the real `pulumi` command (may build it first): `npm run test:e2e` (test/e2e/vitest.config.ts).
+    exclude: [...configDefaults.exclude, "test/openstack/integration/**", "test/e2e/**"],
     // Slow suites (engine over gRPC, real services) set their own timeouts.
     testTimeout: 30_000,
     hookTimeout: 60_000,

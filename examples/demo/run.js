@@ -1,0 +1,118 @@
+// `npm run demo`: brings up the demo cluster on the simulated cloud with the real `pulumi` command,
+// shows where every member landed, and tears it down again.
+//
+//   npm run demo               up, show, destroy
+//   npm run demo -- --keep     up, show, and leave it running
+//   npm run demo -- --destroy  tear down a cluster left running by --keep
+//
+// Everything stays beside this file (git-ignored): the stack state in .pulumi-state/, the simulated
+// cloud in .openstack-vcluster/sim (the provider's default: no cloud configured means simulated).
+// Nothing touches ~/.pulumi or a real cloud.
+"use strict";
+
+const { spawnSync } = require("node:child_process");
+const fs = require("node:fs");
+const path = require("node:path");
+const env = require("../../test/tools/pulumi-env.js");
+
+const DEMO = __dirname;
+const STATE = path.join(DEMO, ".pulumi-state");
+const SIM_DIR = path.join(DEMO, ".openstack-vcluster", "sim");
+const STACK = "demo";
+
+function say(line) {
+  process.stdout.write(`${line}\n`);
+}
+
+function fail(message) {
+  process.stderr.write(`demo: ${message}\n`);
+  process.exit(1);
+}
+
+async function main(args) {
+  const keep = args.includes("--keep");
+  const destroyOnly = args.includes("--destroy");
+  const unknown = args.filter((a) => a !== "--keep" && a !== "--destroy");
+  if (unknown.length > 0) fail(`unknown argument "${unknown[0]}"; use --keep or --destroy`);
+
+  let building = false;
+  const cliDir = await env
+    .obtainPulumi({
+      onProgress: (line) => {
+        // The first run compiles the CLI: say so once, then show the script's progress as it goes.
+        if (!building && line.includes("building pulumi")) {
+          building = true;
+          say("The pulumi command is not installed: building it from Go modules, first time only.");
+        }
+        process.stderr.write(`${line}\n`);
+      },
+    })
+    .catch((e) => fail(`cannot obtain the pulumi command: ${e.message}`));
+
+  say("Building the package (npm run build) and linking it into examples/demo/node_modules ...");
+  env.buildPackage({ onWarning: (text) => process.stderr.write(`demo: warning: ${text}\n`) });
+  env.linkProgramModules(DEMO);
+
+  const penv = env.pulumiEnv({
+    cliDir,
+    stateDir: path.join(STATE, "backend"),
+    home: path.join(STATE, "home"),
+    extra: { PULUMI_NODEJS_TRANSPILE_ONLY: "true" },
+  });
+  const pulumi = (argv, opts = {}) => {
+    const r = spawnSync(path.join(cliDir, "pulumi"), [...argv, "--non-interactive"], {
+      cwd: DEMO,
+      env: penv,
+      encoding: "utf8",
+      stdio: opts.capture ? ["ignore", "pipe", "pipe"] : "inherit",
+    });
+    if (r.status !== 0 && !opts.allowFail) {
+      fail(`pulumi ${argv.join(" ")} failed${opts.capture ? `:\n${r.stdout}${r.stderr}` : " (see above)"}`);
+    }
+    return r;
+  };
+
+  const exists = pulumi(["stack", "ls", "--json"], { capture: true });
+  const hasStack = (JSON.parse(exists.stdout || "[]") ?? []).some((s) => s.name === STACK);
+
+  if (destroyOnly) {
+    if (!hasStack) {
+      say("Nothing to destroy: no demo stack is up.");
+      return;
+    }
+    tearDown(pulumi);
+    return;
+  }
+
+  if (hasStack) pulumi(["stack", "select", STACK], { capture: true });
+  else pulumi(["stack", "init", STACK], { capture: true });
+
+  say("\n$ pulumi up --yes");
+  pulumi(["up", "--yes"]);
+
+  say("\nWhat was created, and where (the simulated cloud, as its operator sees it):\n");
+  const shown = spawnSync(process.execPath, [path.join(env.REPO, "test", "tools", "sim.js"), SIM_DIR, "show"], {
+    stdio: "inherit",
+  });
+  if (shown.status !== 0) fail("cannot show the simulated cloud");
+
+  if (keep) {
+    say("\nThe demo cluster is still up (--keep). Look around with:");
+    say(`  cd examples/demo && PULUMI_BACKEND_URL=file://${path.join(STATE, "backend")} \\`);
+    say(`    PULUMI_CONFIG_PASSPHRASE=${env.TEST_PASSPHRASE} PULUMI_HOME=${path.join(STATE, "home")} \\`);
+    say(`    PATH=${cliDir}:$PATH pulumi stack output --json`);
+    say("Tear it down with:\n  npm run demo -- --destroy");
+    return;
+  }
+  tearDown(pulumi);
+}
+
+function tearDown(pulumi) {
+  say("\n$ pulumi destroy --yes");
+  pulumi(["destroy", "--yes", "--stack", STACK]);
+  pulumi(["stack", "rm", "--yes", STACK], { capture: true });
+  fs.rmSync(SIM_DIR, { recursive: true, force: true });
+  say("\nDone: the demo cluster is gone, and so is its stack.");
+}
+
+main(process.argv.slice(2)).catch((e) => fail(e instanceof Error ? e.message : String(e)));
