@@ -693,7 +693,7 @@ export class ClusterController {
     await this.phase(run, list, (name) => this.recreate(run, name));
     const second = await this.verify(run);
     if (second.broken.length > 0) {
-      throw new PhaseError(second.broken.map((b) => `${brokenCause(b)} (still, after recreating the members)`));
+      throw new PhaseError(second.broken.map((b) => `${brokenCause(b)}, still after recreating members`));
     }
     return second;
   }
@@ -1003,7 +1003,7 @@ function objectLabel(kind: "server" | "volume", o: { id: string; metadata: Recor
 }
 
 function brokenCause(b: BrokenRule): string {
-  return `${b.grouping !== undefined ? `grouping "${b.grouping}" is broken on the cloud: ` : ""}${b.message}`;
+  return `${b.message} on the cloud (${b.members.map((m) => `"${m}"`).join(", ")})`;
 }
 
 function samePlace(a: Placement[string] | undefined, b: Placement[string] | undefined): boolean {

@@ -2,7 +2,18 @@
 // hostId; what a tenant can't express is refused before anything is made.
 import { afterEach, describe, expect, it } from "vitest";
 import { LifecycleError } from "../../provider/lifecycle";
-import { callCounts, expectEmpty, grouping, type Harness, inventory, MUTATING_OPS, openHarness, server, spec, volume } from "./helpers";
+import {
+  callCounts,
+  expectEmpty,
+  grouping,
+  type Harness,
+  inventory,
+  MUTATING_OPS,
+  openHarness,
+  server,
+  spec,
+  volume,
+} from "./helpers";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -39,7 +50,11 @@ describe("delegated mode (tenant view)", () => {
       expect(s?.serverGroup).toBe(state.serverGroups.spread?.id);
     }
     expect(new Set(servers.map((s) => s?.hostId)).size).toBe(3);
-    expect(state.members.logs).toMatchObject({ status: "in-use", attachedTo: "web-1", zone: state.members["web-1"]?.zone });
+    expect(state.members.logs).toMatchObject({
+      status: "in-use",
+      attachedTo: "web-1",
+      zone: state.members["web-1"]?.zone,
+    });
     const inv = await inventory(h.cloud);
     expect(inv.groups.map((g) => g.policy)).toEqual(["anti-affinity"]);
     expect([...(inv.groups[0]?.members ?? [])].sort()).toEqual(servers.map((s) => s?.id).sort());

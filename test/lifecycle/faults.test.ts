@@ -6,7 +6,17 @@ import { TAG_CLUSTER, TAG_MEMBER } from "../../provider/backends/backend";
 import type { BackendOp } from "../../provider/backends/simulated";
 import { LifecycleError } from "../../provider/lifecycle";
 import type { ClusterSpec } from "../../provider/spec/model";
-import { callCounts, expectEmpty, grouping, type Harness, openHarness, perMember, server, spec, volume } from "./helpers";
+import {
+  callCounts,
+  expectEmpty,
+  grouping,
+  type Harness,
+  openHarness,
+  perMember,
+  server,
+  spec,
+  volume,
+} from "./helpers";
 
 /** 3 servers apart on hosts, 2 volumes attached: 5 members, every kind of step. */
 function cluster(): ClusterSpec {
@@ -73,7 +83,11 @@ describe("a failure at every step of a create leaves nothing behind", () => {
 
   it.each(["kv-1", "kv-2", "kv-3"])("server %s goes to ERROR", async (member) => {
     h = await openHarness();
-    await h.cloud.injectFault({ kind: "server-error", member, fault: "No valid host was found. Exceeded max scheduling attempts." });
+    await h.cloud.injectFault({
+      kind: "server-error",
+      member,
+      fault: "No valid host was found. Exceeded max scheduling attempts.",
+    });
     const e = await failure(h.controller.apply(cluster()));
     expect(e.code).toBe("create_failed");
     expect(e.message).toBe(
@@ -104,7 +118,13 @@ describe("a failure at every step of a create leaves nothing behind", () => {
     h = await openHarness();
     await h.cloud.injectFault({ kind: "error", op: "getServer", nth: 2, code: "unavailable" });
     const state = await h.controller.apply(cluster());
-    expect(Object.values(state.members).map((m) => m.status)).toEqual(["in-use", "in-use", "ACTIVE", "ACTIVE", "ACTIVE"]);
+    expect(Object.values(state.members).map((m) => m.status)).toEqual([
+      "in-use",
+      "in-use",
+      "ACTIVE",
+      "ACTIVE",
+      "ACTIVE",
+    ]);
   });
 });
 
@@ -151,7 +171,13 @@ describe("a crash mid-create", () => {
     // What a crashed run left: two servers and a volume with the cluster's tags, one server twice.
     const tags = (member: string) => ({ [TAG_CLUSTER]: "kv", [TAG_MEMBER]: member });
     const make = (member: string, host: string) =>
-      h?.cloud.createServer({ name: `kv-${member}`, imageRef: "debian-12", flavorRef: "m1.small", host, metadata: tags(member) });
+      h?.cloud.createServer({
+        name: `kv-${member}`,
+        imageRef: "debian-12",
+        flavorRef: "m1.small",
+        host,
+        metadata: tags(member),
+      });
     const left1 = await make("kv-1", "az1-r1-h1");
     const dup = await make("kv-2", "az1-r1-h2");
     const dup2 = await make("kv-2", "az1-r2-h1");
@@ -194,8 +220,9 @@ describe("verification", () => {
     await h.cloud.injectFault({ kind: "ignore-placement", member: "kv-3", times: 2 });
     const e = await failure(h.controller.apply(cluster()));
     expect(e.code).toBe("create_failed");
-    expect(e.message).toContain('grouping "quorum" is broken on the cloud');
-    expect(e.message).toContain("after recreating the members");
+    expect(e.message).toBe(
+      'cluster "kv": create failed and was rolled back: anti-affinity grouping "quorum" has more than 1 per host on the cloud ("kv-2", "kv-3"), still after recreating members',
+    );
     await expectEmpty(h.cloud);
   });
 
@@ -213,6 +240,36 @@ describe("verification", () => {
     expect(s1.members["kv-1"]?.id).toBe(s0.members["kv-1"]?.id);
     expect(s1.members["kv-2"]?.id).toBe(s0.members["kv-2"]?.id);
     expect(new Set(["kv-1", "kv-2", "kv-3"].map((n) => s1.members[n]?.host)).size).toBe(3);
-    expect(h.logs.filter((l) => l.startsWith("warn:"))).toHaveLength(1);
+    expect(h.logs.filter((l) => l.startsWith("warn:"))).toEqual([
+      'warn: cluster "kv": rules broken on the cloud; recreating "kv-3": anti-affinity grouping "quorum" has more than 1 per host on the cloud ("kv-1", "kv-3")',
+    ]);
+  });
+});
+
+describe("an update that fails midway", () => {
+  it("keeps what existed, reports the state as it is, and the next apply completes it", async () => {
+    h = await openHarness();
+    const s0 = await h.controller.apply(cluster());
+    await h.cloud.injectFault({ kind: "server-error", member: "kv-4", fault: "No valid host was found." });
+    const bigger = spec(
+      "kv",
+      [...cluster().members, server("kv-4"), volume("data-4", 5, { attachTo: "kv-4" })],
+      [grouping("quorum", "anti-affinity", ["kv-1", "kv-2", "kv-3", "kv-4"])],
+    );
+    const e = await failure(h.controller.apply(bigger, s0));
+    expect(e.code).toBe("update_failed");
+    expect(e.message).toBe(
+      'cluster "kv": update failed; what exists was kept: server "kv-4" went to ERROR: No valid host was found.',
+    );
+    const partial = e.partialState;
+    for (const n of ["kv-1", "kv-2", "kv-3", "data-1", "data-2"]) {
+      expect(partial?.members[n]?.id).toBe(s0.members[n]?.id);
+    }
+    expect(partial?.members["kv-4"]?.status).toBe("ERROR");
+
+    const s1 = await h.controller.apply(bigger, partial);
+    expect(s1.members["kv-4"]?.status).toBe("ACTIVE");
+    expect(s1.members["data-4"]).toMatchObject({ status: "in-use", attachedTo: "kv-4" });
+    expect(await perMember(h.cloud, "kv")).toEqual({ ...ONE_PER_MEMBER, "data-4": 1, "kv-4": 1 });
   });
 });

@@ -47,7 +47,9 @@ export function grouping(
 export function spec(name: string, members: Member[], groupings: Grouping[] = []): ClusterSpec {
   const implied = members
     .filter((m): m is VolumeMember => m.type === "volume" && m.attachTo !== undefined)
-    .map((v) => grouping(`attach:${v.name}`, "affinity", [v.attachTo as string, v.name], { scope: "zone", implied: true }));
+    .map((v) =>
+      grouping(`attach:${v.name}`, "affinity", [v.attachTo as string, v.name], { scope: "zone", implied: true }),
+    );
   return { name, members, groupings: [...groupings, ...implied] };
 }
 
@@ -60,7 +62,15 @@ export function smallTopology(): Topology {
     for (const rack of ["r1", "r2"]) {
       for (const h of ["h1", "h2"]) {
         const name = `${zone}-${rack}-${h}`;
-        hosts.push({ name, zone, rack, vcpus: 16, ramMb: 65536, diskGb: 1000, used: { vcpus: 0, ramMb: 0, diskGb: 0 } });
+        hosts.push({
+          name,
+          zone,
+          rack,
+          vcpus: 16,
+          ramMb: 65536,
+          diskGb: 1000,
+          used: { vcpus: 0, ramMb: 0, diskGb: 0 },
+        });
         storageBackends.push({ name: `lvm@${name}`, host: name, capacityGb: 1000, usedGb: 0 });
       }
     }

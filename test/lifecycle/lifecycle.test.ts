@@ -1,8 +1,8 @@
 // The controller against the real simulated cloud (admin view, pinned mode): create, no-op,
 // add, resize, rebuild, extend, remove, out-of-band delete -> refresh -> repair, destroy.
 import { afterEach, describe, expect, it } from "vitest";
-import { LifecycleError, MISSING } from "../../provider/lifecycle";
 import type { ClusterState } from "../../provider/lifecycle";
+import { LifecycleError, MISSING } from "../../provider/lifecycle";
 import type { ClusterSpec } from "../../provider/spec/model";
 import {
   callCounts,
@@ -210,7 +210,13 @@ describe("pinned lifecycle on the simulated cloud", () => {
     const tooMany = spec(
       "big",
       Array.from({ length: 9 }, (_, i) => server(`n-${i + 1}`)),
-      [grouping("apart", "anti-affinity", Array.from({ length: 9 }, (_, i) => `n-${i + 1}`))],
+      [
+        grouping(
+          "apart",
+          "anti-affinity",
+          Array.from({ length: 9 }, (_, i) => `n-${i + 1}`),
+        ),
+      ],
     );
     const plan = await h.controller.plan(tooMany);
     expect(plan.placement.placed).toBe(false);
