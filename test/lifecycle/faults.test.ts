@@ -106,11 +106,11 @@ describe("a failure at every step of a create leaves nothing behind", () => {
   });
 
   it("a build past its deadline fails the create and is rolled back", async () => {
-    h = await openHarness({ controller: { timeouts: { serverMs: 50 } } });
-    await h.cloud.injectFault({ kind: "slow", op: "createServer", member: "kv-2", ms: 5_000 });
+    h = await openHarness({ controller: { timeouts: { serverMs: 1500 } } });
+    await h.cloud.injectFault({ kind: "slow", op: "createServer", member: "kv-2", ms: 600_000 });
     const e = await failure(h.controller.apply(cluster()));
     expect(e.code).toBe("create_failed");
-    expect(e.message).toContain('server "kv-2" did not become ACTIVE within 50 ms (still BUILD)');
+    expect(e.message).toContain('server "kv-2" did not become ACTIVE within 1500 ms (still BUILD)');
     await expectEmpty(h.cloud);
   });
 
