@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ServerCreate } from "../../provider/backends/backend";
+import { parseVolume } from "../../provider/backends/openstack/cinder";
 import {
   formatMicroversion,
   negotiateMicroversion,
@@ -163,5 +164,41 @@ describe("server bodies", () => {
   it("reads a tenant's view: no host, empty image for boot-from-volume", () => {
     const s = parseServer({ id: "s2", status: "BUILD", image: "", "OS-EXT-SRV-ATTR:host": null, flavor: { id: "1" } });
     expect(s).toEqual({ id: "s2", name: "", status: "BUILD", flavorRef: "1", imageRef: "", metadata: {}, volumes: [] });
+  });
+});
+
+describe("volume mapping", () => {
+  it.each([
+    ["reserved", "attaching"],
+    ["in-use", "in-use"],
+    [undefined, "unknown"],
+  ])("Cinder status %s reads as %s", (status, expected) => {
+    expect(parseVolume({ id: "v1", ...(status ? { status } : {}) }).status).toBe(expected);
+  });
+
+  it("reads the admin-only backend, zone and attachments", () => {
+    expect(
+      parseVolume({
+        id: "v1",
+        name: "data",
+        status: "in-use",
+        size: 2,
+        volume_type: "__DEFAULT__",
+        availability_zone: "az1",
+        "os-vol-host-attr:host": "fake-host-1@fake#fake",
+        attachments: [{ server_id: "s1" }],
+        metadata: { k: "v" },
+      }),
+    ).toEqual({
+      id: "v1",
+      name: "data",
+      status: "in-use",
+      sizeGb: 2,
+      volumeType: "__DEFAULT__",
+      zone: "az1",
+      backend: "fake-host-1@fake#fake",
+      attachedTo: ["s1"],
+      metadata: { k: "v" },
+    });
   });
 });

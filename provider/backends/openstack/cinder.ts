@@ -24,11 +24,16 @@ export interface RawVolume {
   metadata?: Record<string, string>;
 }
 
+/** Cinder's new attach flow passes through "reserved" before "attaching": to the controller both are attaching. */
+function volumeStatus(status: string | undefined): string {
+  return status === "reserved" ? "attaching" : (status ?? "unknown");
+}
+
 export function parseVolume(raw: RawVolume): VolumeInfo {
   return {
     id: raw.id,
     name: raw.name ?? "",
-    status: raw.status ?? "unknown",
+    status: volumeStatus(raw.status),
     ...(raw.status === "error" ? { fault: "Cinder put the volume in status error (see cinder-volume's log)" } : {}),
     sizeGb: raw.size ?? 0,
     ...(raw.volume_type ? { volumeType: raw.volume_type } : {}),

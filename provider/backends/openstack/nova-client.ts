@@ -81,7 +81,10 @@ export class NovaClient {
   async getServerGroup(id: string): Promise<ServerGroupInfo | undefined> {
     const res = await this.call({ method: "GET", path: `/os-server-groups/${enc(id)}`, okStatuses: [404] });
     if (res.status === 404) return undefined;
-    return parseServerGroup((res.json as { server_group: Parameters<typeof parseServerGroup>[0] }).server_group);
+    const group = parseServerGroup((res.json as { server_group: Parameters<typeof parseServerGroup>[0] }).server_group);
+    // Nova drops a deleted server from its group a moment after the server reads 404: list only servers that exist.
+    const exists = await Promise.all(group.members.map(async (m) => (await this.getServer(m)) !== undefined));
+    return { ...group, members: group.members.filter((_, i) => exists[i]) };
   }
 
   async findServerGroups(tags: Record<string, string>): Promise<ServerGroupInfo[]> {
