@@ -528,6 +528,42 @@ describe("simulated cloud: faults", () => {
   });
 });
 
+describe("simulated cloud: the built-in default", () => {
+  it("is 3 zones x 2 racks x 4 hosts, a shared backend per zone, a local one per host", async () => {
+    const cloud = await SimulatedCloud.open({ dir: tempDir() });
+    const d = await cloud.discover();
+    expect(d.mode).toBe("pinned");
+    expect(d.zones).toEqual(["az1", "az2", "az3"]);
+    expect(d.topology.hosts).toHaveLength(24);
+    expect(d.topology.hosts[0]).toEqual({
+      name: "az1-r1-h1",
+      zone: "az1",
+      rack: "r1",
+      vcpus: 32,
+      ramMb: 131072,
+      diskGb: 2000,
+      used: { vcpus: 0, ramMb: 0, diskGb: 0 },
+    });
+    expect(new Set(d.topology.hosts.map((h) => `${h.zone}/${h.rack}`)).size).toBe(6);
+    const backends = d.topology.storageBackends;
+    expect(backends.filter((b) => b.zone).map((b) => `${b.name}:${b.capacityGb}`)).toEqual([
+      "ceph-az1:100000",
+      "ceph-az2:100000",
+      "ceph-az3:100000",
+    ]);
+    expect(backends.filter((b) => b.host)).toHaveLength(24);
+    expect(backends.find((b) => b.host === "az3-r2-h4")).toMatchObject({ name: "lvm@az3-r2-h4", capacityGb: 2000 });
+    expect(d.topology.flavors).toEqual({
+      "m1.tiny": { vcpus: 1, ramMb: 512, diskGb: 1 },
+      "m1.small": { vcpus: 1, ramMb: 2048, diskGb: 20 },
+      "m1.medium": { vcpus: 2, ramMb: 4096, diskGb: 40 },
+      "m1.large": { vcpus: 4, ramMb: 8192, diskGb: 80 },
+      "m1.xlarge": { vcpus: 8, ramMb: 16384, diskGb: 160 },
+    });
+    expect((await cloud.snapshot()).images).toEqual(["debian-12", "ubuntu-24.04", "cirros"]);
+  });
+});
+
 describe("simulated cloud: state on disk", () => {
   it("persists between opens; the stored topology wins over a new one", async () => {
     const dir = tempDir();
