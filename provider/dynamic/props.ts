@@ -5,11 +5,10 @@ import type { ClusterState } from "../lifecycle/state";
 import { STATE_VERSION } from "../lifecycle/state";
 import type { SpecIssue } from "../spec/issues";
 import { sortIssues } from "../spec/issues";
+import { UNKNOWN } from "../spec/unknown";
 
 /** The key the SDK stores the serialized provider under; never ours to interpret. */
 export const PROVIDER_KEY = "__provider";
-/** The engine's "unknown during preview" sentinel (also `UNKNOWN` in provider/spec). */
-export const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** The user's inputs, exactly what `new VCluster(name, args)` passes. */
 export const INPUT_KEYS = ["clusterName", "instances", "groupings"] as const;
@@ -54,15 +53,7 @@ export function specInputOf(inputs: VClusterInputs): Props {
 /** The cluster name when it is known (a string, not the preview sentinel). */
 export function knownClusterName(props: Props): string | undefined {
   const n = props.clusterName;
-  return typeof n === "string" && n !== UNKNOWN_VALUE && n !== "" ? n : undefined;
-}
-
-/** True when the value holds the preview sentinel anywhere. */
-export function containsUnknown(value: unknown): boolean {
-  if (value === UNKNOWN_VALUE) return true;
-  if (Array.isArray(value)) return value.some(containsUnknown);
-  if (value !== null && typeof value === "object") return Object.values(value).some(containsUnknown);
-  return false;
+  return typeof n === "string" && n !== UNKNOWN && n !== "" ? n : undefined;
 }
 
 /**
@@ -130,10 +121,11 @@ export interface CheckFailure {
  */
 export function failuresFrom(clusterName: string | undefined, issues: SpecIssue[]): CheckFailure[] {
   const head = clusterName ? `cluster "${clusterName}": ` : "";
-  return sortIssues(issues).map((i) => ({
-    property: "",
-    reason: `${head}${userPath(i.path)}: ${i.message}${i.hint ? ` (hint: ${i.hint})` : ""}`,
-  }));
+  return sortIssues(issues).map((i) => {
+    // Spec messages may already name the cluster; say it once, before the path.
+    const message = head && i.message.startsWith(head) ? i.message.slice(head.length) : i.message;
+    return { property: "", reason: `${head}${userPath(i.path)}: ${message}${i.hint ? ` (hint: ${i.hint})` : ""}` };
+  });
 }
 
 /** Paths are in the args vocabulary, where the cluster's name is `clusterName`. */

@@ -1,15 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { InitializationError, toUserFacing, UserFacingError } from "../../provider/dynamic/errors";
-import {
-  containsUnknown,
-  failuresFrom,
-  inputsOf,
-  outputsOf,
-  PROVIDER_KEY,
-  specInputOf,
-  stateOf,
-  UNKNOWN_VALUE,
-} from "../../provider/dynamic/props";
+import { failuresFrom, inputsOf, outputsOf, PROVIDER_KEY, specInputOf, stateOf } from "../../provider/dynamic/props";
 import { type ClusterState, MISSING, STATE_VERSION } from "../../provider/lifecycle/state";
 
 function state(overrides: Partial<ClusterState> = {}): ClusterState {
@@ -75,15 +66,6 @@ describe("inputs and state in property bags", () => {
       `[ProviderStateError: cluster "c": the state was written by a newer openstack-vcluster (state version 2, this one reads up to 1) (hint: upgrade the pulumi-openstack-vcluster package in this program)]`,
     );
   });
-
-  test.each([
-    [UNKNOWN_VALUE, true],
-    [{ a: [1, { b: UNKNOWN_VALUE }] }, true],
-    [{ a: [1, { b: "x" }] }, false],
-    [null, false],
-  ])("containsUnknown(%j) is %s", (value, expected) => {
-    expect(containsUnknown(value)).toBe(expected);
-  });
 });
 
 describe("check failures", () => {
@@ -107,6 +89,7 @@ describe("check failures", () => {
         message: "expected one of affinity, anti-affinity, proximity",
       },
       { code: "missing_field", path: "name", message: "the cluster has no name" },
+      { code: "duplicate_member", path: "instances[3].name", message: 'cluster "shop": member "a" is named twice' },
     ]);
     expect(failures.every((f) => f.property === "")).toBe(true);
     expect(failures.map((f) => f.reason)).toMatchInlineSnapshot(`
@@ -114,6 +97,7 @@ describe("check failures", () => {
         "cluster "shop": groupings[2].spec.rule: expected one of affinity, anti-affinity, proximity",
         "cluster "shop": groupings[10].membersRef[0]: no member named "db-3" (hint: did you mean "db-2"?)",
         "cluster "shop": instances[2].spec.flavour: unknown field "flavour" (hint: did you mean "flavorRef"?)",
+        "cluster "shop": instances[3].name: member "a" is named twice",
         "cluster "shop": clusterName: the cluster has no name",
       ]
     `);

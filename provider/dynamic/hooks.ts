@@ -1,0 +1,350 @@
+// The VCluster provider's hooks, as the installed package runs them. The object the SDK
+// serializes into the state (`__provider`, see sdk/index.ts) only `require`s this module by
+// its package path and delegates, so state written by an older release runs the code that
+// is installed now, nothing large is serialized, and no credential can be captured.
+//
+// Everything per process (stack config, the selected backend) is kept per provider object
+// (the deserialized instance lives as long as the plugin process) in a WeakMap, never in
+// inputs or outputs. Credentials are read from config and the environment at call time.
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { type BackendSelection, selectBackend } from "../backends/select";
+import { ClusterController, LifecycleError } from "../lifecycle";
+import type { ClusterState } from "../lifecycle/state";
+import { MISSING } from "../lifecycle/state";
+import { formatExplanation } from "../placement";
+import type { ClusterSpec } from "../spec";
+import { validateSpec } from "../spec";
+import { containsUnknown } from "../spec/unknown";
+import { InitializationError, toUserFacing, UserFacingError } from "./errors";
+import { type ProgressSink, stdoutProgress } from "./progress";
+import {
+  type CheckFailure,
+  failuresFrom,
+  inputsOf,
+  knownClusterName,
+  outputsOf,
+  PROVIDER_KEY,
+  type Props,
+  specInputOf,
+  stateOf,
+  type VClusterInputs,
+} from "./props";
+
+/** Only these stack config keys reach the backend selection. */
+const CONFIG_PREFIX = "openstack-vcluster:";
+
+interface ProviderContext {
+  config: Record<string, string>;
+  selection?: Promise<BackendSelection>;
+  log: ProgressSink;
+}
+
+const contexts = new WeakMap<object, ProviderContext>();
+
+function contextOf(host: object): ProviderContext {
+  let ctx = contexts.get(host);
+  if (!ctx) {
+    // configure() was not called (an engine older than 3.139): environment only.
+    ctx = { config: {}, log: stdoutProgress };
+    contexts.set(host, ctx);
+  }
+  return ctx;
+}
+
+/** Test seam: where progress goes for this provider object. */
+export function setProgressSink(host: object, log: ProgressSink): void {
+  contextOf(host).log = log;
+}
+
+/** Keeps this project's stack config (`openstack-vcluster:*`) on the provider object. */
+export async function configure(host: object, req: dynamic.ConfigureRequest): Promise<void> {
+  const ctx = contextOf(host);
+  ctx.config = configFrom(req.config);
+  ctx.selection = undefined;
+}
+
+/** The SDK's Config keeps the whole decrypted stack config in `rawConfig`; fall back to `get`. */
+function configFrom(config: dynamic.ConfigureRequest["config"]): Record<string, string> {
+  const out: Record<string, string> = {};
+  const raw = (config as { rawConfig?: unknown }).rawConfig;
+  if (raw !== null && typeof raw === "object") {
+    for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+      if (!k.startsWith(CONFIG_PREFIX) || v === undefined || v === null) continue;
+      out[k] = typeof v === "string" ? v : JSON.stringify(v);
+    }
+    return out;
+  }
+  for (const key of KNOWN_CONFIG_KEYS) {
+    const v = config.get(`${CONFIG_PREFIX}${key}`);
+    if (v !== undefined) out[`${CONFIG_PREFIX}${key}`] = v;
+  }
+  return out;
+}
+
+const KNOWN_CONFIG_KEYS = [
+  "backend",
+  "simulatedDir",
+  "simulatedTopology",
+  "simulatedView",
+  "cloud",
+  "authUrl",
+  "username",
+  "password",
+  "projectName",
+  "projectId",
+  "userDomainName",
+  "projectDomainName",
+  "region",
+  "interface",
+  "cacert",
+  "insecure",
+  "applicationCredentialId",
+  "applicationCredentialName",
+  "applicationCredentialSecret",
+  "token",
+  "endpoints",
+];
+
+/** One backend per provider process, opened on first use (never at deserialization). */
+function backendFor(ctx: ProviderContext): Promise<BackendSelection> {
+  if (!ctx.selection) {
+    const pending = selectBackend(ctx.config, process.env, process.cwd()).then((sel) => {
+      if (sel.notice) ctx.log("info", sel.notice);
+      return sel;
+    });
+    // A failed selection (bad config) is retried on the next call, not remembered.
+    pending.catch(() => {
+      if (ctx.selection === pending) ctx.selection = undefined;
+    });
+    ctx.selection = pending;
+  }
+  return ctx.selection;
+}
+
+function controllerFor(ctx: ProviderContext, sel: BackendSelection): ClusterController {
+  return new ClusterController(sel.backend, { log: ctx.log, backendId: sel.backendId });
+}
+
+interface Validated {
+  spec?: ClusterSpec;
+  failures: CheckFailure[];
+  hasUnknowns: boolean;
+}
+
+function validate(inputs: VClusterInputs, tolerateUnknowns: boolean): Validated {
+  const name = knownClusterName(inputs as Props);
+  const result = validateSpec(specInputOf(inputs), { name, tolerateUnknowns });
+  return { spec: result.spec, failures: failuresFrom(name, result.issues), hasUnknowns: result.hasUnknowns };
+}
+
+/** Validates or throws one error listing every problem (create/update/diff paths). */
+function requireSpec(inputs: VClusterInputs): ClusterSpec {
+  const v = validate(inputs, false);
+  if (!v.spec || v.failures.length > 0) {
+    const name = knownClusterName(inputs as Props);
+    const head = name ? `cluster "${name}": ` : "";
+    const lines = v.failures.map((f) => `  ${f.reason.replace(head, "")}`);
+    throw new UserFacingError(
+      `${head}${lines.length} problem${lines.length === 1 ? "" : "s"} in the spec:\n${lines.join("\n")}`,
+    );
+  }
+  return v.spec;
+}
+
+export async function check(host: object, olds: Props, news: Props): Promise<dynamic.CheckResult> {
+  const ctx = contextOf(host);
+  const inputs = inputsOf(news);
+  const v = validate(inputs, true);
+  const failures = [...v.failures];
+  const isNew = Object.keys(inputsOf(olds)).length === 0;
+  // A dry run needs a complete spec; during preview unknowns mean "not yet", not "wrong".
+  if (failures.length === 0 && v.spec && !v.hasUnknowns && !containsUnknown(inputs) && isNew) {
+    const sel = await backendFor(ctx);
+    const plan = await controllerFor(ctx, sel).plan(v.spec);
+    if (!plan.placement.placed) {
+      failures.push({ property: "", reason: formatExplanation(plan.placement.explanation) });
+    }
+    // What would make apply refuse (rules delegated mode can't express) fails the preview too.
+    for (const w of plan.blocking) failures.push({ property: "", reason: w });
+    for (const w of plan.warnings) if (!plan.blocking.includes(w)) ctx.log("warn", w);
+  }
+  return { inputs: news, failures };
+}
+
+/**
+ * olds are the old outputs (inputs + state), news the new inputs. Only the normalized spec
+ * is compared, so a new release of the provider code never shows as a change.
+ */
+export async function diff(host: object, _id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
+  const ctx = contextOf(host);
+  const newInputs = inputsOf(news);
+  const state = stateOf(olds);
+  const name = knownClusterName(news) ?? knownClusterName(olds);
+  try {
+    if (containsUnknown(newInputs)) return { changes: true };
+    const spec = requireSpec(newInputs);
+    const sel = await backendFor(ctx);
+    if (state && isOtherCloud(state, sel)) {
+      await dryRun(ctx, sel, spec, undefined);
+      return { changes: true, replaces: ["backend"], deleteBeforeReplace: true };
+    }
+    const oldSpec = safeSpec(inputsOf(olds));
+    const needsRepair = state !== undefined && stateNeedsRepair(state, spec);
+    const changed = oldSpec === undefined || !sameSpec(oldSpec, spec);
+    if (!changed && !needsRepair) return { changes: false };
+    await dryRun(ctx, sel, spec, state);
+    return { changes: true };
+  } catch (err) {
+    throw toUserFacing(err, name);
+  }
+}
+
+function isOtherCloud(state: ClusterState, sel: BackendSelection): boolean {
+  return state.backendKind !== sel.backend.kind || (state.backendId !== "" && state.backendId !== sel.backendId);
+}
+
+/**
+ * The inputs did not change but the cluster doesn't match them: members a refresh found
+ * missing or broken, rules found broken, or a partial state (an earlier create that stopped
+ * halfway) lacking members. The next `up` must run update to repair it.
+ */
+function stateNeedsRepair(state: ClusterState, spec: ClusterSpec): boolean {
+  if (state.missing.length > 0 || state.brokenRules.length > 0) return true;
+  if (spec.members.some((m) => !state.members[m.name]?.id)) return true;
+  return Object.values(state.members).some((m) => m.status === MISSING || m.status === "ERROR" || m.status === "error");
+}
+
+function safeSpec(inputs: VClusterInputs): ClusterSpec | undefined {
+  try {
+    return validate(inputs, false).spec;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameSpec(a: ClusterSpec, b: ClusterSpec): boolean {
+  return stableJson(a) === stableJson(b);
+}
+
+function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, val: unknown) =>
+    val !== null && typeof val === "object" && !Array.isArray(val)
+      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : 1)))
+      : val,
+  );
+}
+
+/** Fails the preview (by throwing) when the change can't be placed or applied. */
+async function dryRun(
+  ctx: ProviderContext,
+  sel: BackendSelection,
+  spec: ClusterSpec,
+  state: ClusterState | undefined,
+): Promise<void> {
+  const plan = await controllerFor(ctx, sel).plan(spec, state);
+  if (!plan.placement.placed) throw new UserFacingError(formatExplanation(plan.placement.explanation));
+  if (plan.blocking.length > 0) throw new UserFacingError(plan.blocking.join("\n"));
+  for (const w of plan.warnings) if (!plan.blocking.includes(w)) ctx.log("warn", w);
+}
+
+export async function create(host: object, props: Props): Promise<dynamic.CreateResult> {
+  const ctx = contextOf(host);
+  const inputs = inputsOf(props);
+  const spec = requireSpecOrThrow(inputs);
+  const sel = await backendFor(ctx);
+  const state = await applyOrRecord(ctx, sel, spec, inputs, props, undefined);
+  return { id: spec.name, outs: outputsOf(inputs, state) };
+}
+
+export async function update(host: object, id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
+  const ctx = contextOf(host);
+  const inputs = inputsOf(news);
+  const spec = requireSpecOrThrow(inputs);
+  const sel = await backendFor(ctx);
+  const previous = stateOf(olds);
+  const state = await applyOrRecord(ctx, sel, spec, inputs, news, previous, id);
+  return { outs: outputsOf(inputs, state) };
+}
+
+function requireSpecOrThrow(inputs: VClusterInputs): ClusterSpec {
+  try {
+    return requireSpec(inputs);
+  } catch (err) {
+    throw toUserFacing(err, knownClusterName(inputs as Props));
+  }
+}
+
+/**
+ * Applies; when the controller reports objects left behind (a rollback that failed, an
+ * update that stopped midway), rejects with an initialization error carrying the partial
+ * state so Pulumi records it and the next `up` resumes from it.
+ */
+async function applyOrRecord(
+  ctx: ProviderContext,
+  sel: BackendSelection,
+  spec: ClusterSpec,
+  inputs: VClusterInputs,
+  props: Props,
+  previous: ClusterState | undefined,
+  id: string = spec.name,
+): Promise<ClusterState> {
+  try {
+    return await controllerFor(ctx, sel).apply(spec, previous);
+  } catch (err) {
+    const failure = toUserFacing(err, spec.name);
+    if (err instanceof LifecycleError && err.partialState) {
+      const partial = err.partialState;
+      // The SDK does not add `__provider` to an initialization error's properties; without
+      // it the recorded state could not be deleted or refreshed.
+      const properties = { ...outputsOf(inputs, partial), [PROVIDER_KEY]: props[PROVIDER_KEY] };
+      throw new InitializationError(failure.message, id, properties);
+    }
+    throw failure;
+  }
+}
+
+/**
+ * Refresh. Returns the re-read state as outputs and the stored inputs as inputs, so the
+ * next diff compares like with like. A cluster whose members are all gone keeps its id with
+ * every member MISSING (rather than vanishing from the stack): the outputs show the drift and
+ * the next `pulumi up` recreates it.
+ */
+export async function read(host: object, id: string, props: Props): Promise<dynamic.ReadResult> {
+  const ctx = contextOf(host);
+  const inputs = inputsOf(props);
+  const state = stateOf(props);
+  const name = knownClusterName(props) ?? id;
+  try {
+    if (!state) return { id, props: { ...props }, inputs };
+    const sel = await backendFor(ctx);
+    const spec = safeSpec(inputs);
+    const refreshed = await controllerFor(ctx, sel).refresh(state, spec);
+    return { id, props: outputsOf(inputs, refreshed), inputs };
+  } catch (err) {
+    throw toUserFacing(err, name);
+  }
+}
+
+export async function deleteCluster(host: object, id: string, props: Props): Promise<void> {
+  const ctx = contextOf(host);
+  const name = knownClusterName(props) ?? id;
+  try {
+    const sel = await backendFor(ctx);
+    const state = stateOf(props);
+    if (state && isOtherCloud(state, sel)) {
+      // The stack now points at another cloud (a backend change replaces the cluster). Sweeping
+      // this cluster's tags there could delete a namesake; the old cloud can't be reached
+      // without its old config. Say what is left behind instead of guessing.
+      ctx.log(
+        "warn",
+        `cluster "${name}": its members live on ${state.backendKind} cloud "${state.backendId}", not on the cloud this stack now uses (${sel.backend.description}); they were left there (hint: run "openstack-vcluster destroy" against that cloud to remove them)`,
+      );
+      return;
+    }
+    await controllerFor(ctx, sel).destroy(state ?? { clusterName: name });
+  } catch (err) {
+    throw toUserFacing(err, name);
+  }
+}
+
+export { deleteCluster as delete };

@@ -1,0 +1,184 @@
+// The package users install: `new VCluster(name, args)` declares a whole OpenStack cluster.
+//
+// The provider object below is what the SDK serializes into the resource's state
+// (`__provider`). Each hook only `require`s the real implementation by its package path,
+// inside the method body, and delegates: the serialized text stays a few hundred bytes,
+// nothing with state (zod, undici, the backend) is captured, no credential can be, and state
+// written by this release keeps working with the code installed after an upgrade
+// (pulumi/pulumi#18976). Keep it that way: no module-level values in these methods.
+import * as pulumi from "@pulumi/pulumi";
+
+type Hooks = typeof import("../provider/dynamic/hooks");
+
+const provider: pulumi.dynamic.ResourceProvider = {
+  async configure(req) {
+    return (require("pulumi-openstack-vcluster/provider/dynamic/hooks") as Hooks).configure(this, req);
+  },
+  async check(olds, news) {
+    return (require("pulumi-openstack-vcluster/provider/dynamic/hooks") as Hooks).check(this, olds, news);
+  },
+  async diff(id, olds, news) {
+    return (require("pulumi-openstack-vcluster/provider/dynamic/hooks") as Hooks).diff(this, id, olds, news);
+  },
+  async create(inputs) {
+    return (require("pulumi-openstack-vcluster/provider/dynamic/hooks") as Hooks).create(this, inputs);
+  },
+  async update(id, olds, news) {
+    return (require("pulumi-openstack-vcluster/provider/dynamic/hooks") as Hooks).update(this, id, olds, news);
+  },
+  async read(id, props) {
+    return (require("pulumi-openstack-vcluster/provider/dynamic/hooks") as Hooks).read(this, id, props ?? {});
+  },
+  async delete(id, props) {
+    return (require("pulumi-openstack-vcluster/provider/dynamic/hooks") as Hooks).delete(this, id, props);
+  },
+};
+
+/** A Nova server's spec, field names as in the blueprint. */
+export interface ServerSpecArgs {
+  imageRef: pulumi.Input<string>;
+  flavorRef: pulumi.Input<string>;
+  zone?: pulumi.Input<string>;
+  networks?: pulumi.Input<pulumi.Input<string>[]>;
+  key_name?: pulumi.Input<string>;
+  security_groups?: pulumi.Input<pulumi.Input<string>[]>;
+  user_data?: pulumi.Input<string>;
+  metadata?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/** A Cinder volume's spec. */
+export interface VolumeSpecArgs {
+  /** GB, an integer >= 1. */
+  size: pulumi.Input<number>;
+  volume_type?: pulumi.Input<string>;
+  zone?: pulumi.Input<string>;
+  /** The server (by member name) this volume is attached to; implies hard affinity at zone scope. */
+  attachTo?: pulumi.Input<string>;
+  metadata?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+export interface ServerInstanceArgs {
+  name: pulumi.Input<string>;
+  type: pulumi.Input<"server">;
+  spec: pulumi.Input<ServerSpecArgs>;
+}
+
+export interface VolumeInstanceArgs {
+  name: pulumi.Input<string>;
+  /** "block-storage" is the blueprint's word for the same thing. */
+  type: pulumi.Input<"volume" | "block-storage">;
+  spec: pulumi.Input<VolumeSpecArgs>;
+}
+
+export type InstanceArgs = ServerInstanceArgs | VolumeInstanceArgs;
+
+export type Rule = "affinity" | "anti-affinity" | "proximity";
+export type Scope = "host" | "rack" | "zone";
+export type Enforcement = "hard" | "soft";
+
+export interface GroupingSpecArgs {
+  rule: pulumi.Input<Rule>;
+  /** Default `host` (proximity: `zone`, its hard bound). */
+  scope?: pulumi.Input<Scope>;
+  /** Default `hard`. */
+  enforcement?: pulumi.Input<Enforcement>;
+  /** 1–100, the cost of one soft violation. Default 50. */
+  weight?: pulumi.Input<number>;
+  /** anti-affinity only: at most this many members per domain. Default 1. */
+  maxPerDomain?: pulumi.Input<number>;
+}
+
+export interface GroupingArgs {
+  name: pulumi.Input<string>;
+  membersRef: pulumi.Input<pulumi.Input<string>[]>;
+  spec: pulumi.Input<GroupingSpecArgs>;
+}
+
+export interface VClusterArgs {
+  /**
+   * Names every object this cluster creates (and the tags a retry adopts by). Default
+   * `<project>-<stack>-<resource name>`, so two stacks never collide on one cloud.
+   */
+  clusterName?: pulumi.Input<string>;
+  instances: pulumi.Input<pulumi.Input<InstanceArgs>[]>;
+  groupings?: pulumi.Input<pulumi.Input<GroupingArgs>[]>;
+}
+
+/** One member as built. Fields the cloud doesn't show (a tenant sees no host) are absent. */
+export interface MemberOutput {
+  name: string;
+  type: "server" | "volume";
+  /** Backend id; "" when missing. */
+  id: string;
+  /** ACTIVE, ERROR, available, in-use, … or MISSING (found gone by a refresh). */
+  status: string;
+  zone?: string;
+  rack?: string;
+  host?: string;
+  /** Nova's per-project host id (equal for servers on one host). */
+  hostId?: string;
+  /** Volumes: the storage backend. */
+  backend?: string;
+  /** Servers: the Nova server group it was created in. */
+  serverGroup?: string;
+  flavorRef?: string;
+  imageRef?: string;
+  sizeGb?: number;
+  volumeType?: string;
+  attachedTo?: string;
+  fault?: string;
+}
+
+export type MemberPlacementOutput =
+  | { type: "server"; zone: string; rack: string; host: string }
+  | { type: "volume"; backend: string; zone: string; host?: string };
+
+export interface SoftViolationOutput {
+  grouping: string;
+  members: string[];
+  weight: number;
+}
+
+export interface BrokenRuleOutput {
+  grouping?: string;
+  members: string[];
+  message: string;
+}
+
+export class VCluster extends pulumi.dynamic.Resource {
+  public readonly clusterName!: pulumi.Output<string>;
+  public readonly members!: pulumi.Output<Record<string, MemberOutput>>;
+  /** Where the engine placed each member, by member name. */
+  public readonly placement!: pulumi.Output<Record<string, MemberPlacementOutput>>;
+  public readonly softViolations!: pulumi.Output<SoftViolationOutput[]>;
+  /** Hard rules found broken by the last apply or refresh (should be empty). */
+  public readonly brokenRules!: pulumi.Output<BrokenRuleOutput[]>;
+  /** Members a refresh found gone; the next `pulumi up` recreates them. */
+  public readonly missing!: pulumi.Output<string[]>;
+  public readonly backendKind!: pulumi.Output<"simulated" | "openstack">;
+  /** pinned: the provider chose every host; delegated: Nova did, under server groups. */
+  public readonly mode!: pulumi.Output<"pinned" | "delegated">;
+
+  constructor(name: string, args: VClusterArgs, opts?: pulumi.CustomResourceOptions) {
+    const clusterName = args.clusterName ?? `${pulumi.getProject()}-${pulumi.getStack()}-${name}`;
+    super(
+      provider,
+      name,
+      {
+        clusterName,
+        instances: args.instances,
+        groupings: args.groupings ?? [],
+        members: undefined,
+        placement: undefined,
+        softViolations: undefined,
+        brokenRules: undefined,
+        missing: undefined,
+        backendKind: undefined,
+        mode: undefined,
+      },
+      opts,
+      "openstack-vcluster",
+      "VCluster",
+    );
+  }
+}
