@@ -19,7 +19,6 @@ export const ISSUE_CODES = [
   "duplicate_member_ref",
   "attach_to_non_server",
   "attach_to_unknown",
-  "volume_attached_twice",
   // rule semantics
   "rule_not_for_volumes",
   "option_not_for_rule",
