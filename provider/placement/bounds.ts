@@ -197,7 +197,10 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
         groupings: [],
         members: names(servers),
         message: `the servers need ${need} ${DIM_UNITS[k]} but all hosts together have ${have} free`,
-        hint: `add ${plural(hostsToAdd(need - have, k), "host")} (or free ${need - have} ${DIM_UNITS[k]}), or use smaller flavors`,
+        hint:
+          p.nH === 0
+            ? "add hosts to the topology"
+            : `add ${plural(hostsToAdd(need - have, k), "host")} (or free ${need - have} ${DIM_UNITS[k]}), or use smaller flavors`,
       });
     }
   }
