@@ -35,7 +35,9 @@ function planted(nHosts: number, nMembers: number, seed: number): ClusterSpec & 
     members.push({ type: "server", name: `m${String(i).padStart(5, "0")}`, imageRef: "img", flavorRef: f });
   }
   const byHost = new Map<number, number[]>();
-  hidden.forEach((h, m) => byHost.set(h, [...(byHost.get(h) ?? []), m]));
+  hidden.forEach((h, m) => {
+    byHost.set(h, [...(byHost.get(h) ?? []), m]);
+  });
   const groupings: Grouping[] = [];
   const name = (m: number) => (members[m] as Member).name;
   const base = { weight: 50, maxPerDomain: 1, enforcement: "hard" as const };
