@@ -268,3 +268,33 @@ describe("a create that fails and can't roll back", () => {
     expect((await cloud.snapshot()).servers).toEqual([]);
   });
 });
+
+describe("a cluster deleted entirely behind Pulumi's back", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack("vcluster-gone-");
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.server.stop();
+    if (stack) fs.rmSync(stack.dir, { recursive: true, force: true });
+  });
+
+  test("stays in the stack with every member MISSING, and the next up rebuilds it", async () => {
+    const spec = args([server("a"), server("b"), volume("v", "a")]);
+    expect(await stack.session.up(spec)).toEqual({ kind: "created" });
+    const cloud = await stack.cloud();
+    await cloud.reset();
+
+    await stack.session.refresh();
+    expect(stack.session.resource?.id).toBe("lc");
+    const after = members(stack.session);
+    expect(["a", "b", "v"].map((n) => after[n]?.status)).toEqual(["MISSING", "MISSING", "MISSING"]);
+    expect([...((stack.session.resource?.outputs.missing as string[]) ?? [])].sort()).toEqual(["a", "b", "v"]);
+
+    expect(await stack.session.up(spec)).toEqual({ kind: "updated" });
+    const rebuilt = members(stack.session);
+    expect(["a", "b", "v"].map((n) => rebuilt[n]?.status)).toEqual(["ACTIVE", "ACTIVE", "in-use"]);
+    await stack.session.destroy();
+    expect((await cloud.snapshot()).servers).toEqual([]);
+  });
+});
