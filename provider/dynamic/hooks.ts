@@ -154,21 +154,25 @@ function requireSpec(inputs: VClusterInputs): ClusterSpec {
 export async function check(host: object, olds: Props, news: Props): Promise<dynamic.CheckResult> {
   const ctx = contextOf(host);
   const inputs = inputsOf(news);
-  const v = validate(inputs, true);
-  const failures = [...v.failures];
-  const isNew = Object.keys(inputsOf(olds)).length === 0;
-  // A dry run needs a complete spec; during preview unknowns mean "not yet", not "wrong".
-  if (failures.length === 0 && v.spec && !v.hasUnknowns && !containsUnknown(inputs) && isNew) {
-    const sel = await backendFor(ctx);
-    const plan = await controllerFor(ctx, sel).plan(v.spec);
-    if (!plan.placement.placed) {
-      failures.push({ property: "", reason: formatExplanation(plan.placement.explanation) });
+  try {
+    const v = validate(inputs, true);
+    const failures = [...v.failures];
+    const isNew = Object.keys(inputsOf(olds)).length === 0;
+    // A dry run needs a complete spec; during preview unknowns mean "not yet", not "wrong".
+    if (failures.length === 0 && v.spec && !v.hasUnknowns && !containsUnknown(inputs) && isNew) {
+      const sel = await backendFor(ctx);
+      const plan = await controllerFor(ctx, sel).plan(v.spec);
+      if (!plan.placement.placed) {
+        failures.push({ property: "", reason: formatExplanation(plan.placement.explanation) });
+      }
+      // What would make apply refuse (rules delegated mode can't express) fails the preview too.
+      for (const w of plan.blocking) failures.push({ property: "", reason: w });
+      for (const w of plan.warnings) if (!plan.blocking.includes(w)) ctx.log("warn", w);
     }
-    // What would make apply refuse (rules delegated mode can't express) fails the preview too.
-    for (const w of plan.blocking) failures.push({ property: "", reason: w });
-    for (const w of plan.warnings) if (!plan.blocking.includes(w)) ctx.log("warn", w);
+    return { inputs: news, failures };
+  } catch (err) {
+    throw toUserFacing(err, knownClusterName(news));
   }
-  return { inputs: news, failures };
 }
 
 /**
@@ -178,9 +182,9 @@ export async function check(host: object, olds: Props, news: Props): Promise<dyn
 export async function diff(host: object, _id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
   const ctx = contextOf(host);
   const newInputs = inputsOf(news);
-  const state = stateOf(olds);
   const name = knownClusterName(news) ?? knownClusterName(olds);
   try {
+    const state = stateOf(olds);
     if (containsUnknown(newInputs)) return { changes: true };
     const spec = requireSpec(newInputs);
     const sel = await backendFor(ctx);
@@ -251,8 +255,7 @@ export async function create(host: object, props: Props): Promise<dynamic.Create
   const ctx = contextOf(host);
   const inputs = inputsOf(props);
   const spec = requireSpecOrThrow(inputs);
-  const sel = await backendFor(ctx);
-  const state = await applyOrRecord(ctx, sel, spec, inputs, props, undefined);
+  const state = await applyOrRecord(ctx, spec, inputs, props, undefined);
   return { id: spec.name, outs: outputsOf(inputs, state) };
 }
 
@@ -260,9 +263,13 @@ export async function update(host: object, id: string, olds: Props, news: Props)
   const ctx = contextOf(host);
   const inputs = inputsOf(news);
   const spec = requireSpecOrThrow(inputs);
-  const sel = await backendFor(ctx);
-  const previous = stateOf(olds);
-  const state = await applyOrRecord(ctx, sel, spec, inputs, news, previous, id);
+  let previous: ClusterState | undefined;
+  try {
+    previous = stateOf(olds);
+  } catch (err) {
+    throw toUserFacing(err, spec.name);
+  }
+  const state = await applyOrRecord(ctx, spec, inputs, news, previous, id);
   return { outs: outputsOf(inputs, state) };
 }
 
@@ -281,7 +288,6 @@ function requireSpecOrThrow(inputs: VClusterInputs): ClusterSpec {
  */
 async function applyOrRecord(
   ctx: ProviderContext,
-  sel: BackendSelection,
   spec: ClusterSpec,
   inputs: VClusterInputs,
   props: Props,
@@ -289,6 +295,7 @@ async function applyOrRecord(
   id: string = spec.name,
 ): Promise<ClusterState> {
   try {
+    const sel = await backendFor(ctx);
     return await controllerFor(ctx, sel).apply(spec, previous);
   } catch (err) {
     const failure = toUserFacing(err, spec.name);
@@ -312,9 +319,9 @@ async function applyOrRecord(
 export async function read(host: object, id: string, props: Props): Promise<dynamic.ReadResult> {
   const ctx = contextOf(host);
   const inputs = inputsOf(props);
-  const state = stateOf(props);
   const name = knownClusterName(props) ?? id;
   try {
+    const state = stateOf(props);
     if (!state) return { id, props: { ...props }, inputs };
     const sel = await backendFor(ctx);
     const spec = safeSpec(inputs);

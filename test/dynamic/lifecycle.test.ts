@@ -298,3 +298,25 @@ describe("a cluster deleted entirely behind Pulumi's back", () => {
     expect((await cloud.snapshot()).servers).toEqual([]);
   });
 });
+
+describe("a stack configured wrong", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack("vcluster-badconfig-", { "openstack-vcluster:backend": "nova" });
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.server.stop();
+    if (stack) fs.rmSync(stack.dir, { recursive: true, force: true });
+  });
+
+  test("fails the preview with one line naming the cluster and the key, and no stack trace", async () => {
+    const err = await stack.session.preview(BASE).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatchInlineSnapshot(
+      `"cluster "lc": config "openstack-vcluster:backend" is "nova": use "simulated" or "openstack"."`,
+    );
+    expect(stack.server.stderr.join("")).not.toMatch(/\n\s+at /);
+  });
+});
