@@ -1,0 +1,103 @@
+// Which cloud a cluster lives on, from Pulumi stack config (`openstack-vcluster:*`), the
+// command's flags (passed as the same keys) or the environment, never from resource inputs.
+// Credentials are read here, at call time, and go only into the backend object.
+import * as path from "node:path";
+import { loadTopologyFile, TopologyFileError } from "../placement";
+import { formatIssues } from "../spec/issues";
+import { type Backend, BackendError } from "./backend";
+import { SimulatedCloud } from "./simulated";
+
+export const CONFIG_NAMESPACE = "openstack-vcluster";
+
+/** Where the simulated cloud lives when nothing says otherwise: beside the program. */
+export const DEFAULT_SIM_DIR = path.join(".openstack-vcluster", "sim");
+
+export interface BackendSelection {
+  backend: Backend;
+  /** Non-secret identity of the cloud, stored in state; a change replaces the cluster. */
+  backendId: string;
+  /** One line for the user when a default was chosen. */
+  notice?: string;
+}
+
+/** Reads `key` from config given as `openstack-vcluster:key` (Pulumi) or bare `key` (command flags). */
+export function configValue(config: Record<string, string>, key: string): string | undefined {
+  const v = config[`${CONFIG_NAMESPACE}:${key}`] ?? config[key];
+  return v === undefined || v === "" ? undefined : v;
+}
+
+export type BackendChoice = "simulated" | "openstack";
+
+export function chooseBackendKind(config: Record<string, string>, env: NodeJS.ProcessEnv): BackendChoice {
+  const explicit = configValue(config, "backend");
+  if (explicit !== undefined) {
+    if (explicit !== "simulated" && explicit !== "openstack") {
+      throw new BackendError(
+        "bad_request",
+        `config "${CONFIG_NAMESPACE}:backend" is "${explicit}": use "simulated" or "openstack".`,
+      );
+    }
+    return explicit;
+  }
+  if (configValue(config, "cloud") || configValue(config, "authUrl") || env.OS_CLOUD || env.OS_AUTH_URL) {
+    return "openstack";
+  }
+  return "simulated";
+}
+
+export async function selectBackend(
+  config: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<BackendSelection> {
+  const kind = chooseBackendKind(config, env);
+  if (kind === "openstack") {
+    throw new BackendError(
+      "bad_request",
+      `the OpenStack backend is not available in this version; unset OS_CLOUD/OS_AUTH_URL or set "${CONFIG_NAMESPACE}:backend" to "simulated".`,
+    );
+  }
+  return openSimulated(config, env, cwd);
+}
+
+async function openSimulated(
+  config: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<BackendSelection> {
+  const dirSetting = configValue(config, "simulatedDir");
+  const dir = path.resolve(cwd, dirSetting ?? DEFAULT_SIM_DIR);
+  const topologyFile = configValue(config, "simulatedTopology");
+  let topology: Parameters<typeof SimulatedCloud.open>[0]["topology"];
+  if (topologyFile !== undefined) {
+    let loaded: ReturnType<typeof loadTopologyFile>;
+    try {
+      loaded = loadTopologyFile(path.resolve(cwd, topologyFile));
+    } catch (error) {
+      if (error instanceof TopologyFileError) throw new BackendError("bad_request", error.message);
+      throw error;
+    }
+    if (!loaded.topology) {
+      throw new BackendError("bad_request", `topology "${topologyFile}" has problems:\n${formatIssues(loaded.issues)}`);
+    }
+    topology = loaded.topology;
+  }
+  const view = configValue(config, "simulatedView");
+  if (view !== undefined && view !== "admin" && view !== "tenant") {
+    throw new BackendError(
+      "bad_request",
+      `config "${CONFIG_NAMESPACE}:simulatedView" is "${view}": use "admin" (pinned placement) or "tenant" (delegated).`,
+    );
+  }
+  const cloud = await SimulatedCloud.open({ dir, topology, view, env });
+  const shown = path.relative(cwd, dir) || ".";
+  return {
+    backend: cloud,
+    backendId: `simulated:${cloud.cloudId}`,
+    // Say which cloud was chosen when nobody chose one.
+    notice:
+      configValue(config, "backend") === undefined
+        ? `no OpenStack cloud configured (${CONFIG_NAMESPACE}:cloud, OS_CLOUD or OS_AUTH_URL): using the simulated cloud in ${shown}`
+        : undefined,
+  };
+}

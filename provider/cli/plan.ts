@@ -1,0 +1,35 @@
+import { formatExplanation, place, renderPlacementTree } from "../placement";
+import { EXIT, type Io, json } from "./io";
+import { loadSpec, loadTopology } from "./load";
+
+export function planCommand(io: Io, specFile: string, opts: { topology: string; seed: number; json: boolean }): number {
+  const spec = loadSpec(io, specFile, opts.json);
+  if (!spec.ok) return spec.code;
+  const topology = loadTopology(io, opts.topology);
+  if (!topology.ok) return topology.code;
+
+  const result = place({ spec: spec.value, topology: topology.value, seed: opts.seed });
+  if (!result.placed) {
+    if (opts.json) io.out(json({ placed: false, explanation: result.explanation }));
+    else io.err(formatExplanation(result.explanation));
+    return EXIT.unplaceable;
+  }
+  if (opts.json) {
+    io.out(
+      json({ placed: true, placement: result.placement, softViolations: result.softViolations, cost: result.cost }),
+    );
+    return EXIT.ok;
+  }
+  const lines = [`cluster "${spec.value.name}": placed ${Object.keys(result.placement).length} members`, ""];
+  lines.push(renderPlacementTree(spec.value, topology.value, result.placement).trimEnd());
+  if (result.softViolations.length > 0) {
+    lines.push("", `soft rules not met (cost ${result.cost}):`);
+    for (const v of result.softViolations) {
+      lines.push(`  "${v.grouping}" (cost ${v.weight}): ${v.members.map((m) => `"${m}"`).join(", ")}`);
+    }
+  } else {
+    lines.push("", "every rule is met.");
+  }
+  io.out(lines.join("\n"));
+  return EXIT.ok;
+}

@@ -1,0 +1,297 @@
+// The command as users run it: the built binary, real files, exit codes and output.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(__dirname, "../..");
+const BIN = path.join(ROOT, "dist/provider/cli/main.js");
+const SPECS = path.join(ROOT, "test/fixtures/specs");
+const TOPOLOGIES = path.join(ROOT, "test/fixtures/topologies");
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let work: string;
+beforeAll(() => {
+  work = mkdtempSync(path.join(tmpdir(), "vcluster-cli-"));
+});
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("--help", () => {
+  it.each([
+    [[]],
+    [["validate"]],
+    [["plan"]],
+    [["apply"]],
+    [["show"]],
+    [["destroy"]],
+    [["sim"]],
+    [["sim", "show"]],
+    [["sim", "reset"]],
+  ])("%j --help explains itself", async (args) => {
+    const r = await cli([...args, "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: openstack-vcluster/);
+    expect(r.stderr).toBe("");
+  });
+
+  it("no arguments prints the help and exits 3", async () => {
+    const r = await cli([]);
+    expect(r.code).toBe(3);
+    expect(r.stdout + r.stderr).toContain("Usage: openstack-vcluster");
+  });
+
+  it("an unknown command or flag is a usage error (3)", async () => {
+    expect((await cli(["frobnicate"])).code).toBe(3);
+    const r = await cli(["validate", "x.json", "--jsn"]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("unknown option '--jsn'");
+  });
+});
+
+describe("validate", () => {
+  it.each(["blueprint-usecase-1.json", "blueprint-usecase-2.json", "three-tier.yaml"])(
+    "%s is valid (exit 0)",
+    async (file) => {
+      const r = await cli(["validate", path.join(SPECS, file)]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^cluster ".+" is valid: \d+ members/);
+    },
+  );
+
+  it("the blueprint's example 2 as published is rejected, naming both groupings called group-1", async () => {
+    const r = await cli(["validate", path.join(SPECS, "blueprint-example-2-as-published.json"), "--json"]);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { valid: boolean; issues: { code: string; path: string; message: string }[] };
+    expect(out.valid).toBe(false);
+    const dup = out.issues.find((i) => i.code === "duplicate_grouping");
+    expect(dup?.message).toContain("vcluster.groupings[0]");
+    expect(dup?.message).toContain("vcluster.groupings[1]");
+  });
+
+  it("repeated keys are reported with their lines, in human form on stderr", async () => {
+    const r = await cli(["validate", path.join(SPECS, "blueprint-example-1-repeated-keys.json")]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/key "instance" occurs 2 times/);
+    expect(r.stderr).toContain("hint: write an array");
+  });
+
+  it("--json of a valid spec", async () => {
+    const r = await cli(["validate", path.join(SPECS, "three-tier.yaml"), "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ valid: true, issues: [] });
+  });
+
+  it("a missing file is one line, exit 3", async () => {
+    const r = await cli(["validate", "nope.json"]);
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("nope.json");
+  });
+
+  it("a directory is one line, exit 3", async () => {
+    const r = await cli(["validate", SPECS]);
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("garbage is an invalid spec (1) with a line and column, never a stack trace", async () => {
+    const file = path.join(work, "garbage.json");
+    writeFileSync(file, '{"instances": [ {"name": "a",, } ]}');
+    const r = await cli(["validate", file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/line 1/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("plan", () => {
+  const small = path.join(TOPOLOGIES, "small.json");
+
+  it("places the three-tier example and prints the tree zone -> rack -> host -> members", async () => {
+    const r = await cli(["plan", path.join(SPECS, "three-tier.yaml"), "--topology", small]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/zone az1\n\s+rack r1\n\s+host /);
+    for (const m of ["lb-1", "app-3", "db-vol-2"]) expect(r.stdout).toContain(m);
+  });
+
+  it("--json gives the placement of every member", async () => {
+    const r = await cli(["plan", path.join(SPECS, "three-tier.yaml"), "--topology", small, "--json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      placed: boolean;
+      placement: Record<string, { type: string; zone: string }>;
+      softViolations: unknown[];
+      cost: number;
+    };
+    expect(out.placed).toBe(true);
+    expect(Object.keys(out.placement)).toHaveLength(11);
+    expect(out.placement["db-1"]).toMatchObject({
+      type: "server",
+      zone: expect.any(String),
+      rack: expect.any(String),
+      host: expect.any(String),
+    });
+    expect(out.placement["db-vol-1"]).toMatchObject({ type: "volume", backend: expect.any(String) });
+    expect(typeof out.cost).toBe("number");
+  });
+
+  it("the same seed gives the same plan", async () => {
+    const a = await cli(["plan", path.join(SPECS, "three-tier.yaml"), "--topology", small, "--json", "--seed", "7"]);
+    const b = await cli(["plan", path.join(SPECS, "three-tier.yaml"), "--topology", small, "--json", "--seed", "7"]);
+    expect(a.stdout).toBe(b.stdout);
+  });
+
+  it("an unplaceable cluster exits 2 with an explanation", async () => {
+    const spec = path.join(work, "too-wide.json");
+    writeFileSync(
+      spec,
+      JSON.stringify({
+        name: "wide",
+        instances: Array.from({ length: 7 }, (_, i) => ({
+          name: `s${i}`,
+          type: "server",
+          spec: { imageRef: "debian-12", flavorRef: "m1.small" },
+        })),
+        groupings: [
+          {
+            name: "apart",
+            membersRef: ["s0", "s1", "s2", "s3", "s4", "s5", "s6"],
+            spec: { rule: "anti-affinity", scope: "rack" },
+          },
+        ],
+      }),
+    );
+    const human = await cli(["plan", spec, "--topology", small]);
+    expect(human.code).toBe(2);
+    expect(human.stderr).toMatch(/^cluster "wide" can't be placed: /);
+    expect(human.stderr).toContain('"apart"');
+    const r = await cli(["plan", spec, "--topology", small, "--json"]);
+    expect(r.code).toBe(2);
+    const out = JSON.parse(r.stdout) as {
+      placed: boolean;
+      explanation: { summary: string; causes: { code: string; groupings: string[]; hint: string }[] };
+    };
+    expect(out.placed).toBe(false);
+    expect(out.explanation.causes[0]).toMatchObject({ code: "anti_affinity_domains", groupings: ["apart"] });
+    expect(out.explanation.causes[0]?.hint).toBeTruthy();
+  });
+
+  it("an invalid spec exits 1 before the topology is read", async () => {
+    const r = await cli([
+      "plan",
+      path.join(SPECS, "blueprint-example-2-as-published.json"),
+      "--topology",
+      "missing.json",
+    ]);
+    expect(r.code).toBe(1);
+  });
+
+  it("usage errors exit 3: no --topology, a missing topology, a bad seed", async () => {
+    expect((await cli(["plan", path.join(SPECS, "three-tier.yaml")])).code).toBe(3);
+    const missing = await cli(["plan", path.join(SPECS, "three-tier.yaml"), "--topology", "missing.json"]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr.trim().split("\n")).toHaveLength(1);
+    expect((await cli(["plan", path.join(SPECS, "three-tier.yaml"), "--topology", small, "--seed", "-1"])).code).toBe(
+      3,
+    );
+  });
+});
+
+describe("apply, show, destroy on the simulated cloud kept in the current directory", () => {
+  it("builds, shows, survives an out-of-band delete, and destroys to an empty cloud", async () => {
+    const dir = mkdtempSync(path.join(work, "cluster-"));
+    const spec = path.join(SPECS, "three-tier.yaml");
+    const applied = await cli(["apply", spec], dir);
+    expect(applied.stderr).toContain("using the simulated cloud in .openstack-vcluster/sim");
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toMatch(/db-vol-1\s+volume\s+in-use/);
+
+    const again = await cli(["apply", spec, "--json"], dir);
+    expect(again.code).toBe(0);
+    const state = JSON.parse(again.stdout) as { members: Record<string, { id: string; status: string }> };
+    expect(Object.values(state.members).every((m) => m.status === "ACTIVE" || m.status === "in-use")).toBe(true);
+
+    const tree = await cli(["sim", "show"], dir);
+    expect(tree.code).toBe(0);
+    expect(tree.stdout).toContain('member "app-2"');
+
+    const shown = await cli(["show", "shop"], dir);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain("lb-2");
+
+    const destroyed = await cli(["destroy", spec], dir);
+    expect(destroyed.code).toBe(0);
+    const cloud = JSON.parse((await cli(["sim", "show", "--json"], dir)).stdout) as {
+      servers: unknown[];
+      volumes: unknown[];
+      serverGroups: unknown[];
+    };
+    expect(cloud.servers).toEqual([]);
+    expect(cloud.volumes).toEqual([]);
+    expect(cloud.serverGroups).toEqual([]);
+    expect(readFileSync(path.join(dir, ".openstack-vcluster/sim/cloud.json"), "utf8")).not.toContain("shop-");
+  });
+
+  it("an unplaceable cluster exits 2 and creates nothing", async () => {
+    const dir = mkdtempSync(path.join(work, "cluster-"));
+    const spec = path.join(dir, "wide.json");
+    writeFileSync(
+      spec,
+      JSON.stringify({
+        name: "wide",
+        instances: Array.from({ length: 4 }, (_, i) => ({
+          name: `s${i}`,
+          type: "server",
+          spec: { imageRef: "debian-12", flavorRef: "m1.small" },
+        })),
+        groupings: [
+          { name: "apart", membersRef: ["s0", "s1", "s2", "s3"], spec: { rule: "anti-affinity", scope: "zone" } },
+        ],
+      }),
+    );
+    const r = await cli(["apply", spec], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cluster "wide" can\'t be placed');
+    const cloud = JSON.parse((await cli(["sim", "show", "--json"], dir)).stdout) as { servers: unknown[] };
+    expect(cloud.servers).toEqual([]);
+  });
+
+  it("show of a cluster never applied here is a one-line usage error", async () => {
+    const dir = mkdtempSync(path.join(work, "cluster-"));
+    const r = await cli(["show", "ghost"], dir);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('cluster "ghost" has no state');
+  });
+
+  it("an OpenStack cloud in the environment is not silently replaced by the simulated one", async () => {
+    const dir = mkdtempSync(path.join(work, "cluster-"));
+    const r = await cli(["apply", path.join(SPECS, "three-tier.yaml")], dir, { OS_CLOUD: "nowhere" });
+    expect(r.code).toBe(3);
+    expect(r.stderr).not.toContain("using the simulated cloud");
+  });
+});
