@@ -8,7 +8,13 @@ import { type CGroup, type Cover, type Problem, type State, scopeName } from "./
 export const FITS = "fits, but the other members can't be placed around it";
 
 const DIM_NAMES = ["vcpus", "ramMb", "diskGb"] as const;
+const PLACEHOLDER = (k: number) => `\u0000${k}\u0000`;
+const most = (mostFree: Float64Array, k: number) => (Number.isNaN(mostFree[k]) ? PLACEHOLDER(k) : String(mostFree[k]));
 
+/**
+ * The first failing filter for m on l. Capacity reasons quote `mostFree[k]`; pass NaN to get a
+ * placeholder that reasonCounts fills in with the most any failing location has free.
+ */
 export function reasonAt(state: State, m: number, l: number, mostFree: Float64Array): string | undefined {
   const p = state.p;
   const member = p.members[m] as Member;
@@ -20,11 +26,11 @@ export function reasonAt(state: State, m: number, l: number, mostFree: Float64Ar
     const vt = member.type === "volume" ? member.volumeType : undefined;
     if (types && vt !== undefined && !types.has(vt)) return `doesn't serve volume type "${vt}"`;
     if ((state.free[l * 3] as number) < (p.dem[m * 3] as number))
-      return `insufficient capacity (need ${p.dem[m * 3]} GB, most free ${mostFree[0]} GB)`;
+      return `insufficient capacity (need ${p.dem[m * 3]} GB, most free ${most(mostFree, 0)} GB)`;
   } else {
     for (let k = 0; k < 3; k++) {
       if ((state.free[l * 3 + k] as number) < (p.dem[m * 3 + k] as number))
-        return `insufficient ${DIM_NAMES[k]} (need ${p.dem[m * 3 + k]}, most free ${mostFree[k]})`;
+        return `insufficient ${DIM_NAMES[k]} (need ${p.dem[m * 3 + k]}, most free ${most(mostFree, k)})`;
     }
   }
   for (const gi of p.memberGroups[m] as number[]) {
@@ -52,15 +58,23 @@ export function reasonAt(state: State, m: number, l: number, mostFree: Float64Ar
 export function reasonCounts(state: State, m: number): Record<string, number> {
   const p = state.p;
   const [from, to] = p.isVol[m] ? [p.nH, p.nL] : [0, p.nH];
+  const unknown = new Float64Array(3).fill(Number.NaN);
+  // "most free" is the most any location that failed on that dimension has: the gap the user must close.
   const mostFree = new Float64Array(3).fill(0);
+  const raw: string[] = [];
   for (let l = from; l < to; l++) {
-    for (let k = 0; k < 3; k++) mostFree[k] = Math.max(mostFree[k] as number, state.free[l * 3 + k] as number);
+    const r = reasonAt(state, m, l, unknown) ?? FITS;
+    for (let k = 0; k < 3; k++) {
+      if (r.includes(PLACEHOLDER(k))) mostFree[k] = Math.max(mostFree[k] as number, state.free[l * 3 + k] as number);
+    }
+    raw.push(r);
   }
   const counts = new Map<string, number>();
-  for (let l = from; l < to; l++) {
-    const r0 = reasonAt(state, m, l, mostFree) ?? FITS;
+  for (const r0 of raw) {
+    let r = r0;
+    for (let k = 0; k < 3; k++) r = r.replace(PLACEHOLDER(k), String(mostFree[k]));
     // Volume reasons name the backend, so a reader (and formatExplanation) can tell them from host reasons.
-    const r = p.isVol[m] ? `backend: ${r0}` : r0;
+    if (p.isVol[m]) r = `backend: ${r}`;
     counts.set(r, (counts.get(r) ?? 0) + 1);
   }
   const out: Record<string, number> = {};
