@@ -45,7 +45,7 @@ const APART: Record<Scope, string> = {
   zone: "in different zones",
 };
 /** Total work allowed for explaining chains; past it, messages name the groupings without the chain. */
-const CHAIN_BUDGET = 5_000_000;
+const CHAIN_BUDGET = 2_000_000;
 const LIST_LIMIT = 8;
 
 function q(name: string): string {
@@ -186,6 +186,13 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
   });
 
   let budget = CHAIN_BUDGET;
+  // BFS state shared by every search; a stamp per search marks what it has seen, so each
+  // search costs what it visits, never the size of the whole spec.
+  const memberStamp = new Int32Array(n);
+  const groupingStamp = new Int32Array(spec.groupings.length);
+  const prevMember = new Int32Array(n);
+  const prevGrouping = new Int32Array(n);
+  let stamp = 0;
   /** The groupings (and members in between) that tie `from` to every target at `rank`: BFS, shortest paths. */
   const chain = (
     from: number,
@@ -193,22 +200,22 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
     rank: number,
   ): { groupings: number[]; via: number[] } | undefined => {
     const sameType = rank < 2;
-    const prevMember = new Map<number, number>();
-    const prevGrouping = new Map<number, number>();
-    const seenGroupings = new Set<number>();
+    stamp++;
     const remaining = new Set(targets);
     const queue = [from];
-    prevMember.set(from, -1);
+    memberStamp[from] = stamp;
+    prevMember[from] = -1;
     for (let head = 0; head < queue.length && remaining.size > 0; head++) {
       const x = queue[head] as number;
       for (const i of memberTies[x] as number[]) {
-        if (seenGroupings.has(i) || !eligible(i, rank)) continue;
-        seenGroupings.add(i);
+        if (groupingStamp[i] === stamp || !eligible(i, rank)) continue;
+        groupingStamp[i] = stamp;
         for (const y of members[i] as number[]) {
           if (--budget < 0) return undefined;
-          if (prevMember.has(y) || (sameType && isVolume[y] !== isVolume[from])) continue;
-          prevMember.set(y, x);
-          prevGrouping.set(y, i);
+          if (memberStamp[y] === stamp || (sameType && isVolume[y] !== isVolume[from])) continue;
+          memberStamp[y] = stamp;
+          prevMember[y] = x;
+          prevGrouping[y] = i;
           queue.push(y);
           remaining.delete(y);
         }
@@ -223,10 +230,10 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
       const gs: number[] = [];
       const ms: number[] = [];
       // Stop where an earlier target's path already went: each member is walked once.
-      for (let y = t; y !== from && !walked.has(y); y = prevMember.get(y) as number) {
+      for (let y = t; y !== from && !walked.has(y); y = prevMember[y] as number) {
         walked.add(y);
-        gs.push(prevGrouping.get(y) as number);
-        const p = prevMember.get(y) as number;
+        gs.push(prevGrouping[y] as number);
+        const p = prevMember[y] as number;
         if (p !== from && !targetSet.has(p)) ms.push(p);
       }
       for (const g of gs.reverse()) groupings.add(g);
