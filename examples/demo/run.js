@@ -18,7 +18,7 @@ const env = require("../../test/tools/pulumi-env.js");
 const DEMO = __dirname;
 const STATE = path.join(DEMO, ".pulumi-state");
 const SIM_DIR = path.join(DEMO, ".openstack-vcluster", "sim");
-const STACK = "demo";
+const STACK = "dev";
 
 function say(line) {
   process.stdout.write(`${line}\n`);
@@ -90,8 +90,8 @@ async function main(args) {
   say("\n$ pulumi up --yes");
   pulumi(["up", "--yes"]);
 
-  say("\nWhat was created, and where (the simulated cloud, as its operator sees it):\n");
-  const shown = spawnSync(process.execPath, [path.join(env.REPO, "test", "tools", "sim.js"), SIM_DIR, "show"], {
+  say("\nWhat was created, and where (read from the simulated cloud itself):\n");
+  const shown = spawnSync(process.execPath, [path.join(env.REPO, "test", "tools", "sim.js"), SIM_DIR, "where"], {
     stdio: "inherit",
   });
   if (shown.status !== 0) fail("cannot show the simulated cloud");
@@ -101,6 +101,7 @@ async function main(args) {
     say(`  cd examples/demo && PULUMI_BACKEND_URL=file://${path.join(STATE, "backend")} \\`);
     say(`    PULUMI_CONFIG_PASSPHRASE=${env.TEST_PASSPHRASE} PULUMI_HOME=${path.join(STATE, "home")} \\`);
     say(`    PATH=${cliDir}:$PATH pulumi stack output --json`);
+    say(`The whole simulated cloud:\n  node test/tools/sim.js ${path.relative(env.REPO, SIM_DIR)} show`);
     say("Tear it down with:\n  npm run demo -- --destroy");
     return;
   }

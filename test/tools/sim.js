@@ -2,6 +2,7 @@
 // person with the cloud's own console would see or do, behind Pulumi's back. Uses the built dist/.
 //
 //   node test/tools/sim.js <dir> show                print the cloud as a tree
+//   node test/tools/sim.js <dir> where               only the zones, racks and hosts that hold something
 //   node test/tools/sim.js <dir> json                print servers, volumes, groups as JSON
 //   node test/tools/sim.js <dir> delete-server NAME  delete the server of member NAME (or named NAME), until gone
 
@@ -19,6 +20,8 @@ async function main(argv) {
     const snap = await cloud.snapshot();
     if (cmd === "show") {
       process.stdout.write(`${sim.renderCloudTree(snap).replace(/\n?$/, "\n")}`);
+    } else if (cmd === "where") {
+      process.stdout.write(where(snap, TAG_MEMBER));
     } else if (cmd === "json") {
       const pick = (xs) => xs.map((x) => ({ id: x.id, name: x.name, status: x.status, metadata: x.metadata }));
       const out = { servers: pick(snap.servers), volumes: pick(snap.volumes), serverGroups: pick(snap.serverGroups) };
@@ -43,6 +46,44 @@ async function main(argv) {
   } finally {
     await cloud.close();
   }
+}
+
+/** zone > rack > host > members, skipping empty domains; volumes sit under their backend. */
+function where(snap, tagMember) {
+  const label = (o) => o.metadata[tagMember] ?? o.name;
+  const byHost = new Map();
+  const add = (key, line) => byHost.set(key, [...(byHost.get(key) ?? []), line]);
+  const serverName = new Map(snap.servers.map((s) => [s.id, label(s)]));
+  for (const s of snap.servers)
+    add(s.host ?? `zone:${s.zone ?? "?"}`, `server ${label(s)} (${s.flavorRef}, ${s.status})`);
+  const backends = new Map(snap.topology.storageBackends.map((b) => [b.name, b]));
+  for (const v of snap.volumes) {
+    const b = backends.get(v.backend ?? "");
+    const on = v.attachedTo.map((id) => serverName.get(id) ?? id).join(", ");
+    const line = `volume ${label(v)} (${v.sizeGb} GB on ${v.backend ?? "?"}${on ? `, attached to ${on}` : ""})`;
+    add(b?.host ?? `zone:${b?.zone ?? v.zone ?? "?"}`, line);
+  }
+  const lines = [];
+  const zones = [...new Set(snap.topology.hosts.map((h) => h.zone))].sort();
+  for (const zone of zones) {
+    const zoneLines = (byHost.get(`zone:${zone}`) ?? []).map((l) => `    ${l}`);
+    const racks = [...new Set(snap.topology.hosts.filter((h) => h.zone === zone).map((h) => h.rack))].sort();
+    for (const rack of racks) {
+      const hosts = snap.topology.hosts.filter((h) => h.zone === zone && h.rack === rack && byHost.has(h.name));
+      if (hosts.length === 0) continue;
+      zoneLines.push(`  rack ${rack}`);
+      for (const h of hosts.sort((a, b) => a.name.localeCompare(b.name))) {
+        zoneLines.push(`    host ${h.name}`, ...(byHost.get(h.name) ?? []).sort().map((l) => `      ${l}`));
+      }
+    }
+    if (zoneLines.length > 0) lines.push(`zone ${zone}`, ...zoneLines);
+  }
+  for (const g of snap.serverGroups) {
+    lines.push(
+      `server group ${g.metadata["vcluster:grouping"] ?? g.name} (${g.policy}): ${g.members.map((id) => serverName.get(id) ?? id).join(", ")}`,
+    );
+  }
+  return lines.length > 0 ? `${lines.join("\n")}\n` : "(nothing)\n";
 }
 
 main(process.argv.slice(2)).catch((e) => {

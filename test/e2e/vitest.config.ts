@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config";
+
+// Whole programs under the real `pulumi` command (`npm run test:e2e`), kept out of `npm test`:
+// the first run may have to build the CLI. One file at a time: the machine has 2 cores and every
+// `pulumi` run starts a language host, a Node program and a provider process.
+export default defineConfig({
+  test: {
+    root: `${__dirname}/../..`,
+    include: ["test/e2e/**/*.test.ts"],
+    globalSetup: ["test/e2e/global-setup.ts"],
+    fileParallelism: false,
+    testTimeout: 180_000,
+    hookTimeout: 60 * 60_000,
+  },
+});
