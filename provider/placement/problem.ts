@@ -427,23 +427,27 @@ export class State {
   }
 
   /** Rule check and soft-cost delta of putting m on l (capacity and static filters not included). */
-  ruleDelta(m: number, l: number): number {
+  /** `perGroup`, when given, receives each of m's groupings' share of the delta (in memberGroups order). */
+  ruleDelta(m: number, l: number, perGroup?: Float64Array): number {
     const p = this.p;
     let delta = 0;
-    for (const gi of p.memberGroups[m] as number[]) {
+    const gis = p.memberGroups[m] as number[];
+    for (let i = 0; i < gis.length; i++) {
+      const gi = gis[i] as number;
       const g = p.groups[gi] as CGroup;
       const st = this.gs[gi] as GState;
+      let d = 0;
       if (g.kind === "anti-affinity") {
         const n = st.counts.get((p.anti[g.s] as Int32Array)[l] as number) ?? 0;
         if (n >= g.maxPer) {
           if (g.hard) return INFEASIBLE;
-          delta += g.weight;
+          d = g.weight;
         }
       } else if (g.kind === "affinity") {
         const after = (st.covers[0] as Cover).after((p.cover[g.s] as Int32Array)[l] as number);
         if (after > 1) {
           if (g.hard) return INFEASIBLE;
-          delta += g.weight * Math.max(0, after - 1) - st.cost;
+          d = g.weight * Math.max(0, after - 1) - st.cost;
         }
       } else {
         if ((st.covers[g.s] as Cover).after((p.cover[g.s] as Int32Array)[l] as number) > 1) return INFEASIBLE;
@@ -454,16 +458,18 @@ export class State {
             break;
           }
         }
-        delta += g.weight * level - st.cost;
+        d = g.weight * level - st.cost;
       }
+      if (perGroup) perGroup[i] = d;
+      delta += d;
     }
     return delta;
   }
 
   /** Soft-cost delta, or INFEASIBLE when capacity or a hard rule forbids m on l. */
-  delta(m: number, l: number): number {
+  delta(m: number, l: number, perGroup?: Float64Array): number {
     if (!this.fits(m, l)) return INFEASIBLE;
-    return this.ruleDelta(m, l);
+    return this.ruleDelta(m, l, perGroup);
   }
 
   place(m: number, l: number): void {

@@ -262,6 +262,20 @@ export function dfs(p: Problem, opts: SolveOptions, incumbent?: SolveResult): So
   let deepest = -1;
   let stuck: Stuck | undefined;
   const unplaced = new Set<number>(Array.from({ length: p.nM }, (_, i) => i));
+  const maxGroups = Math.max(1, ...p.memberGroups.map((g) => g.length));
+  const share = new Float64Array(maxGroups);
+  const minShare = new Float64Array(maxGroups);
+  const extra = new Float64Array(p.groups.length);
+  const costly = Uint8Array.from({ length: p.nM }, (_, m) =>
+    p.current[m] !== -1 ||
+    (p.memberGroups[m] as number[]).some((gi) => {
+      const g = p.groups[gi] as CGroup;
+      return !g.hard || g.kind === "proximity";
+    })
+      ? 1
+      : 0,
+  );
+  let leaves = 0;
 
   const worse = (moves: number, cost: number) => moves > bestMoves || (moves === bestMoves && cost >= bestCost - 1e-9);
 
@@ -273,6 +287,7 @@ export function dfs(p: Problem, opts: SolveOptions, incumbent?: SolveResult): So
       return;
     }
     if (unplaced.size === 0) {
+      leaves++;
       if (!bestLoc || !worse(state.moves, state.cost)) {
         bestLoc = Int32Array.from(state.loc);
         bestMoves = state.moves;
@@ -281,26 +296,59 @@ export function dfs(p: Problem, opts: SolveOptions, incumbent?: SolveResult): So
       if (opts.feasibilityOnly || (bestMoves === 0 && bestCost <= 1e-9)) done = true;
       return;
     }
-    // Fail first: the unplaced member with the fewest feasible spots.
+    // Fail first: the unplaced member with the fewest feasible spots. The same scan gives a lower
+    // bound: grouping costs only grow, so each soft grouping will cost at least its cheapest next
+    // step (the sum over members for anti-affinity, whose increments add up; the max otherwise),
+    // and an existing member whose spot is no longer feasible will have to move.
     let pick = -1;
+    let pickKey = 0;
     let pickList: { l: number; move: number; delta: number }[] = [];
+    extra.fill(0);
+    let forcedMoves = 0;
     for (const m of unplaced) {
       const list: { l: number; move: number; delta: number }[] = [];
+      const gis = p.memberGroups[m] as number[];
+      minShare.fill(Number.POSITIVE_INFINITY, 0, gis.length);
+      let curOk = false;
       for (const l of cands[m] as number[]) {
-        const delta = state.delta(m, l);
+        const delta = state.delta(m, l, share);
         if (delta === INFEASIBLE) continue;
+        for (let i = 0; i < gis.length; i++) minShare[i] = Math.min(minShare[i] as number, share[i] as number);
         const move = p.current[m] !== -1 && p.current[m] !== l ? 1 : 0;
+        if (p.current[m] === l) curOk = true;
         list.push({ l, move, delta });
       }
+      if (list.length > 0) {
+        if (p.current[m] !== -1 && !curOk) forcedMoves++;
+        for (let i = 0; i < gis.length; i++) {
+          const gi = gis[i] as number;
+          const v = Math.max(0, minShare[i] as number);
+          extra[gi] =
+            (p.groups[gi] as CGroup).kind === "anti-affinity"
+              ? (extra[gi] as number) + v
+              : Math.max(extra[gi] as number, v);
+        }
+      }
+      // Forced members first, then those that can still change the cost, fewest spots first;
+      // cost-neutral members go last, where the first completion ends the subtree.
+      const key = list.length === 0 ? -1 : (list.length === 1 ? 0 : 2) + (costly[m] ? 0 : 1);
       if (
         pick < 0 ||
-        list.length < pickList.length ||
-        (list.length === pickList.length && (rank[m] as number) < (rank[pick] as number))
+        key < pickKey ||
+        (key === pickKey &&
+          (list.length < pickList.length ||
+            (list.length === pickList.length && (rank[m] as number) < (rank[pick] as number))))
       ) {
+        pickKey = key;
         pick = m;
         pickList = list;
         if (list.length === 0) break;
       }
+    }
+    if (pickList.length > 0) {
+      let bound = state.cost;
+      for (let gi = 0; gi < extra.length; gi++) bound += extra[gi] as number;
+      if (worse(state.moves + forcedMoves, bound)) return;
     }
     if (pickList.length === 0) {
       if (depth > deepest) {
@@ -311,8 +359,14 @@ export function dfs(p: Problem, opts: SolveOptions, incumbent?: SolveResult): So
     }
     pickList.sort((a, b) => a.move - b.move || a.delta - b.delta || (tie[a.l] as number) - (tie[b.l] as number));
     const seen = new Set<string>();
+    // When no member left can change the cost (no soft grouping, no spot to keep), the first
+    // completion of this subtree is as good as any other.
+    let costFixed = true;
+    for (const m of unplaced) if (costly[m]) costFixed = false;
+    const leavesBefore = leaves;
     unplaced.delete(pick);
     for (const c of pickList) {
+      if (costFixed && leaves > leavesBefore) break;
       if (done) break;
       if (worse(state.moves + c.move, state.cost + c.delta)) continue;
       if (inBundle[bundle[c.l] as number] === 0) {

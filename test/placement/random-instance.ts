@@ -62,7 +62,7 @@ export function randomInstance(seed: number, maxMembers = 12, maxHosts = 8): Ins
   }
 
   const members: Member[] = [];
-  const nServers = int(2, Math.min(9, maxMembers));
+  const nServers = int(2, Math.max(2, maxMembers - 3));
   const nVolumes = int(0, Math.min(3, maxMembers - nServers));
   for (let i = 1; i <= nServers; i++) {
     const s: Member = {
@@ -82,7 +82,7 @@ export function randomInstance(seed: number, maxMembers = 12, maxHosts = 8): Ins
   }
 
   const groupings: Grouping[] = [];
-  const nGroups = int(1, 4);
+  const nGroups = int(1, Math.max(4, Math.floor(maxMembers / 3)));
   const servers = members.filter((m) => m.type === "server").map((m) => m.name);
   const volumes = members.filter((m) => m.type === "volume").map((m) => m.name);
   for (let i = 1; i <= nGroups; i++) {

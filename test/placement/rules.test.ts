@@ -21,7 +21,7 @@ const hostOf = (p: Placement, m: string) => {
 const distinct = (p: Placement, ms: string[], key: "host" | "rack" | "zone" | "backend") =>
   new Set(
     ms.map((m) => {
-      const at = p[m] as Record<string, string | undefined>;
+      const at = p[m] as unknown as Record<string, string | undefined>;
       return key === "rack" ? `${at.zone}/${at.rack}` : at[key];
     }),
   ).size;
