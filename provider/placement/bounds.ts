@@ -26,7 +26,7 @@ export function sortCauses(causes: Cause[]): Cause[] {
 }
 
 /** Hosts (or racks/zones) that can take at least one member of `ms`, counted per domain at scope s. */
-function domainsTaking(p: Problem, ms: number[], s: number, cache: Map<string, Set<number>>): number {
+function domainsTaking(p: Problem, ms: number[], s: number, cache: Map<string, Set<number>>, enough: number): number {
   const union = new Set<number>();
   const seenKeys = new Set<string>();
   for (const m of ms) {
@@ -48,7 +48,12 @@ function domainsTaking(p: Problem, ms: number[], s: number, cache: Map<string, S
       }
       cache.set(key, doms);
     }
-    for (const d of doms) union.add(d);
+    // Only "fewer than enough" matters, so stop counting there: keeps big groups on big topologies cheap.
+    if (doms.size >= enough) return doms.size;
+    for (const d of doms) {
+      union.add(d);
+      if (union.size >= enough) return union.size;
+    }
   }
   return union.size;
 }
@@ -288,7 +293,7 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
   const cache = new Map<string, Set<number>>();
   for (const g of p.groups) {
     if (g.kind !== "anti-affinity" || !g.hard) continue;
-    const doms = domainsTaking(p, g.members, g.s, cache);
+    const doms = domainsTaking(p, g.members, g.s, cache, Math.ceil(g.members.length / g.maxPer));
     if (g.members.length > doms * g.maxPer) {
       const needDoms = Math.ceil(g.members.length / g.maxPer);
       const scope = scopeName(g.s);

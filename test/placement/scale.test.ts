@@ -6,6 +6,7 @@ import { evaluatePlacement, type Host, place, type StorageBackend, type Topology
 import { mulberry32 } from "../../provider/placement/prng";
 import type { ClusterSpec, Grouping, Member } from "../../provider/spec/model";
 import { FLAVORS } from "./builders";
+import { randomInstance } from "./random-instance";
 
 function planted(nHosts: number, nMembers: number, seed: number): ClusterSpec & { topology: Topology } {
   const rnd = mulberry32(seed);
@@ -105,4 +106,38 @@ describe("scale", () => {
     expect(ev.hardViolations).toEqual([]);
     expect(ev.cost).toBe(result.cost);
   }, 120_000);
+});
+
+describe("bounded effort", () => {
+  it("a large cluster the greedy can't place gets an explanation naming the stuck member's groupings", () => {
+    const { topology, ...spec } = planted(10_000, 8_000, 7);
+    const big = ["x1", "x2", "x3", "x4", "x5"];
+    spec.members.push(
+      ...big.map((name) => ({ type: "server" as const, name, imageRef: "img", flavorRef: "m1.xlarge" })),
+    );
+    // Five m1.xlarge (40 vCPUs) can't share a 32-vCPU host: no lower bound sees it, search does.
+    spec.groupings.push({
+      name: "too-tight",
+      members: big,
+      rule: "affinity",
+      scope: "host",
+      enforcement: "hard",
+      weight: 50,
+      maxPerDomain: 1,
+    });
+    const r = place({ spec, topology, seed: 3 });
+    expect(r.placed).toBe(false);
+    if (r.placed) return;
+    expect(r.explanation.causes.map((c) => [c.code, c.groupings])).toEqual([["conflict", ["too-tight"]]]);
+    expect(Object.keys(r.explanation.members)).toHaveLength(1);
+  });
+
+  it.each([1, 10, 1000])("a node limit of %i still answers, and any placement it returns is valid", (nodeLimit) => {
+    for (let seed = 0; seed < 20; seed++) {
+      const { spec, topology } = randomInstance(seed * 31 + 5, 20, 12);
+      const r = place({ spec, topology, seed }, { nodeLimit });
+      if (r.placed) expect(evaluatePlacement(spec, topology, r.placement).hardViolations).toEqual([]);
+      else expect(r.explanation.causes.length).toBeGreaterThan(0);
+    }
+  });
 });
