@@ -7,7 +7,8 @@ export default defineConfig({
     root: `${__dirname}/../..`,
     include: ["test/openstack/integration/**/*.test.ts"],
     testTimeout: 300_000,
-    hookTimeout: 120_000,
+    // The conformance suite's afterAll waits up to timeoutMs for each volume it made, even deleted ones.
+    hookTimeout: 600_000,
     // One cloud, two cores: files one at a time.
     fileParallelism: false,
   },

@@ -14,7 +14,7 @@ for (const who of ["admin", "member"] as const) {
       hugeFlavorRef: DEVCLOUD.hugeFlavor,
       zone: DEVCLOUD.zone,
       pollMs: 500,
-      timeoutMs: 120_000,
+      timeoutMs: 60_000,
       cleanup: () => backend.close(),
     };
   });
