@@ -32,6 +32,17 @@ describe("edits to a running cluster", () => {
     await p?.dispose();
   });
 
+  it("the program's stack outputs carry what the resource returned (cluster name, placement, members)", async () => {
+    // `export const placement = cluster.placement` is how users read where things went.
+    const r = await p.ok(["stack", "output", "--json"]);
+    const outputs = JSON.parse(r.output) as Record<string, unknown>;
+    expect(outputs.clusterName).toBe("vcluster-demo-e2e-demo");
+    expect(Object.keys((outputs.placement ?? {}) as object).sort()).toEqual(
+      ["app-1", "app-2", "app-3", "db-1", "db-1-data", "db-2", "db-2-data"].sort(),
+    );
+    expect(Object.keys((outputs.members ?? {}) as object)).toHaveLength(7);
+  });
+
   it("a member added: preview shows an update, up adds it and keeps every other member", async () => {
     const before = serverIds(await p.sim());
     await p.ok(["config", "set", "appCount", "4"]);
