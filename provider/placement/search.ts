@@ -257,6 +257,7 @@ export function dfs(p: Problem, opts: SolveOptions, incumbent?: SolveResult): So
   let bestMoves = incumbent?.loc ? incumbent.moves : Number.POSITIVE_INFINITY;
   let bestCost = incumbent?.loc ? incumbent.cost : Number.POSITIVE_INFINITY;
   let nodes = 0;
+  let evals = 0;
   let exhausted = false;
   let done = false;
   let deepest = -1;
@@ -281,7 +282,8 @@ export function dfs(p: Problem, opts: SolveOptions, incumbent?: SolveResult): So
 
   const visit = (depth: number): void => {
     if (done) return;
-    if (++nodes > opts.nodeLimit) {
+    // Nodes are the budget; the member scans inside a node are capped too, so wide nodes can't hang.
+    if (++nodes > opts.nodeLimit || evals > opts.nodeLimit * 50) {
       exhausted = true;
       done = true;
       return;
@@ -310,6 +312,7 @@ export function dfs(p: Problem, opts: SolveOptions, incumbent?: SolveResult): So
       const gis = p.memberGroups[m] as number[];
       minShare.fill(Number.POSITIVE_INFINITY, 0, gis.length);
       let curOk = false;
+      evals += (cands[m] as number[]).length;
       for (const l of cands[m] as number[]) {
         const delta = state.delta(m, l, share);
         if (delta === INFEASIBLE) continue;
@@ -405,7 +408,23 @@ export function solve(p: Problem, opts: SolveOptions): SolveResult {
   }
   if (!isSmall(p)) return g;
   if (g.loc && (opts.feasibilityOnly || (g.moves === 0 && g.cost <= 1e-9))) return g;
-  const d = dfs(p, opts, g.loc ? g : undefined);
+  let incumbent = g.loc ? g : undefined;
+  let budget = opts.nodeLimit;
+  if (!incumbent) {
+    // Tight instances are heavy-tailed for backtracking: short feasibility runs with other tie
+    // orders (doubling budgets, half the total) find a first placement far more often than one long run.
+    let stuck: Stuck | undefined;
+    for (let i = 0, run = 1000; !incumbent && run <= budget / 2; i++, run *= 2) {
+      const r = dfs(p, { seed: (opts.seed + i * 7919 + 1) >>> 0, nodeLimit: run, feasibilityOnly: true });
+      if (r.loc) incumbent = r;
+      else if (!r.exhausted) return { ...r, stuck: r.stuck ?? g.stuck ?? stuck };
+      stuck = stuck ?? r.stuck;
+      budget -= run;
+    }
+    if (incumbent && opts.feasibilityOnly) return incumbent;
+    if (!incumbent && !g.stuck && stuck) g.stuck = stuck;
+  }
+  const d = dfs(p, { ...opts, nodeLimit: Math.max(1, budget) }, incumbent);
   if (!d.loc && g.stuck && !d.stuck) d.stuck = g.stuck;
   return d;
 }

@@ -4,6 +4,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { evaluatePlacement, place } from "../../provider/placement";
+import { grid, group, server, spec } from "./builders";
 import { encodeMilp } from "./milp";
 import { randomInstance } from "./random-instance";
 
@@ -75,6 +76,26 @@ describe("exact oracle (HiGHS)", () => {
     expect(tally.withCost).toBeGreaterThan(runs / 10);
     expect(tally.undecided).toBeLessThan(runs / 20);
   }, 600_000);
+
+  it("agrees on a tightly packed 40-member, 20-host instance (every vCPU used, overlapping rack spreads)", () => {
+    const topology = grid(2, 5, 2, { size: { vcpus: 16, ramMb: 65536, diskGb: 2000 }, lvm: false, ceph: false });
+    const ms = Array.from({ length: 40 }, (_, i) => server(`s${i}`, "m1.xlarge"));
+    const names = ms.map((m) => m.name);
+    const groupings = [
+      ...Array.from({ length: 8 }, (_, g) =>
+        group(`spread-${g}`, "anti-affinity", names.slice(g * 5, g * 5 + 6), { scope: "rack" }),
+      ),
+      group("tight", "affinity", ["s0", "s7", "s13"], { scope: "rack" }),
+      group("zones", "anti-affinity", names, { scope: "zone", soft: true, maxPerDomain: 19 }),
+    ];
+    const s = spec(ms, groupings);
+    const sol = highs.solve(encodeMilp(s, topology).lp, { output_flag: false, time_limit: 60 });
+    expect(sol.Status).toBe("Optimal");
+    for (const seed of [0, 1, 2]) {
+      const r = place({ spec: s, topology, seed });
+      expect(r.placed && r.cost).toBe(Math.round(sol.ObjectiveValue));
+    }
+  }, 120_000);
 
   it("agrees on 150 larger instances, up to 20 members and 12 hosts", () => {
     const tally = agreeWithHighs(150, 4242, 20, 12);
