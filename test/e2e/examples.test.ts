@@ -140,8 +140,10 @@ describe.each(programs.filter((n) => UNPLACEABLE.has(n)))("example %s", (example
   it("preview fails with the explanation, and nothing is created", async () => {
     const r = await p.pulumi(["preview"]);
     expect(r.code).not.toBe(0);
-    // The grouping that makes it impossible is named, and the user sees no stack trace.
+    // The grouping that makes it impossible is named, with a hint, and the user sees no stack trace.
+    expect(r.output).toContain("can't be placed");
     expect(r.output).toContain('"one-per-rack"');
+    expect(r.output).toContain("hint:");
     expect(r.output).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
     expect(await p.sim()).toMatchObject({ servers: [], volumes: [] });
   });
