@@ -121,7 +121,7 @@ build_from_proxy() {
     log "the Go module proxy does not serve $lang_mod at commit $rev: ${lang_ver##*$'\n'}"
     return 1
   }
-  log "building pulumi v$PINNED from Go modules, first time only (~15-25 minutes on 2 cores)"
+  log "building pulumi v$PINNED from Go modules, first time only (about 6-10 minutes on 2 cores)"
   (cd "$w" && go mod download "github.com/pulumi/pulumi/pkg/v3@v$PINNED" "$lang_mod@$lang_ver") || return 1
   # `go install pkg@v` refuses modules with replace lines; repeat their non-local replaces here.
   local d reps
@@ -145,7 +145,7 @@ build_from_source() {
   if git -C "$git_dir" rev-parse -q --verify "v$PINNED^{commit}" >/dev/null; then rev="v$PINNED"; else rev=HEAD; fi
   desc="$(git -C "$git_dir" describe --tags --match 'v3.*' "$rev" 2>/dev/null || git -C "$git_dir" rev-parse --short "$rev")"
   [[ "$rev" == HEAD ]] && log "the source checkout has no tag v$PINNED; building its $desc (the engine is compatible across 3.x)"
-  log "building pulumi $desc from $git_dir, first time only (~15-25 minutes on 2 cores)"
+  log "building pulumi $desc from $git_dir, first time only (about 6-10 minutes on 2 cores)"
   rm -rf "$src" && mkdir -p "$src"
   # A partial clone may lack large test fixtures: export what is there (only Go sources matter).
   command -v python3 >/dev/null 2>&1 || die "python3 is needed to export the source tree"
