@@ -110,7 +110,6 @@ function conflictCause(p: Problem, input: PlacementInput, stuck: number | undefi
 }
 
 function explain(
-  p: Problem,
   input: PlacementInput,
   causes: Cause[],
   memberReasons: Record<string, Record<string, number>>,
@@ -126,7 +125,6 @@ function explain(
     causes: sorted,
     members: memberReasons,
   };
-  void p;
   return { placed: false, explanation };
 }
 
@@ -142,14 +140,14 @@ export function place(input: PlacementInput, options?: { nodeLimit?: number }): 
       const m = p.memberIndex.get(c.members[0] as string);
       if (m !== undefined) reasons[memberName(p, m)] = reasonCounts(state, m);
     }
-    return explain(p, input, bounds, sortRecord(reasons));
+    return explain(input, bounds, sortRecord(reasons));
   }
   const r: SolveResult = solve(p, { seed: input.seed ?? 0, nodeLimit });
   if (!r.loc) {
     const reasons: Record<string, Record<string, number>> = {};
     if (r.stuck) reasons[memberName(p, r.stuck.member)] = r.stuck.reasons;
     const cause = conflictCause(p, input, r.stuck?.member, nodeLimit);
-    return explain(p, input, [cause], reasons, r.exhausted);
+    return explain(input, [cause], reasons, r.exhausted);
   }
   const state = new State(p);
   for (let m = 0; m < p.nM; m++) state.place(m, r.loc[m] as number);

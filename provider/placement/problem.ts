@@ -291,14 +291,6 @@ export function staticOk(p: Problem, m: number, l: number): boolean {
   return z === -1 || p.locZone[l] === z;
 }
 
-/** The candidate locations of a member before capacity and rules (shared arrays; filter with staticOk). */
-export function baseCandidates(p: Problem, m: number, all: { hosts: number[]; backends: number[] }): number[] {
-  const z = p.pin[m] as number;
-  if (z === -2) return [];
-  if (p.isVol[m]) return all.backends;
-  return z >= 0 ? (p.hostsByZone[z] as number[]) : all.hosts;
-}
-
 /**
  * How many domains a set of members needs so that one domain holds (or is served for) them all:
  * concrete domains used, plus zonal-backend zones not already touched by a concrete domain.
@@ -522,11 +514,6 @@ export class State {
   groupState(gi: number): GState {
     return this.gs[gi] as GState;
   }
-}
-
-/** Total soft cost per grouping of a complete state, for reporting. */
-export function groupCosts(state: State): number[] {
-  return state.p.groups.map((_, i) => state.groupState(i).cost);
 }
 
 export function scopeName(s: number): string {

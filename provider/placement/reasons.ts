@@ -2,7 +2,7 @@
 // once under its first failing filter (fixed order: zone pin, volume type, capacity, rules by name).
 
 import type { Member } from "../spec/model";
-import { type CGroup, type Cover, type Problem, type State, scopeName } from "./problem";
+import { type CGroup, type Cover, type State, scopeName } from "./problem";
 
 /** A location that passes every filter now, but the rest could not be placed around it. */
 export const FITS = "fits, but the other members can't be placed around it";
@@ -80,8 +80,4 @@ export function reasonCounts(state: State, m: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const k of [...counts.keys()].sort()) out[k] = counts.get(k) as number;
   return out;
-}
-
-export function locationNoun(p: Problem, m: number): string {
-  return p.isVol[m] ? "backends" : "hosts";
 }
