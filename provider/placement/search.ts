@@ -200,7 +200,46 @@ export function greedy(p: Problem, order: number[], rng: Rng, sample: number): S
     if (best < 0) return { cost: 0, moves: 0, exhausted: false, stuck: { member: m, reasons: reasonCounts(state, m) } };
     commit(m, best);
   }
+  improve(state, all, rng, sample);
   return { loc: Int32Array.from(state.loc), cost: state.cost, moves: state.moves, exhausted: false };
+}
+
+/**
+ * Cheap local improvement after the greedy: members of soft groupings that cost something try
+ * one move each to a cheaper feasible spot (sampled like the greedy), for a couple of passes.
+ * Existing members stay put: a move would cost more than any soft saving.
+ */
+function improve(state: State, all: { hosts: number[]; backends: number[] }, rng: Rng, sample: number): void {
+  const p = state.p;
+  for (let pass = 0; pass < 2 && state.cost > 1e-9; pass++) {
+    let improved = false;
+    for (let m = 0; m < p.nM; m++) {
+      if (p.current[m] !== -1) continue;
+      const gis = p.memberGroups[m] as number[];
+      if (!gis.some((gi) => state.groupState(gi).cost > 0)) continue;
+      const old = state.loc[m] as number;
+      state.unplace(m);
+      let best = old;
+      let bestDelta = state.delta(m, old);
+      const list = narrowed(state, m, all);
+      const n = list.length;
+      const start = n > sample ? Math.floor(rng() * n) : 0;
+      for (let i = 0, found = 0; i < n && found < sample; i++) {
+        const l = list[(start + i) % n] as number;
+        if (l === old || !staticOk(p, m, l)) continue;
+        const d = state.delta(m, l);
+        if (d === INFEASIBLE) continue;
+        found++;
+        if (d < bestDelta - 1e-9) {
+          best = l;
+          bestDelta = d;
+        }
+      }
+      state.place(m, best);
+      if (best !== old) improved = true;
+    }
+    if (!improved) break;
+  }
 }
 
 /** Signature of a location for symmetry breaking: same rack, same free capacity, same local backends, nothing current. */
