@@ -146,18 +146,18 @@ export interface BrokenRuleOutput {
 }
 
 export class VCluster extends pulumi.dynamic.Resource {
-  public readonly clusterName!: pulumi.Output<string>;
-  public readonly members!: pulumi.Output<Record<string, MemberOutput>>;
+  declare public readonly clusterName: pulumi.Output<string>;
+  declare public readonly members: pulumi.Output<Record<string, MemberOutput>>;
   /** Where the engine placed each member, by member name. */
-  public readonly placement!: pulumi.Output<Record<string, MemberPlacementOutput>>;
-  public readonly softViolations!: pulumi.Output<SoftViolationOutput[]>;
+  declare public readonly placement: pulumi.Output<Record<string, MemberPlacementOutput>>;
+  declare public readonly softViolations: pulumi.Output<SoftViolationOutput[]>;
   /** Hard rules found broken by the last apply or refresh (should be empty). */
-  public readonly brokenRules!: pulumi.Output<BrokenRuleOutput[]>;
+  declare public readonly brokenRules: pulumi.Output<BrokenRuleOutput[]>;
   /** Members a refresh found gone; the next `pulumi up` recreates them. */
-  public readonly missing!: pulumi.Output<string[]>;
-  public readonly backendKind!: pulumi.Output<"simulated" | "openstack">;
+  declare public readonly missing: pulumi.Output<string[]>;
+  declare public readonly backendKind: pulumi.Output<"simulated" | "openstack">;
   /** pinned: the provider chose every host; delegated: Nova did, under server groups. */
-  public readonly mode!: pulumi.Output<"pinned" | "delegated">;
+  declare public readonly mode: pulumi.Output<"pinned" | "delegated">;
 
   constructor(name: string, args: VClusterArgs, opts?: pulumi.CustomResourceOptions) {
     const clusterName = args.clusterName ?? `${pulumi.getProject()}-${pulumi.getStack()}-${name}`;
