@@ -2,8 +2,7 @@
 # Obtain the `pulumi` CLI and its Node.js language host without the CLI's download site.
 # Prints the directory holding `pulumi` and `pulumi-language-nodejs` on stdout; progress goes to stderr.
 #
-# Order: `pulumi` on PATH (recent enough) -> cached build -> build from the Go module proxy
-# -> build from a local pulumi/pulumi source checkout given as PULUMI_SOURCE_DIR.
+# Order: `pulumi` on PATH (recent enough) -> cached build -> build from the Go module proxy.
 # Builds land in ${XDG_CACHE_HOME:-$HOME/.cache}/openstack-vcluster/pulumi-v<pinned>/bin; the Go module
 # and build caches stay at their defaults (outside the repo) so a second build is fast.
 set -euo pipefail
@@ -82,24 +81,6 @@ finish() {
 NODE="$REPO/node_modules/.bin/node"
 [[ -x "$NODE" ]] || NODE=node
 
-# For every module the proxy refuses, use the nearest newer release it serves (printed as go.mod -replace args).
-# Needed for a source checkout whose go.mod pins pseudo-versions the proxy never cached.
-replacements_for_refused() {
-  local moddir="$1" path ver newer
-  (cd "$moddir" && go mod download -json 2>/dev/null || true) |
-    "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const m of s.split(/\n(?=\{)/)){if(!m.trim())continue;const o=JSON.parse(m);if(o.Error)console.log(o.Path+" "+o.Version)}})' |
-    while read -r path ver; do
-      newer="$(go list -m -versions "$path" 2>/dev/null | tr ' ' '\n' | tail -n +2 |
-        while read -r v; do if version_ge "$v" "$ver" && [[ "$v" != "$ver" ]]; then echo "$v"; fi; done | head -n1 || true)"
-      if [[ -z "$newer" ]]; then
-        log "module $path@$ver is refused by the proxy and no newer release is served"
-        return 1
-      fi
-      log "module $path@$ver is refused by the proxy; using $newer"
-      echo "-replace=$path=$path@$newer"
-    done
-}
-
 # The non-local replace lines of a go.mod, as go mod edit -replace args.
 nonlocal_replaces() {
   go mod edit -json "$1" | "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const r of JSON.parse(s).Replace??[]){if(!r.New.Version)continue;const old=r.Old.Version?r.Old.Path+"@"+r.Old.Version:r.Old.Path;console.log("-replace="+old+"="+r.New.Path+"@"+r.New.Version)}})'
@@ -138,38 +119,6 @@ build_from_proxy() {
   finish "Go module proxy, pulumi v$PINNED"
 }
 
-# 4. Build from a pulumi/pulumi git checkout (a work tree or a bare git dir) at its tag v<pinned>, else its HEAD.
-build_from_source() {
-  local git_dir="$1" src="$CACHE/src" rev desc
-  git -C "$git_dir" rev-parse --git-dir >/dev/null 2>&1 || die "PULUMI_SOURCE_DIR=$git_dir is not a git repository"
-  if git -C "$git_dir" rev-parse -q --verify "v$PINNED^{commit}" >/dev/null; then rev="v$PINNED"; else rev=HEAD; fi
-  desc="$(git -C "$git_dir" describe --tags --match 'v3.*' "$rev" 2>/dev/null || git -C "$git_dir" rev-parse --short "$rev")"
-  [[ "$rev" == HEAD ]] && log "the source checkout has no tag v$PINNED; building its $desc (the engine is compatible across 3.x)"
-  log "building pulumi $desc from $git_dir, first time only (about 6-10 minutes on 2 cores)"
-  rm -rf "$src" && mkdir -p "$src"
-  # A partial clone may lack large test fixtures: export what is there (only Go sources matter).
-  command -v python3 >/dev/null 2>&1 || die "python3 is needed to export the source tree"
-  python3 "$REPO/test/tools/export-git-tree.py" "$git_dir" "$rev" "$src" pkg sdk >&2 || die "cannot export $rev from $git_dir"
-  local lang="$src/sdk/nodejs/cmd/pulumi-language-nodejs"
-  for moddir in "$src/pkg" "$lang"; do
-    local reps
-    reps="$(replacements_for_refused "$moddir")" || die "a module pulumi needs is not served by the Go module proxy"
-    # shellcheck disable=SC2086
-    [[ -z "$reps" ]] || (cd "$moddir" && go mod edit $reps)
-  done
-  log "compiling (nice -n 19; GOMODCACHE and GOCACHE kept for the next time)"
-  mkdir -p "$BIN"
-  (cd "$src/pkg" && nice -n 19 go build -ldflags "-X $LDFLAGS_PKG=$desc" -o "$BIN/pulumi" ./cmd/pulumi) ||
-    die "go build of pulumi from $git_dir failed (see above)"
-  (cd "$lang" && nice -n 19 go build -ldflags "-X $LDFLAGS_PKG=$desc" -o "$BIN/pulumi-language-nodejs" .) ||
-    die "go build of pulumi-language-nodejs from $git_dir failed (see above)"
-  rm -rf "$src"
-  finish "source checkout $desc ($(git -C "$git_dir" rev-parse "$rev"))"
-}
-
 if build_from_proxy; then exit 0; fi
 rm -f "$BIN/pulumi" "$BIN/pulumi-language-nodejs"
-if [[ -n "${PULUMI_SOURCE_DIR:-}" ]]; then
-  build_from_source "$PULUMI_SOURCE_DIR"
-fi
-die "cannot obtain pulumi: not on PATH (>= $PINNED), not cached in $BIN, the Go module proxy does not serve it, and no PULUMI_SOURCE_DIR (a pulumi/pulumi git checkout) was given"
+die "cannot obtain pulumi v$PINNED: not on PATH (>= $PINNED), not cached in $BIN, and the Go module proxy does not serve github.com/pulumi/pulumi/pkg/v3@v$PINNED (see above); install pulumi >= $PINNED on PATH"
