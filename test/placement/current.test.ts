@@ -66,6 +66,25 @@ describe("current placement", () => {
     expect(evaluatePlacement(s, counted(current, LARGE), r.placement, { current }).hardViolations).toEqual([]);
   });
 
+  it("moves as few existing members as the new ones need", () => {
+    // c (8 vCPUs) must avoid a's host; b and d (4 each) share a host so that c gets one: one move, not two.
+    const current = { a: at("z1-r1-h1"), b: at("z1-r1-h2"), d: at("z1-r2-h1") };
+    const t = grid(1, 2, 2, { size: { vcpus: 8 } });
+    t.hosts = t.hosts.filter((h) => h.name !== "z1-r2-h2");
+    const s = spec(
+      [server("a", "m1.xlarge"), server("b", "m1.large"), server("c", "m1.xlarge"), server("d", "m1.large")],
+      [group("apart", "anti-affinity", ["a", "c"])],
+    );
+    const r = place({ spec: s, topology: t, current, currentIsCounted: false });
+    expect(r.placed).toBe(true);
+    if (!r.placed) return;
+    expect(r.moves.map((m) => m.member)).toHaveLength(1);
+    // Its old host went to c, so it no longer has room there.
+    expect(r.moves[0]?.reason).toMatch(/^old spot "z1-r\d-h\d": insufficient vcpus \(need 4, most free 0\)$/);
+    expect(r.placement.a).toEqual(current.a);
+    expect(evaluatePlacement(s, t, r.placement, { current, currentIsCounted: false }).hardViolations).toEqual([]);
+  });
+
   it("moves a member whose host lost capacity, freeing its old spot", () => {
     const current = { a: at("z1-r1-h1") };
     const t = counted(current, LARGE);
