@@ -47,7 +47,11 @@ async function main(args) {
         process.stderr.write(`${line}\n`);
       },
     })
-    .catch((e) => fail(`cannot obtain the pulumi command: ${e.message}`));
+    .catch((e) => {
+      withoutPulumi(e.message, { keep, destroyOnly });
+      return undefined;
+    });
+  if (cliDir === undefined) return;
 
   say("Building the package (npm run build) and linking it into examples/demo/node_modules ...");
   env.buildPackage({ onWarning: (text) => process.stderr.write(`demo: warning: ${text}\n`) });
@@ -106,6 +110,39 @@ async function main(args) {
     return;
   }
   tearDown(pulumi);
+}
+
+// No `pulumi` on this machine and none can be built: run the same cluster through the
+// `openstack-vcluster` command (the same engine, controller and simulated cloud), and say so.
+function withoutPulumi(reason, { keep, destroyOnly }) {
+  process.stderr.write(
+    `\ndemo: WARNING: the pulumi command can't be had here (${reason.split("\n").pop()}).\n` +
+      "demo: running the same cluster through the openstack-vcluster command instead (apply, show, destroy);\n" +
+      "demo: install pulumi >= the pinned @pulumi/pulumi on PATH to see it under `pulumi up`.\n\n",
+  );
+  env.buildPackage({ onWarning: (text) => process.stderr.write(`demo: warning: ${text}\n`) });
+  const command = (argv) => {
+    say(`\n$ openstack-vcluster ${argv.join(" ")}`);
+    const r = spawnSync(process.execPath, [path.join(env.REPO, "dist", "provider", "cli", "main.js"), ...argv], {
+      cwd: DEMO,
+      stdio: "inherit",
+    });
+    if (r.status !== 0) fail(`openstack-vcluster ${argv.join(" ")} failed (see above)`);
+  };
+  if (destroyOnly) {
+    command(["destroy", "cluster.yaml"]);
+    return;
+  }
+  command(["apply", "cluster.yaml"]);
+  say("\nWhat was created, and where (read from the simulated cloud itself):\n");
+  spawnSync(process.execPath, [path.join(env.REPO, "test", "tools", "sim.js"), SIM_DIR, "where"], { stdio: "inherit" });
+  if (keep) {
+    say("\nThe demo cluster is still up (--keep). Tear it down with:\n  npm run demo -- --destroy");
+    return;
+  }
+  command(["destroy", "cluster.yaml"]);
+  fs.rmSync(path.join(DEMO, ".openstack-vcluster"), { recursive: true, force: true });
+  say("\nDone: the demo cluster is gone.");
 }
 
 function tearDown(pulumi) {
