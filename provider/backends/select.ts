@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { loadTopologyFile, TopologyFileError } from "../placement";
 import { formatIssues } from "../spec/issues";
 import { type Backend, BackendError } from "./backend";
+import { OpenStackBackend, OpenStackConfigError, resolveOpenStackConfig } from "./openstack";
 import { SimulatedCloud } from "./simulated";
 
 export const CONFIG_NAMESPACE = "openstack-vcluster";
@@ -51,13 +52,23 @@ export async function selectBackend(
   cwd: string,
 ): Promise<BackendSelection> {
   const kind = chooseBackendKind(config, env);
-  if (kind === "openstack") {
-    throw new BackendError(
-      "bad_request",
-      `the OpenStack backend is not available in this version; unset OS_CLOUD/OS_AUTH_URL or set "${CONFIG_NAMESPACE}:backend" to "simulated".`,
-    );
+  return kind === "openstack" ? openOpenStack(config, env, cwd) : openSimulated(config, env, cwd);
+}
+
+async function openOpenStack(
+  config: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<BackendSelection> {
+  let backend: OpenStackBackend;
+  try {
+    backend = await OpenStackBackend.connect(resolveOpenStackConfig(config, env, cwd));
+  } catch (error) {
+    // Missing settings and bad credentials are the user's to fix: one line, no stack.
+    if (error instanceof OpenStackConfigError) throw new BackendError("bad_request", error.message);
+    throw error;
   }
-  return openSimulated(config, env, cwd);
+  return { backend, backendId: await backend.identity() };
 }
 
 async function openSimulated(

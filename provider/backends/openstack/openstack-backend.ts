@@ -74,6 +74,17 @@ export class OpenStackBackend implements Backend {
     return backend;
   }
 
+  /**
+   * Non-secret identity of the cloud and project, for the cluster's state: Keystone's URL (or the
+   * compute endpoint without Keystone), the project the token is scoped to, and the region. The same
+   * project reached with other credentials (password, application credential) is the same cloud.
+   */
+  async identity(): Promise<string> {
+    const where = "authUrl" in this.cfg.auth ? this.cfg.auth.authUrl : (this.cfg.endpointOverrides.compute ?? "noauth");
+    const project = (await this.session.projectId()) ?? "unscoped";
+    return `openstack:${where.replace(/\/+$/, "")}|project=${project}|region=${this.cfg.region ?? ""}`;
+  }
+
   async discover(): Promise<Discovery> {
     const [hypervisors, flavors, novaLimits, cinderLimits] = await Promise.all([
       this.nova.hypervisors(),
