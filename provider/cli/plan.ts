@@ -20,7 +20,17 @@ export function planCommand(io: Io, specFile: string, opts: { topology: string; 
     );
     return EXIT.ok;
   }
-  const lines = [`cluster "${spec.value.name}": placed ${Object.keys(result.placement).length} members`, ""];
+  const hosts = new Set<string>();
+  const zones = new Set<string>();
+  for (const at of Object.values(result.placement)) {
+    if (at.host !== undefined) hosts.add(at.host);
+    zones.add(at.zone);
+  }
+  const count = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const lines = [
+    `cluster "${spec.value.name}": placed ${count(Object.keys(result.placement).length, "member")} on ${count(hosts.size, "host")} in ${count(zones.size, "zone")}`,
+    "",
+  ];
   lines.push(renderPlacementTree(spec.value, topology.value, result.placement).trimEnd());
   if (result.softViolations.length > 0) {
     lines.push("", `soft rules not met (cost ${result.cost}):`);

@@ -2,7 +2,7 @@
 // pinned (admin: real hosts and storage backends) and delegated (tenant: zones, and Nova's
 // hostId, which is equal for servers on one host). Pure.
 import type { Discovery, PlacementMode, ServerInfo, VolumeInfo } from "../backends/backend";
-import type { Topology } from "../placement/topology";
+import { findFlavor, type Topology } from "../placement/topology";
 import type { MemberPlacement, Placement } from "../placement/types";
 
 /** Effectively unbounded capacity for pseudo-hosts where the tenant has no quota limit. */
@@ -145,7 +145,7 @@ export function releaseUsage(
   const hosts = topology.hosts.map((h) => ({ ...h, ...(h.used ? { used: { ...h.used } } : {}) }));
   for (const s of servers) {
     const host = hosts.find((h) => h.name === s.host);
-    const flavor = topology.flavors[s.flavorRef];
+    const flavor = findFlavor(topology.flavors, s.flavorRef);
     if (!host?.used || !flavor) continue;
     host.used = {
       vcpus: Math.max(0, host.used.vcpus - flavor.vcpus),

@@ -293,6 +293,8 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
   const cache = new Map<string, Set<number>>();
   for (const g of p.groups) {
     if (g.kind !== "anti-affinity" || !g.hard) continue;
+    // A member whose flavor is unknown is reported as such; counting domains for it would blame the rule.
+    if (g.members.some((m) => p.unknownFlavor[m])) continue;
     const doms = domainsTaking(p, g.members, g.s, cache, Math.ceil(g.members.length / g.maxPer));
     if (g.members.length > doms * g.maxPer) {
       const needDoms = Math.ceil(g.members.length / g.maxPer);

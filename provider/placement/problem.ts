@@ -4,7 +4,7 @@
 
 import type { ClusterSpec, Grouping, Member } from "../spec/model";
 import { scopeRank } from "../spec/model";
-import type { Topology } from "./topology";
+import { findFlavor, type Topology } from "./topology";
 import type { MemberPlacement, Placement } from "./types";
 
 export const SCOPE_NAMES = ["host", "rack", "zone"] as const;
@@ -196,7 +196,7 @@ export function compile(
       isVol[i] = 1;
       dem[i * 3] = nonNeg(m.sizeGb);
     } else {
-      const f = Object.hasOwn(flavors, m.flavorRef) ? flavors[m.flavorRef] : undefined;
+      const f = findFlavor(flavors, m.flavorRef);
       if (!f) unknownFlavor[i] = 1;
       else
         DIMS.forEach((d, k) => {

@@ -1,7 +1,7 @@
 // A placement as a tree, zone -> rack -> host -> members, with what each host then uses.
 
 import type { ClusterSpec, Member } from "../spec/model";
-import type { Host, StorageBackend, Topology } from "./topology";
+import { findFlavor, type Host, type StorageBackend, type Topology } from "./topology";
 import type { Placement } from "./types";
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -44,7 +44,7 @@ export function renderPlacementTree(spec: ClusterSpec, topology: Topology, place
       z.set(at.backend, [...(z.get(at.backend) ?? []), name]);
     }
   }
-  const lines: string[] = [`cluster "${spec.name}"`];
+  const lines: string[] = [];
   const zones = [...new Set([...tree.keys(), ...zonal.keys()])].sort(cmp);
   for (const zone of zones) {
     lines.push(`zone ${zone}`);
@@ -58,7 +58,7 @@ export function renderPlacementTree(spec: ClusterSpec, topology: Topology, place
         const used = { vcpus: h?.used?.vcpus ?? 0, ramMb: h?.used?.ramMb ?? 0, diskGb: h?.used?.diskGb ?? 0 };
         for (const s of servers) {
           const m = members.get(s);
-          const f = m?.type === "server" ? topology.flavors?.[m.flavorRef] : undefined;
+          const f = m?.type === "server" ? findFlavor(topology.flavors, m.flavorRef) : undefined;
           if (f) {
             used.vcpus += f.vcpus;
             used.ramMb += f.ramMb;
@@ -66,7 +66,7 @@ export function renderPlacementTree(spec: ClusterSpec, topology: Topology, place
           }
         }
         const capacity = h
-          ? ` [vcpus ${used.vcpus}/${h.vcpus}, ramMb ${used.ramMb}/${h.ramMb}, diskGb ${used.diskGb}/${h.diskGb}]`
+          ? `  vcpus ${used.vcpus}/${h.vcpus}, ram ${used.ramMb}/${h.ramMb} MB, disk ${used.diskGb}/${h.diskGb} GB`
           : "";
         lines.push(`    host ${host}${capacity}`);
         for (const s of servers) lines.push(`      ${memberLabel(members.get(s), s)}`);

@@ -21,7 +21,7 @@ const resources = { vcpus: count, ramMb: count, diskGb: count };
 const name = z.string().min(1);
 
 const schema = z.strictObject({
-  flavors: z.record(name, z.strictObject(resources)),
+  flavors: z.record(name, z.strictObject({ ...resources, id: name.optional() })),
   hosts: z.array(
     z.strictObject({
       name,

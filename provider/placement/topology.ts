@@ -10,7 +10,21 @@ export interface Resources {
 export const RESOURCE_DIMENSIONS = ["vcpus", "ramMb", "diskGb"] as const;
 export type ResourceDimension = (typeof RESOURCE_DIMENSIONS)[number];
 
-export interface Flavor extends Resources {}
+export interface Flavor extends Resources {
+  /** Nova's flavor id, when the key is its name: a `flavorRef` may name either. */
+  id?: string;
+}
+
+/** The flavor a `flavorRef` means: by name (the key), else by id. */
+export function findFlavor(flavors: Record<string, Flavor> | undefined, ref: string): Flavor | undefined {
+  if (!flavors) return undefined;
+  if (Object.hasOwn(flavors, ref)) return flavors[ref];
+  for (const key of Object.keys(flavors)) {
+    const f = flavors[key] as Flavor;
+    if (f.id === ref) return f;
+  }
+  return undefined;
+}
 
 export interface Host extends Resources {
   name: string;

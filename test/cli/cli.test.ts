@@ -139,6 +139,29 @@ describe("plan", () => {
     for (const m of ["lb-1", "app-3", "db-vol-2"]) expect(r.stdout).toContain(m);
   });
 
+  it.each([
+    ["blueprint-usecase-1.json", 2],
+    ["blueprint-usecase-2.json", 4],
+  ])("the blueprint's %s places, its flavorRef matching a flavor by id", async (file, members) => {
+    const r = await cli(["plan", path.join(SPECS, file), "--topology", small, "--json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { placement: Record<string, { type: string; host?: string }> };
+    expect(Object.keys(out.placement)).toHaveLength(members);
+    // Use case 1 is "one volume attached to one server": the volume sits on its server's host.
+    expect(out.placement["db-vol-1"]?.host).toBe(out.placement["db-server-1"]?.host);
+  });
+
+  it("an unknown flavor is the one cause reported, not the rules it makes look impossible", async () => {
+    const topology = path.join(work, "no-ids.json");
+    const t = JSON.parse(readFileSync(small, "utf8")) as { flavors: Record<string, { id?: string }> };
+    for (const f of Object.values(t.flavors)) delete f.id;
+    writeFileSync(topology, JSON.stringify(t));
+    const r = await cli(["plan", path.join(SPECS, "blueprint-usecase-2.json"), "--topology", topology, "--json"]);
+    expect(r.code).toBe(2);
+    const out = JSON.parse(r.stdout) as { explanation: { causes: { code: string }[] } };
+    expect(out.explanation.causes.map((c) => c.code)).toEqual(["unknown_flavor"]);
+  });
+
   it("--json gives the placement of every member", async () => {
     const r = await cli(["plan", path.join(SPECS, "three-tier.yaml"), "--topology", small, "--json"]);
     expect(r.code).toBe(0);

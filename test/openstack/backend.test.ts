@@ -253,7 +253,7 @@ describe("OpenStackBackend.discover", () => {
     expect(await backend.discover()).toEqual({
       mode: "delegated",
       topology: {
-        flavors: { "m1.tiny": { vcpus: 1, ramMb: 512, diskGb: 1 }, "1": { vcpus: 1, ramMb: 512, diskGb: 1 } },
+        flavors: { "m1.tiny": { vcpus: 1, ramMb: 512, diskGb: 1, id: "1" } },
         hosts: [],
         storageBackends: [],
       },

@@ -140,18 +140,17 @@ describe("renderPlacementTree", () => {
     expect(r.placed).toBe(true);
     if (r.placed)
       expect(renderPlacementTree(s, topology, r.placement)).toMatchInlineSnapshot(`
-      "cluster "shop"
-      zone az1
-        rack r1
-          host az1-r1-h2 [vcpus 4/16, ramMb 8192/65536, diskGb 80/500]
-            web-1 (server, m1.large)
-            backend lvm@az1-r1-h2
-              data (volume, 100 GB)
-              logs (volume, 600 GB)
-      zone az3
-        rack r1
-          host az3-r1-h2 [vcpus 4/16, ramMb 8192/65536, diskGb 80/500]
-            web-2 (server, m1.large)"
-    `);
+        "zone az1
+          rack r1
+            host az1-r1-h2  vcpus 4/16, ram 8192/65536 MB, disk 80/500 GB
+              web-1 (server, m1.large)
+              backend lvm@az1-r1-h2
+                data (volume, 100 GB)
+                logs (volume, 600 GB)
+        zone az3
+          rack r1
+            host az3-r1-h2  vcpus 4/16, ram 8192/65536 MB, disk 80/500 GB
+              web-2 (server, m1.large)"
+      `);
   });
 });

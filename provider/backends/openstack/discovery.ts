@@ -67,10 +67,8 @@ function capacity(inv: ProviderInventory["inventories"][string] | undefined): nu
 export function flavorsFrom(raw: RawFlavor[]): Record<string, Flavor> {
   const out: Record<string, Flavor> = {};
   for (const f of [...raw].sort((a, b) => a.name.localeCompare(b.name))) {
-    const flavor = { vcpus: f.vcpus, ramMb: f.ram, diskGb: f.disk };
-    out[f.name] = flavor;
-    // Specs may name a flavor by id too.
-    if (f.id !== f.name && out[f.id] === undefined) out[f.id] = flavor;
+    // Keyed by name; specs may name a flavor by id too (findFlavor matches either).
+    out[f.name] = { vcpus: f.vcpus, ramMb: f.ram, diskGb: f.disk, ...(f.id !== f.name ? { id: f.id } : {}) };
   }
   return out;
 }

@@ -8,7 +8,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pLimit from "p-limit";
-import type { Topology } from "../../placement/topology";
+import { findFlavor, type Topology } from "../../placement/topology";
 import {
   type Backend,
   BackendError,
@@ -338,7 +338,7 @@ export class SimulatedCloud implements Backend {
           "Policy doesn't allow compute:servers:create:requested_destination to be performed.",
         );
       }
-      const flavor = state.topology.flavors[req.flavorRef];
+      const flavor = findFlavor(state.topology.flavors, req.flavorRef);
       if (!flavor) throw unknownRef("Flavor", req.flavorRef, Object.keys(state.topology.flavors));
       if (!state.images.includes(req.imageRef)) throw unknownRef("Image", req.imageRef, state.images);
       const zones = new Set(state.topology.hosts.map((h) => h.zone));
@@ -434,7 +434,7 @@ export class SimulatedCloud implements Backend {
     return this.call("resizeServer", (tx) => {
       const { state } = tx;
       const s = mustServer(state, id);
-      const flavor = state.topology.flavors[flavorRef];
+      const flavor = findFlavor(state.topology.flavors, flavorRef);
       if (!flavor) throw unknownRef("Flavor", flavorRef, Object.keys(state.topology.flavors));
       requireServerStatus(s, "resize", ["ACTIVE", "SHUTOFF"]);
       if (flavorRef === s.flavorRef) {
@@ -443,7 +443,7 @@ export class SimulatedCloud implements Backend {
           `Server "${s.name}" already has flavor "${flavorRef}"; a resize must change the flavor.`,
         );
       }
-      const old = state.topology.flavors[s.flavorRef] ?? { vcpus: 0, ramMb: 0, diskGb: 0 };
+      const old = findFlavor(state.topology.flavors, s.flavorRef) ?? { vcpus: 0, ramMb: 0, diskGb: 0 };
       checkQuota(state, { vcpus: flavor.vcpus - old.vcpus, ramMb: flavor.ramMb - old.ramMb });
       const group = state.serverGroups.find((g) => g.id === s.groupId);
       const base = { selfId: s.id, flavor, ...(s.zone ? { zone: s.zone } : {}), ...(group ? { group } : {}) };
@@ -861,7 +861,7 @@ function quotaUsage(state: CloudState): Required<Quota> {
   for (const s of state.servers) {
     if (s.pending?.kind === "delete") continue;
     const flavorRef = s.pending?.kind === "resize" ? s.pending.flavorRef : s.flavorRef;
-    const f = state.topology.flavors[flavorRef];
+    const f = findFlavor(state.topology.flavors, flavorRef);
     u.instances += 1;
     u.vcpus += f?.vcpus ?? 0;
     u.ramMb += f?.ramMb ?? 0;

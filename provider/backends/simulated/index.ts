@@ -5,7 +5,7 @@ export {
   SimulatedCloud,
   type SimulatedCloudOptions,
 } from "./cloud";
-export { DEFAULT_FLAVORS, DEFAULT_IMAGES, defaultSimulatedTopology } from "./default-topology";
+export { DEFAULT_IMAGES, defaultSimulatedTopology } from "./default-topology";
 export { BACKEND_OPS, type BackendOp, type Fault, faultSchema, parseFaults, validateFaults } from "./faults";
 export { renderCloudTree } from "./render";
 export { NO_VALID_BACKEND, NO_VALID_HOST } from "./scheduler";
