@@ -7,6 +7,8 @@
 // written by this release keeps working with the code installed after an upgrade
 // (pulumi/pulumi#18976). Keep it that way: no module-level values in these methods.
 import * as pulumi from "@pulumi/pulumi";
+import type { BrokenRule, MemberState } from "../provider/lifecycle/state";
+import type { MemberPlacement, SoftViolation } from "../provider/placement/types";
 
 type Hooks = typeof import("../provider/dynamic/hooks");
 
@@ -104,46 +106,14 @@ export interface VClusterArgs {
   groupings?: pulumi.Input<pulumi.Input<GroupingArgs>[]>;
 }
 
+// Output shapes are the lifecycle's own state types (type-only imports: nothing of the provider
+// is loaded or serialized by importing the SDK).
 /** One member as built. Fields the cloud doesn't show (a tenant sees no host) are absent. */
-export interface MemberOutput {
-  name: string;
-  type: "server" | "volume";
-  /** Backend id; "" when missing. */
-  id: string;
-  /** ACTIVE, ERROR, available, in-use, … or MISSING (found gone by a refresh). */
-  status: string;
-  zone?: string;
-  rack?: string;
-  host?: string;
-  /** Nova's per-project host id (equal for servers on one host). */
-  hostId?: string;
-  /** Volumes: the storage backend. */
-  backend?: string;
-  /** Servers: the Nova server group it was created in. */
-  serverGroup?: string;
-  flavorRef?: string;
-  imageRef?: string;
-  sizeGb?: number;
-  volumeType?: string;
-  attachedTo?: string;
-  fault?: string;
-}
-
-export type MemberPlacementOutput =
-  | { type: "server"; zone: string; rack: string; host: string }
-  | { type: "volume"; backend: string; zone: string; host?: string };
-
-export interface SoftViolationOutput {
-  grouping: string;
-  members: string[];
-  weight: number;
-}
-
-export interface BrokenRuleOutput {
-  grouping?: string;
-  members: string[];
-  message: string;
-}
+export type MemberOutput = MemberState;
+/** Where the engine placed a member. */
+export type MemberPlacementOutput = MemberPlacement;
+export type SoftViolationOutput = SoftViolation;
+export type BrokenRuleOutput = BrokenRule;
 
 export class VCluster extends pulumi.dynamic.Resource {
   declare public readonly clusterName: pulumi.Output<string>;
