@@ -125,13 +125,37 @@ function controllerFor(io: Io, selection: BackendSelection, flags: BackendFlags)
   });
 }
 
+/** Opens the backend, runs one lifecycle step, maps its failure to an exit code, closes the backend. */
+async function onBackend(
+  io: Io,
+  flags: BackendFlags,
+  file: string,
+  step: (controller: ClusterController, selection: BackendSelection) => Promise<number>,
+): Promise<number> {
+  const selection = await openBackend(io, flags);
+  if (typeof selection === "number") return selection;
+  try {
+    return await step(controllerFor(io, selection, flags), selection);
+  } catch (error) {
+    return lifecycleFailure(io, error, file);
+  } finally {
+    await selection.backend.close();
+  }
+}
+
+function printState(io: Io, selection: BackendSelection, state: ClusterState, asJson: boolean): void {
+  io.out(
+    asJson
+      ? json(state)
+      : `cluster "${state.clusterName}" on ${selection.backend.description}\n\n${renderState(state)}`,
+  );
+}
+
 export async function applyCommand(io: Io, specFile: string, flags: BackendFlags & { json: boolean }): Promise<number> {
   const spec = loadSpec(io, specFile, false);
   if (!spec.ok) return spec.code;
-  const selection = await openBackend(io, flags);
-  if (typeof selection === "number") return selection;
   const file = stateFile(io, flags, spec.value.name);
-  try {
+  return onBackend(io, flags, file, async (controller, selection) => {
     const previous = readState(file);
     if (previous && previous.backendId !== selection.backendId) {
       io.err(
@@ -139,19 +163,11 @@ export async function applyCommand(io: Io, specFile: string, flags: BackendFlags
       );
       return EXIT.usage;
     }
-    const state = await controllerFor(io, selection, flags).apply(spec.value, previous);
+    const state = await controller.apply(spec.value, previous);
     writeState(file, state);
-    io.out(
-      flags.json
-        ? json(state)
-        : `cluster "${state.clusterName}" on ${selection.backend.description}\n\n${renderState(state)}`,
-    );
+    printState(io, selection, state, flags.json);
     return EXIT.ok;
-  } catch (error) {
-    return lifecycleFailure(io, error, file);
-  } finally {
-    await selection.backend.close();
-  }
+  });
 }
 
 /** `show` and `destroy` take the spec file (to find the cluster's name) or the name itself. */
@@ -167,45 +183,28 @@ export async function showCommand(io: Io, target: string, flags: BackendFlags & 
   const name = clusterNameOf(io, target);
   if (typeof name === "number") return name;
   const file = stateFile(io, flags, name);
-  const previous = readState(file);
-  if (!previous) {
-    io.err(`cluster "${name}" has no state in ${path.dirname(file)}: nothing was applied from here.`);
-    return EXIT.usage;
-  }
-  const selection = await openBackend(io, flags);
-  if (typeof selection === "number") return selection;
-  try {
-    const state = await controllerFor(io, selection, flags).refresh(previous);
+  return onBackend(io, flags, file, async (controller, selection) => {
+    const previous = readState(file);
+    if (!previous) {
+      io.err(`cluster "${name}" has no state in ${path.dirname(file)}: nothing was applied from here.`);
+      return EXIT.usage;
+    }
+    const state = await controller.refresh(previous);
     writeState(file, state);
-    io.out(
-      flags.json
-        ? json(state)
-        : `cluster "${state.clusterName}" on ${selection.backend.description}\n\n${renderState(state)}`,
-    );
+    printState(io, selection, state, flags.json);
     return EXIT.ok;
-  } catch (error) {
-    return lifecycleFailure(io, error, file);
-  } finally {
-    await selection.backend.close();
-  }
+  });
 }
 
 export async function destroyCommand(io: Io, target: string, flags: BackendFlags): Promise<number> {
   const name = clusterNameOf(io, target);
   if (typeof name === "number") return name;
   const file = stateFile(io, flags, name);
-  const previous = readState(file);
-  const selection = await openBackend(io, flags);
-  if (typeof selection === "number") return selection;
-  try {
+  return onBackend(io, flags, file, async (controller, selection) => {
     // Without state, destroy still sweeps everything tagged with the cluster's name.
-    await controllerFor(io, selection, flags).destroy(previous ?? { clusterName: name });
+    await controller.destroy(readState(file) ?? { clusterName: name });
     rmSync(file, { force: true });
     io.out(`cluster "${name}" destroyed: nothing of it is left on ${selection.backend.description}.`);
     return EXIT.ok;
-  } catch (error) {
-    return lifecycleFailure(io, error, file);
-  } finally {
-    await selection.backend.close();
-  }
+  });
 }
