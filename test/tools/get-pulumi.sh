@@ -15,7 +15,7 @@ die() {
 }
 
 PKG_JSON="$REPO/node_modules/@pulumi/pulumi/package.json"
-[[ -f "$PKG_JSON" ]] || die "no $PKG_JSON; run 'npm ci' first"
+[[ -f "$PKG_JSON" ]] || die "no $PKG_JSON; run 'npm install' first"
 PINNED="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$PKG_JSON" | head -n1)"
 [[ -n "$PINNED" ]] || die "cannot read the @pulumi/pulumi version from $PKG_JSON"
 
