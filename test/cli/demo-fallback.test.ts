@@ -17,7 +17,7 @@ it("npm run demo without pulumi builds, shows and destroys the cluster through t
       encoding: "utf8",
       // No pulumi on PATH and an empty cache: only the Go module proxy is left, and it refuses pulumi.
       env: {
-        PATH: path.dirname(process.execPath) + path.delimiter + "/usr/bin:/bin",
+        PATH: `${path.dirname(process.execPath)}${path.delimiter}/usr/bin:/bin`,
         HOME: process.env.HOME,
         XDG_CACHE_HOME: cache,
       },
