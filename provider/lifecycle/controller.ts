@@ -410,6 +410,7 @@ export class ClusterController {
       for (const d of ids.values()) d.reject(new Error("stopped"));
     });
     let done = 0;
+    const progressStep = Math.max(1, Math.ceil(toCreate.length / 5));
     await this.phase(run, toCreate, async (name) => {
       const m = members.get(name) as Member;
       try {
@@ -418,7 +419,10 @@ export class ClusterController {
         ids.get(name)?.reject(new Error(`"${name}" was not created`));
       }
       done++;
-      this.log("info", `${head}created ${done}/${toCreate.length} members`);
+      // About five progress lines per create, and always the last one.
+      if (done === toCreate.length || done % progressStep === 0) {
+        this.log("info", `${head}created ${done}/${toCreate.length} members`);
+      }
     });
     // 6. Attachments.
     await this.phase(run, c.attaches, (a) => this.attach(run, a.volume, a.server));
