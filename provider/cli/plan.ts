@@ -1,8 +1,15 @@
+import { writeFileSync } from "node:fs";
+import * as path from "node:path";
 import { formatExplanation, place, renderPlacementTree } from "../placement";
+import { renderPlacementHtml } from "./html";
 import { EXIT, type Io, json } from "./io";
 import { loadSpec, loadTopology } from "./load";
 
-export function planCommand(io: Io, specFile: string, opts: { topology: string; seed: number; json: boolean }): number {
+export function planCommand(
+  io: Io,
+  specFile: string,
+  opts: { topology: string; seed: number; json: boolean; html?: string },
+): number {
   const spec = loadSpec(io, specFile, opts.json);
   if (!spec.ok) return spec.code;
   const topology = loadTopology(io, opts.topology);
@@ -13,6 +20,15 @@ export function planCommand(io: Io, specFile: string, opts: { topology: string; 
     if (opts.json) io.out(json({ placed: false, explanation: result.explanation }));
     else io.err(formatExplanation(result.explanation));
     return EXIT.unplaceable;
+  }
+  if (opts.html !== undefined) {
+    const file = path.resolve(io.cwd, opts.html);
+    try {
+      writeFileSync(file, renderPlacementHtml(spec.value, topology.value, result.placement, result.softViolations));
+    } catch (error) {
+      io.err(`openstack-vcluster: can't write ${opts.html}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      return EXIT.usage;
+    }
   }
   if (opts.json) {
     io.out(

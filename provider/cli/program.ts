@@ -74,8 +74,16 @@ Examples:
     .requiredOption("--topology <file>", "topology file (hosts, racks, zones, storage backends, flavors; JSON or YAML)")
     .option("--seed <n>", "seed for tie-breaking (same spec, topology and seed give the same plan)", parseSeed, 0)
     .option("--json", "print the result as JSON")
-    .action((specFile: string, opts: { topology: string; seed: number; json?: boolean }) => {
-      setCode(planCommand(io, specFile, { topology: opts.topology, seed: opts.seed, json: opts.json === true }));
+    .option("--html <file>", "also write the placement as an HTML map")
+    .action((specFile: string, opts: { topology: string; seed: number; json?: boolean; html?: string }) => {
+      setCode(
+        planCommand(io, specFile, {
+          topology: opts.topology,
+          seed: opts.seed,
+          json: opts.json === true,
+          html: opts.html,
+        }),
+      );
     });
 
   backendOptions(

@@ -183,6 +183,33 @@ describe("plan", () => {
     expect(typeof out.cost).toBe("number");
   });
 
+  it("--html writes the placement as a map, escaping the user's names", async () => {
+    const spec = path.join(work, "html.json");
+    writeFileSync(
+      spec,
+      JSON.stringify({
+        name: "<b>",
+        instances: [
+          { name: "web<1>", type: "server", spec: { imageRef: "debian-12", flavorRef: "m1.small" } },
+          { name: "web&2", type: "server", spec: { imageRef: "debian-12", flavorRef: "m1.small" } },
+        ],
+        groupings: [{ name: "apart", membersRef: ["web<1>", "web&2"], spec: { rule: "anti-affinity" } }],
+      }),
+    );
+    const html = path.join(work, "map.html");
+    const r = await cli(["plan", spec, "--topology", small, "--html", html]);
+    expect(r.code).toBe(0);
+    const page = readFileSync(html, "utf8");
+    expect(page).toMatch(/^<!doctype html>/);
+    expect(page).toContain("web&lt;1&gt;");
+    expect(page).toContain("web&amp;2");
+    expect(page).not.toContain("web<1>");
+    expect(page).toContain("zone az3");
+    const bad = await cli(["plan", spec, "--topology", small, "--html", path.join(work, "no/such/dir/map.html")]);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
   it("the same seed gives the same plan", async () => {
     const a = await cli(["plan", path.join(SPECS, "three-tier.yaml"), "--topology", small, "--json", "--seed", "7"]);
     const b = await cli(["plan", path.join(SPECS, "three-tier.yaml"), "--topology", small, "--json", "--seed", "7"]);
