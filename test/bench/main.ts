@@ -1,0 +1,219 @@
+// `npm run bench -- placement|provision|all [--quick] [--seeds N] [--out file.json]`: runs the
+// suites, prints a table per suite and writes every figure to a JSON file.
+
+import { execSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import * as path from "node:path";
+import { type PlacementFigures, placementSuite } from "./placement";
+import { type ProvisionFigures, provisionSuite } from "./provision";
+import { fmt, table } from "./stats";
+
+export interface BenchOptions {
+  suite: "placement" | "provision" | "all";
+  quick: boolean;
+  seeds: number;
+  out: string;
+  highsLimitS: number;
+  log: (line: string) => void;
+}
+
+export interface BenchResults {
+  meta: {
+    suite: string;
+    quick: boolean;
+    seeds: number;
+    highsLimitS: number;
+    node: string;
+    cpus: number;
+    cpuModel: string;
+    /** 1/5/15-minute load averages before and after: other work shares this machine. */
+    loadBefore: number[];
+    loadAfter: number[];
+    commit: string;
+    startedAt: string;
+    durationS: number;
+  };
+  placement?: PlacementFigures;
+  provision?: ProvisionFigures;
+}
+
+export const DEFAULT_OUT = path.join("test", "bench", "results", "latest.json");
+
+export function parseArgs(argv: string[]): Omit<BenchOptions, "log"> {
+  let suite: BenchOptions["suite"] = "all";
+  let quick = false;
+  let seeds: number | undefined;
+  let out = DEFAULT_OUT;
+  let highsLimitS: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === "placement" || a === "provision" || a === "all") suite = a;
+    else if (a === "--quick") quick = true;
+    else if (a === "--seeds") seeds = Number(argv[++i]);
+    else if (a === "--out") out = argv[++i] as string;
+    else if (a === "--highs-limit") highsLimitS = Number(argv[++i]);
+    else
+      throw new Error(
+        `bench: unknown argument "${a}"; use placement|provision|all [--quick] [--seeds N] [--out file.json] [--highs-limit S]`,
+      );
+  }
+  if (seeds !== undefined && !(Number.isInteger(seeds) && seeds >= 1))
+    throw new Error("bench: --seeds needs a whole number ≥ 1");
+  return { suite, quick, seeds: seeds ?? (quick ? 2 : 10), out, highsLimitS: highsLimitS ?? (quick ? 2 : 10) };
+}
+
+function commit(): string {
+  try {
+    return execSync("git rev-parse --short HEAD", { stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchResults> {
+  const t0 = performance.now();
+  const load = () => loadavg().map((x) => Math.round(x * 100) / 100);
+  const results: BenchResults = {
+    meta: {
+      suite: o.suite,
+      quick: o.quick,
+      seeds: o.seeds,
+      highsLimitS: o.highsLimitS,
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "unknown",
+      loadBefore: load(),
+      loadAfter: [],
+      commit: commit(),
+      startedAt: new Date().toISOString(),
+      durationS: 0,
+    },
+  };
+  if (o.suite !== "provision") results.placement = await placementSuite({ ...o });
+  if (o.suite !== "placement") results.provision = await provisionSuite({ quick: o.quick, log: o.log });
+  results.meta.loadAfter = load();
+  results.meta.durationS = Math.round((performance.now() - t0) / 100) / 10;
+  mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
+  writeFileSync(o.out, `${JSON.stringify(results, null, 2)}\n`);
+  return results;
+}
+
+export function report(r: BenchResults): string {
+  const out: string[] = [];
+  const m = r.meta;
+  out.push(
+    `node ${m.node}, ${m.cpus} CPUs (${m.cpuModel}), load ${m.loadBefore.join(" ")} → ${m.loadAfter.join(" ")}, commit ${m.commit}, ${m.quick ? "quick, " : ""}${m.seeds} seeds, ${m.durationS} s`,
+  );
+  if (r.placement) {
+    out.push(
+      "",
+      "Placement (ms per instance, p50/p99 over seeds after warm-up; hosts/LB = hosts used ÷ best lower bound)",
+    );
+    const rows: (string | number)[][] = [];
+    for (const c of r.placement.cells) {
+      for (const s of c.solvers) {
+        const viol = s.runs.reduce((a, x) => a + (x.hardViolations ?? 0), 0);
+        rows.push([
+          c.family,
+          c.cell,
+          s.solver,
+          s.p50Ms,
+          s.p99Ms,
+          `${Math.round(s.placedShare * 100)}%`,
+          s.hostsOverBound ?? Number.NaN,
+          viol,
+        ]);
+      }
+      if (c.exact) {
+        const ms = c.exact.map((x) => x.ms).sort((a, b) => a - b);
+        const solved = c.exact.filter((x) => x.status === "optimal" || x.status === "infeasible").length;
+        rows.push([
+          c.family,
+          c.cell,
+          "highs",
+          ms[Math.floor(ms.length / 2)] ?? Number.NaN,
+          ms[ms.length - 1] ?? Number.NaN,
+          `${solved}/${c.exact.length} proved`,
+          "",
+          "",
+        ]);
+      }
+    }
+    out.push(table(["family", "cell", "solver", "p50 ms", "p99 ms", "placed", "hosts/LB", "hard viol."], rows));
+    out.push("", "Targets");
+    out.push(
+      table(
+        ["id", "target", "measured", "met"],
+        r.placement.targets.map((t) => [
+          t.id,
+          t.target,
+          t.measured,
+          t.met === true ? "yes" : t.met === false ? "NO" : t.met,
+        ]),
+      ),
+    );
+  }
+  if (r.provision) {
+    const p = r.provision;
+    const l = p.latency;
+    out.push(
+      "",
+      `Provisioning (simulated cloud: ${l.perCallMs} ms/call, build ${l.serverBuildMs} ms, volume ${l.volumeCreateMs} ms, attach ${l.attachMs} ms, delete ${l.deleteMs} ms, ${l.concurrency} calls in flight)`,
+    );
+    out.push(
+      table(
+        [
+          "members",
+          "create ms",
+          "bound ms",
+          "×bound",
+          "destroy ms",
+          "bound ms",
+          "×bound",
+          "1-by-1 model ms",
+          "speed-up",
+        ],
+        p.rows.map((x) => [
+          x.members,
+          x.createMs,
+          x.createLowerBoundMs,
+          x.createRatio,
+          x.destroyMs,
+          x.destroyLowerBoundMs,
+          x.destroyRatio,
+          x.sequentialModelMs,
+          `${fmt(x.speedupVsSequential)}×`,
+        ]),
+      ),
+    );
+    const within = p.rows.every((x) => x.createRatio <= 1.2 && x.destroyRatio <= 1.2);
+    out.push(`target: create and destroy within 1.2× of the critical path: ${within ? "met" : "NOT met"}`);
+    if (p.checkDiff) {
+      const cd = p.checkDiff;
+      out.push(
+        `check + diff on ${cd.members} members: check ${cd.checkMs} ms + diff ${cd.diffMs} ms = ${cd.totalMs} ms (target ≤ 200 ms: ${cd.totalMs <= 200 ? "met" : "NOT met"})`,
+      );
+    }
+    out.push(`real OpenStack: ${p.openstack}`);
+  }
+  return out.join("\n");
+}
+
+async function main(): Promise<void> {
+  let opts: Omit<BenchOptions, "log">;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const results = await runBench({ ...opts, log: (line) => process.stderr.write(`${line}\n`) });
+  process.stdout.write(`${report(results)}\n\nfigures: ${opts.out}\n`);
+}
+
+// Run as a script (not when a test imports it).
+if (typeof module !== "undefined" && require.main === module) void main();

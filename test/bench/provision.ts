@@ -1,0 +1,240 @@
+// The provisioning suite: create and destroy clusters of 10 / 100 / 1,000 members on the
+// simulated cloud with a latency model, against the model's critical-path lower bound and against
+// creating members one after another; and the provider's own cost of check + diff on 1,000 members.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { type LatencyModel, SimulatedCloud } from "../../provider/backends/simulated";
+import * as hooks from "../../provider/dynamic/hooks";
+import { outputsOf, type Props } from "../../provider/dynamic/props";
+import { ClusterController } from "../../provider/lifecycle";
+import type { Host, StorageBackend, Topology } from "../../provider/placement";
+import { validateSpec } from "../../provider/spec";
+import type { ClusterSpec } from "../../provider/spec/model";
+import { round } from "./stats";
+
+export interface ProvisionOptions {
+  quick: boolean;
+  log: (line: string) => void;
+}
+
+/** The latency model: per call, build, volume create, attach, delete, and the project's API concurrency. */
+export const LATENCY: Required<Omit<LatencyModel, "resizeMs">> = {
+  perCallMs: 5,
+  serverBuildMs: 300,
+  volumeCreateMs: 150,
+  attachMs: 60,
+  deleteMs: 80,
+  concurrency: 20,
+};
+
+export interface ProvisionRow {
+  members: number;
+  servers: number;
+  volumes: number;
+  groups: number;
+  createMs: number;
+  createLowerBoundMs: number;
+  createRatio: number;
+  destroyMs: number;
+  destroyLowerBoundMs: number;
+  destroyRatio: number;
+  /** The model's time to create the members one after another (each waited for before the next). */
+  sequentialModelMs: number;
+  speedupVsSequential: number;
+}
+
+export interface ProvisionFigures {
+  latency: typeof LATENCY;
+  controllerConcurrency: number;
+  rows: ProvisionRow[];
+  checkDiff?: { members: number; checkMs: number; diffMs: number; totalMs: number };
+  /** The real OpenStack control plane was not part of this run. */
+  openstack: string;
+}
+
+/** The cluster in the provider's input form: servers in tiers of 10 (host anti-affinity), a volume per fifth server. */
+function inputs(name: string, n: number): Props {
+  const instances: Props[] = [];
+  const groupings: Props[] = [];
+  const nServers = Math.ceil((n * 5) / 6);
+  const servers: string[] = [];
+  for (let i = 0; i < nServers; i++) {
+    const s = `s${String(i).padStart(4, "0")}`;
+    servers.push(s);
+    instances.push({
+      name: s,
+      type: "server",
+      spec: { imageRef: "debian-12", flavorRef: i % 3 === 0 ? "m1.medium" : "m1.small" },
+    });
+  }
+  for (let i = 0; instances.length < n; i++) {
+    const s = servers[(i * 5) % servers.length] as string;
+    instances.push({ name: `${s}-data`, type: "volume", spec: { size: 20, attachTo: s } });
+  }
+  for (let g = 0; g * 10 < nServers; g++) {
+    const ms = servers.slice(g * 10, g * 10 + 10);
+    if (ms.length >= 2)
+      groupings.push({ name: `tier-${g}`, membersRef: ms, spec: { rule: "anti-affinity", scope: "host" } });
+  }
+  return { clusterName: name, instances, groupings };
+}
+
+function specOf(props: Props): ClusterSpec {
+  const r = validateSpec(
+    { name: props.clusterName, instances: props.instances, groupings: props.groupings },
+    { name: props.clusterName as string },
+  );
+  if (!r.spec) throw new Error(`bench spec invalid: ${r.issues.map((i) => i.message).join("; ")}`);
+  return r.spec;
+}
+
+function topology(): Topology {
+  const hosts: Host[] = [];
+  const storageBackends: StorageBackend[] = [];
+  for (let z = 1; z <= 3; z++) {
+    for (let r = 1; r <= 5; r++) {
+      for (let h = 1; h <= 20; h++) {
+        const name = `az${z}-r${r}-h${h}`;
+        hosts.push({ name, zone: `az${z}`, rack: `r${r}`, vcpus: 64, ramMb: 262144, diskGb: 4000 });
+        storageBackends.push({ name: `lvm@${name}`, host: name, capacityGb: 2000 });
+      }
+    }
+    storageBackends.push({ name: `ceph-az${z}`, zone: `az${z}`, capacityGb: 1_000_000 });
+  }
+  return {
+    flavors: {
+      "m1.small": { vcpus: 1, ramMb: 2048, diskGb: 20 },
+      "m1.medium": { vcpus: 2, ramMb: 4096, diskGb: 40 },
+    },
+    hosts,
+    storageBackends,
+  };
+}
+
+/**
+ * Lower bounds of the model. Create: a server needs a call, its build and a call that sees it
+ * ACTIVE (its group's create call before); an attached volume needs its create, a call that sees
+ * it available, the attach (after its server is ACTIVE), the attach time and a call that sees it
+ * in use. Every mutating call also takes perCallMs of one of `concurrency` slots, so
+ * calls × perCallMs / concurrency bounds the total too. Destroy: detach, delete and see gone,
+ * then delete the groups.
+ */
+export function lowerBounds(servers: number, volumes: number, groups: number, l = LATENCY) {
+  const c = l.perCallMs;
+  const serverChain = c + c + l.serverBuildMs + c;
+  const volumeChain = Math.max(serverChain, c + l.volumeCreateMs + c) + c + l.attachMs + c;
+  const createChain = volumes > 0 ? volumeChain : serverChain;
+  const createCalls = groups + servers + volumes * 2;
+  const create = Math.max(createChain, (createCalls * c) / l.concurrency);
+  const destroyChain = (volumes > 0 ? c + l.attachMs + c : 0) + c + l.deleteMs + c + (groups > 0 ? c : 0);
+  const destroyCalls = volumes * 2 + servers + groups;
+  const destroy = Math.max(destroyChain, (destroyCalls * c) / l.concurrency);
+  // One after another: each member's own chain, waited for before the next starts.
+  const sequential =
+    groups * c + servers * (c + l.serverBuildMs + c) + volumes * (c + l.volumeCreateMs + c + c + l.attachMs + c);
+  return { create, destroy, sequential };
+}
+
+async function withCloud<T>(
+  fn: (cloud: SimulatedCloud, dir: string) => Promise<T>,
+  latency?: LatencyModel,
+): Promise<T> {
+  const dir = mkdtempSync(path.join(tmpdir(), "vcluster-bench-"));
+  try {
+    const cloud = await SimulatedCloud.open({ dir, topology: topology(), ...(latency ? { latency } : {}) });
+    return await fn(cloud, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function createDestroy(
+  n: number,
+  concurrency: number,
+): Promise<{ createMs: number; destroyMs: number; spec: ClusterSpec }> {
+  const props = inputs(`bench-${n}`, n);
+  const spec = specOf(props);
+  return withCloud(async (cloud) => {
+    const controller = new ClusterController(cloud, { concurrency });
+    const t0 = performance.now();
+    const state = await controller.apply(spec);
+    const createMs = performance.now() - t0;
+    const t1 = performance.now();
+    await controller.destroy(state);
+    return { createMs, destroyMs: performance.now() - t1, spec };
+  }, LATENCY);
+}
+
+/** check (a new cluster: validate + dry-run placement) and diff (one member added: dry run against state). */
+async function checkDiff(n: number): Promise<ProvisionFigures["checkDiff"]> {
+  const props = inputs("bench-check", n);
+  const spec = specOf(props);
+  return withCloud(async (cloud, dir) => {
+    const controller = new ClusterController(cloud, { backendId: `simulated:${cloud.cloudId}`, concurrency: 50 });
+    const state = await controller.apply(spec);
+    const host = {};
+    hooks.setProgressSink(host, () => {});
+    const rawConfig = { "openstack-vcluster:backend": "simulated", "openstack-vcluster:simulatedDir": dir };
+    await hooks.configure(host, { config: { rawConfig, get: () => undefined } } as unknown as Parameters<
+      typeof hooks.configure
+    >[1]);
+    const olds = outputsOf(props, state);
+    const news: Props = {
+      ...props,
+      instances: [
+        ...(props.instances as Props[]),
+        { name: "extra", type: "server", spec: { imageRef: "debian-12", flavorRef: "m1.small" } },
+      ],
+    };
+    // Warm-up once (module caches, the backend selection), then measure.
+    await hooks.check(host, {}, { ...props, clusterName: "bench-check-new" });
+    const t0 = performance.now();
+    const c = await hooks.check(host, {}, { ...props, clusterName: "bench-check-new" });
+    const checkMs = performance.now() - t0;
+    if (c.failures && c.failures.length > 0) throw new Error(`bench check failed: ${JSON.stringify(c.failures[0])}`);
+    const t1 = performance.now();
+    const d = await hooks.diff(host, "bench-check", olds, news);
+    const diffMs = performance.now() - t1;
+    if (!d.changes) throw new Error("bench diff saw no change");
+    return { members: n, checkMs: round(checkMs, 1), diffMs: round(diffMs, 1), totalMs: round(checkMs + diffMs, 1) };
+  });
+}
+
+export async function provisionSuite(o: ProvisionOptions): Promise<ProvisionFigures> {
+  const concurrency = LATENCY.concurrency;
+  const rows: ProvisionRow[] = [];
+  for (const n of o.quick ? [10] : [10, 100, 1000]) {
+    o.log(`provision ${n} members ...`);
+    const r = await createDestroy(n, concurrency);
+    const servers = r.spec.members.filter((m) => m.type === "server").length;
+    const volumes = r.spec.members.length - servers;
+    const groups = r.spec.groupings.filter((g) => !g.implied).length;
+    const lb = lowerBounds(servers, volumes, groups);
+    const row: ProvisionRow = {
+      members: n,
+      servers,
+      volumes,
+      groups,
+      createMs: round(r.createMs, 1),
+      createLowerBoundMs: round(lb.create, 1),
+      createRatio: round(r.createMs / lb.create, 2),
+      destroyMs: round(r.destroyMs, 1),
+      destroyLowerBoundMs: round(lb.destroy, 1),
+      destroyRatio: round(r.destroyMs / lb.destroy, 2),
+      sequentialModelMs: round(lb.sequential, 1),
+      speedupVsSequential: round(lb.sequential / r.createMs, 1),
+    };
+    rows.push(row);
+  }
+  const n = o.quick ? 50 : 1000;
+  o.log(`check + diff on ${n} members ...`);
+  return {
+    latency: LATENCY,
+    controllerConcurrency: concurrency,
+    rows,
+    checkDiff: await checkDiff(n),
+    openstack: "not run: the real OpenStack control plane is measured by test/openstack (npm run test:openstack)",
+  };
+}
