@@ -26,6 +26,7 @@ import { type Baseline, baseline, type ChangeSet, changes, describeSteps, type S
 import { clusterPrefix, describeError, LifecycleError, withCauses } from "./errors";
 import { actualPlacement, coarseTopology, releaseUsage, serverLocation, volumeLocation } from "./locate";
 import { Ops } from "./ops";
+import { quotaDemand, quotaProblems } from "./quota";
 import { coarseSpec, mapRules, type RuleMapping, verifiableSpec } from "./rules";
 import {
   type BrokenRule,
@@ -83,6 +84,8 @@ interface Prepared {
   base: Baseline;
   result: PlacementResult;
   changes?: ChangeSet;
+  /** Quotas the apply would exceed, one line each. */
+  quota: string[];
 }
 
 /** Objects made in this run, so a failed create can take back exactly them (plus tagged leftovers). */
@@ -133,8 +136,8 @@ export class ClusterController {
   /** Dry run, no changes: discover, place incrementally against state, list the steps. Never throws for unplaceable. */
   async plan(spec: ClusterSpec, state?: ClusterState): Promise<ClusterPlan> {
     const p = await this.prepare(spec, state);
-    const blocking = [...p.rules.blocking, ...p.base.problems].sort();
-    const warnings = [...p.rules.warnings, ...p.base.problems];
+    const blocking = blockingOf(p);
+    const warnings = [...p.rules.warnings, ...p.base.problems, ...p.quota];
     for (const [member, why] of p.changes?.moves ?? []) {
       warnings.push(`${clusterPrefix(spec.name)}member "${member}" must move (${why}); apply recreates it`);
     }
@@ -152,7 +155,7 @@ export class ClusterController {
   async apply(spec: ClusterSpec, state?: ClusterState): Promise<ClusterState> {
     const head = clusterPrefix(spec.name);
     const p = await this.prepare(spec, state);
-    const blocking = [...p.rules.blocking, ...p.base.problems].sort();
+    const blocking = blockingOf(p);
     if (blocking.length > 0) {
       throw new LifecycleError("invalid", blocking.length === 1 ? (blocking[0] as string) : blocking.join("\n"));
     }
@@ -350,8 +353,10 @@ export class ClusterController {
       currentIsCounted: true,
       ...(this.options.seed !== undefined ? { seed: this.options.seed } : {}),
     });
-    const p: Prepared = { spec, discovery, mode, rules, live, base, result, ...(state ? { state } : {}) };
+    const p: Prepared = { spec, discovery, mode, rules, live, base, result, quota: [], ...(state ? { state } : {}) };
     if (result.placed) p.changes = changes(spec, base, live, rules, result.moves);
+    const demand = quotaDemand(spec, p.changes ?? base, live, discovery.topology.flavors);
+    p.quota = quotaProblems(spec.name, demand, discovery.quota, state !== undefined);
     return p;
   }
 
@@ -950,6 +955,11 @@ export class ClusterController {
 }
 
 // ---- helpers ----
+
+/** What makes apply refuse before touching the cloud: rules the mode can't express, impossible changes, quota. */
+function blockingOf(p: Prepared): string[] {
+  return [...p.rules.blocking, ...p.base.problems, ...p.quota].sort();
+}
 
 interface Deferred<T> {
   promise: Promise<T>;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { TAG_CLUSTER, TAG_MEMBER } from "../../provider/backends/backend";
-import { type BackendOp, type Fault, SimulatedCloud } from "../../provider/backends/simulated";
+import { type BackendOp, type Fault, type Quota, SimulatedCloud } from "../../provider/backends/simulated";
 import { ClusterController, type ControllerOptions } from "../../provider/lifecycle";
 import type { Topology } from "../../provider/placement/topology";
 import {
@@ -95,7 +95,13 @@ export interface Harness {
 }
 
 export async function openHarness(
-  opts: { view?: "admin" | "tenant"; faults?: Fault[]; controller?: ControllerOptions; topology?: Topology } = {},
+  opts: {
+    view?: "admin" | "tenant";
+    faults?: Fault[];
+    controller?: ControllerOptions;
+    topology?: Topology;
+    quota?: Quota;
+  } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(path.join(tmpdir(), "vcluster-lifecycle-"));
   const cloud = await SimulatedCloud.open({
@@ -105,6 +111,7 @@ export async function openHarness(
     latency: { serverBuildMs: 15, volumeCreateMs: 10, attachMs: 5, deleteMs: 5, resizeMs: 15 },
     env: {},
     ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.quota ? { quota: opts.quota } : {}),
   });
   const logs: string[] = [];
   const controller = new ClusterController(cloud, {
