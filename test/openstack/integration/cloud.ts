@@ -3,7 +3,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { resolveOpenStackConfig } from "../../../provider/backends/openstack/config";
+import { HttpClient } from "../../../provider/backends/openstack/http";
 import { OpenStackBackend } from "../../../provider/backends/openstack/openstack-backend";
+import { Session } from "../../../provider/backends/openstack/session";
 
 export const DEVCLOUD_DIR =
   process.env.VCLUSTER_DEVCLOUD_DIR ??
@@ -19,15 +21,53 @@ export const DEVCLOUD = {
   zone: "az1",
 };
 
+export const NOT_UP = "the OpenStack dev cloud is not up: run test/openstack/devcloud/up.sh first";
+
+/**
+ * The dev cloud's clouds.yaml, or a loud failure (never a skip) when up.sh hasn't made it ready:
+ * its `ready` marker and a Keystone that answers.
+ */
+export async function requireDevcloud(): Promise<string> {
+  const clouds = path.join(DEVCLOUD_DIR, "clouds.yaml");
+  if (!fs.existsSync(clouds) || !fs.existsSync(path.join(DEVCLOUD_DIR, "ready"))) {
+    throw new Error(`${NOT_UP} (no ${path.join(DEVCLOUD_DIR, "ready")})`);
+  }
+  const authUrl = /auth_url:\s*(\S+)/.exec(fs.readFileSync(clouds, "utf8"))?.[1];
+  try {
+    const res = await fetch(authUrl ?? "http://127.0.0.1:5000/v3", { signal: AbortSignal.timeout(5000) });
+    if (res.status >= 500) throw new Error(`Keystone answered ${res.status}`);
+  } catch (err) {
+    throw new Error(`${NOT_UP} (Keystone at ${authUrl} doesn't answer: ${(err as Error).message})`);
+  }
+  return clouds;
+}
+
+/** The dev cloud's password for a clouds.yaml entry (to prove it never reaches state). */
+export function devcloudPassword(who: "admin" | "member"): string {
+  const text = fs.readFileSync(path.join(DEVCLOUD_DIR, "clouds.yaml"), "utf8");
+  const entry = text.split(/\n {2}devcloud-/).find((part) => part.startsWith(who));
+  const password = entry && /password:\s*(\S+)/.exec(entry)?.[1];
+  if (!password) throw new Error(`no password for devcloud-${who} in clouds.yaml`);
+  return password;
+}
+
+/** A raw authenticated session as "admin" or "member", for calls the backend doesn't make (quota sets). */
+export function devcloudSession(who: "admin" | "member"): Session {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    OS_CLIENT_CONFIG_FILE: path.join(DEVCLOUD_DIR, "clouds.yaml"),
+    OS_CLOUD: `devcloud-${who}`,
+  };
+  return new Session(resolveOpenStackConfig({}, env, process.cwd()), new HttpClient());
+}
+
 /** "admin" -> pinned mode, "member" -> delegated mode. */
 export async function connectDevcloud(who: "admin" | "member"): Promise<OpenStackBackend> {
   const clouds = path.join(DEVCLOUD_DIR, "clouds.yaml");
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (!process.env.OS_CLOUD) {
     if (!fs.existsSync(clouds)) {
-      throw new Error(
-        `no dev cloud: ${clouds} does not exist. Start it with test/openstack/devcloud/up.sh (or set OS_CLOUD).`,
-      );
+      throw new Error(`${NOT_UP} (${clouds} does not exist; or set OS_CLOUD to use another cloud)`);
     }
     env.OS_CLIENT_CONFIG_FILE = clouds;
     env.OS_CLOUD = `devcloud-${who}`;
@@ -37,8 +77,7 @@ export async function connectDevcloud(who: "admin" | "member"): Promise<OpenStac
     return await OpenStackBackend.connect(cfg, { pollIntervalMs: 500 });
   } catch (err) {
     throw new Error(
-      `cannot reach the OpenStack cloud "${env.OS_CLOUD}": ${(err as Error).message}\n` +
-        "hint: start it with test/openstack/devcloud/up.sh",
+      `cannot reach the OpenStack cloud "${env.OS_CLOUD}": ${(err as Error).message}\n` + `hint: ${NOT_UP}`,
     );
   }
 }
