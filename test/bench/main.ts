@@ -175,6 +175,8 @@ export function report(r: BenchResults): string {
           "×bound",
           "1-by-1 model ms",
           "speed-up",
+          "0-latency create ms",
+          "0-latency destroy ms",
         ],
         p.rows.map((x) => [
           x.members,
@@ -186,6 +188,8 @@ export function report(r: BenchResults): string {
           x.destroyRatio,
           x.sequentialModelMs,
           `${fmt(x.speedupVsSequential)}×`,
+          x.zeroLatencyCreateMs,
+          x.zeroLatencyDestroyMs,
         ]),
       ),
     );

@@ -1,7 +1,7 @@
 // The placement suite: F1–F6 over seeds, the engine and its peers on the same instances, and the
 // issue's targets judged from the figures.
 
-import { evaluatePlacement, type Placement, place, type Topology } from "../../provider/placement";
+import { evaluatePlacement, lowerBoundCauses, type Placement, place, type Topology } from "../../provider/placement";
 import type { ClusterSpec } from "../../provider/spec/model";
 import { type BenchInstance, type F2Kind, F6_KINDS, type F6Kind, f1, f2, f3, f4, f5, f6 } from "./families";
 import { exactHosts, exactPlacement, type Highs, loadHighs, type PeerName, runPeer } from "./peers";
@@ -51,8 +51,10 @@ export interface CellFigures {
   hostsLowerBound: number[];
   solvers: SolverFigures[];
   exact?: ExactFigures[];
-  /** F5 only: peak resident memory growth while the engine ran (MB). */
+  /** F5 only: growth of resident memory while the engine ran (MB), per seed. */
   peakMemoryMb?: number[];
+  /** F5 only: the process's peak resident memory during that run (MB; includes the instance itself), per seed. */
+  peakRssMb?: number[];
   /** F6 only. */
   causes?: CauseFigures[];
 }
@@ -63,6 +65,8 @@ export interface CauseFigures {
   reported: string[];
   ms: number;
   boundCertified: boolean;
+  /** Bound-certified kinds: lowerBoundCauses alone (compiles the problem too), ms. */
+  boundMs?: number;
   /** Relaxing the reported groupings gives a placement (by the engine, checked, or by HiGHS). */
   sufficient?: boolean | "unknown";
   /** Keeping all but one of them is placeable, for each one. */
@@ -208,6 +212,7 @@ async function runCell(plan: CellPlan, o: PlacementOptions, highs: Highs): Promi
   const byPeer = new Map<PeerName, RunFigures[]>(plan.peers.map((p) => [p, []]));
   const exact: ExactFigures[] = [];
   const memory: number[] = [];
+  const rss: number[] = [];
   let members = 0;
   let hosts = 0;
   for (const seed of seeds) {
@@ -225,6 +230,7 @@ async function runCell(plan: CellPlan, o: PlacementOptions, highs: Highs): Promi
       res = again.value;
       ms = Math.min(ms, again.ms);
       memory.push(round(m.peakMb, 1));
+      rss.push(round(m.peakMb + m.baselineMb, 1));
     } else {
       const t = timed(() => place({ spec: inst.spec, topology: inst.topology, seed }));
       res = t.value;
@@ -266,7 +272,10 @@ async function runCell(plan: CellPlan, o: PlacementOptions, highs: Highs): Promi
     ],
   };
   if (plan.exact) cell.exact = exact;
-  if (plan.memory) cell.peakMemoryMb = memory;
+  if (plan.memory) {
+    cell.peakMemoryMb = memory;
+    cell.peakRssMb = rss;
+  }
   return cell;
 }
 
@@ -312,6 +321,7 @@ async function runF6(o: PlacementOptions, highs: Highs): Promise<CellFigures[]> 
           ms: round(t.ms),
           boundCertified: inst.boundCertified === true,
         };
+        if (bound) fig.boundMs = round(timed(() => lowerBoundCauses({ spec: inst.spec, topology: inst.topology })).ms);
         if (!t.value.placed && !bound) {
           const names = [...new Set(t.value.explanation.causes.flatMap((c) => c.groupings))];
           fig.sufficient = placeable(without(inst.spec, new Set(names)), inst.topology, highs, o.highsLimitS);
@@ -471,13 +481,20 @@ function targets(cells: CellFigures[]): Target[] {
   for (const c of fam("F5")) {
     const e = engine(c);
     const mem = maxOf(c.peakMemoryMb ?? []);
+    const rss = maxOf(c.peakRssMb ?? []);
     out.push({
       id: "F5-time",
       target: "≤ 500 ms",
       measured: `p50 ${e.p50Ms} ms, p99 ${e.p99Ms} ms (${c.cell})`,
       met: e.p99Ms <= 500,
     });
-    out.push({ id: "F5-memory", target: "≤ 300 MB", measured: `peak +${round(mem, 1)} MB resident`, met: mem <= 300 });
+    // Judged on the whole process's peak (an upper bound on the engine's share), not the growth alone.
+    out.push({
+      id: "F5-memory",
+      target: "≤ 300 MB",
+      measured: `peak resident ${round(rss, 1)} MB for the whole process (+${round(mem, 1)} MB while placing)`,
+      met: rss <= 300,
+    });
   }
   // F6
   {
@@ -486,10 +503,11 @@ function targets(cells: CellFigures[]): Target[] {
     const boundRuns = all.filter((c) => c.boundCertified);
     const boundMax = maxOf(boundRuns.map((c) => c.ms));
     const boundRight = boundRuns.filter((c) => c.reported.includes(c.expected)).length;
+    const boundOnly = maxOf(boundRuns.map((c) => c.boundMs ?? Number.NaN));
     out.push({
       id: "F6-bound-time",
       target: "bound-certified causes in ≤ 1 ms at any size",
-      measured: `max ${round(boundMax)} ms; expected cause reported ${boundRight}/${boundRuns.length}`,
+      measured: `max ${round(boundMax)} ms by place() (${round(boundOnly)} ms by lowerBoundCauses alone); expected cause reported ${boundRight}/${boundRuns.length}`,
       met: boundMax <= 1 && boundRight === boundRuns.length,
     });
     const other = all.filter((c) => !c.boundCertified);

@@ -29,6 +29,8 @@ export const LATENCY: Required<Omit<LatencyModel, "resizeMs">> = {
   concurrency: 20,
 };
 
+const ZERO_LATENCY: LatencyModel = { perCallMs: 0, serverBuildMs: 0, volumeCreateMs: 0, attachMs: 0, deleteMs: 0 };
+
 export interface ProvisionRow {
   members: number;
   servers: number;
@@ -42,6 +44,12 @@ export interface ProvisionRow {
   destroyRatio: number;
   /** The model's time to create the members one after another (each waited for before the next). */
   sequentialModelMs: number;
+  /**
+   * The same create and destroy with every latency at zero and no concurrency limit: the cost of
+   * the simulator itself (a lock and the whole state read and written per call) plus the controller.
+   */
+  zeroLatencyCreateMs: number;
+  zeroLatencyDestroyMs: number;
   speedupVsSequential: number;
 }
 
@@ -153,6 +161,7 @@ async function withCloud<T>(
 async function createDestroy(
   n: number,
   concurrency: number,
+  latency: LatencyModel,
 ): Promise<{ createMs: number; destroyMs: number; spec: ClusterSpec }> {
   const props = inputs(`bench-${n}`, n);
   const spec = specOf(props);
@@ -164,7 +173,7 @@ async function createDestroy(
     const t1 = performance.now();
     await controller.destroy(state);
     return { createMs, destroyMs: performance.now() - t1, spec };
-  }, LATENCY);
+  }, latency);
 }
 
 /** check (a new cluster: validate + dry-run placement) and diff (one member added: dry run against state). */
@@ -207,7 +216,8 @@ export async function provisionSuite(o: ProvisionOptions): Promise<ProvisionFigu
   const rows: ProvisionRow[] = [];
   for (const n of o.quick ? [10] : [10, 100, 1000]) {
     o.log(`provision ${n} members ...`);
-    const r = await createDestroy(n, concurrency);
+    const r = await createDestroy(n, concurrency, LATENCY);
+    const zero = await createDestroy(n, concurrency, ZERO_LATENCY);
     const servers = r.spec.members.filter((m) => m.type === "server").length;
     const volumes = r.spec.members.length - servers;
     const groups = r.spec.groupings.filter((g) => !g.implied).length;
@@ -225,6 +235,8 @@ export async function provisionSuite(o: ProvisionOptions): Promise<ProvisionFigu
       destroyRatio: round(r.destroyMs / lb.destroy, 2),
       sequentialModelMs: round(lb.sequential, 1),
       speedupVsSequential: round(lb.sequential / r.createMs, 1),
+      zeroLatencyCreateMs: round(zero.createMs, 1),
+      zeroLatencyDestroyMs: round(zero.destroyMs, 1),
     };
     rows.push(row);
   }
