@@ -410,18 +410,21 @@ export class ClusterController {
     const toCreate = [...c.create.keys()].sort(cmp);
     const members = new Map(p.spec.members.map((m) => [m.name, m]));
     const ids = new Map<string, Deferred<string>>(toCreate.map((n) => [n, deferred<string>()]));
+    // Servers' ids once ACTIVE: Cinder's local_to_instance reads the server's host, unset while it builds.
+    const active = new Map<string, Deferred<string>>(toCreate.map((n) => [n, deferred<string>()]));
     // A member that never gets made (another one failed first) releases whoever waits on its id.
     run.abort.signal.addEventListener("abort", () => {
-      for (const d of ids.values()) d.reject(new Error("stopped"));
+      for (const d of [...ids.values(), ...active.values()]) d.reject(new Error("stopped"));
     });
     let done = 0;
     const progressStep = Math.max(1, Math.ceil(toCreate.length / 5));
     await this.phase(run, toCreate, async (name) => {
       const m = members.get(name) as Member;
       try {
-        await this.createMember(run, m, ids);
+        await this.createMember(run, m, ids, active);
       } finally {
         ids.get(name)?.reject(new Error(`"${name}" was not created`));
+        active.get(name)?.reject(new Error(`"${name}" was not created`));
       }
       done++;
       // About five progress lines per create, and always the last one.
@@ -485,6 +488,7 @@ export class ClusterController {
     run: Run,
     m: VolumeMember,
     idOf: (member: string) => Promise<string | undefined>,
+    activeIdOf: (member: string) => Promise<string | undefined>,
   ): Promise<VolumeCreate> {
     const at = run.placement[m.name];
     const req: VolumeCreate = {
@@ -496,13 +500,14 @@ export class ClusterController {
       metadata: { ...m.metadata, [TAG_CLUSTER]: run.p.spec.name, [TAG_MEMBER]: m.name },
     };
     const hints = run.p.mode === "delegated" ? run.p.rules.volumeHints[m.name] : undefined;
+    const local = run.p.mode === "pinned" ? pinnedLocalServer(run, m) : hints?.localToServer;
+    if (local !== undefined) {
+      const id = await activeIdOf(local);
+      if (id !== undefined) req.localToServer = id;
+    }
     if (hints) {
       const resolve = async (names: string[]) =>
         (await Promise.all(names.map(idOf))).filter((x): x is string => x !== undefined);
-      if (hints.localToServer !== undefined) {
-        const id = await idOf(hints.localToServer);
-        if (id !== undefined) req.localToServer = id;
-      }
       const same = await resolve(hints.sameBackendAs);
       const different = await resolve(hints.differentBackendFrom);
       if (same.length > 0) req.sameBackendAs = same;
@@ -512,7 +517,12 @@ export class ClusterController {
   }
 
   /** Create one member and wait until it is ready; hints wait for the ids of the members they name. */
-  private async createMember(run: Run, m: Member, ids: Map<string, Deferred<string>>): Promise<void> {
+  private async createMember(
+    run: Run,
+    m: Member,
+    ids: Map<string, Deferred<string>>,
+    active: Map<string, Deferred<string>> = new Map(),
+  ): Promise<void> {
     const what = `${m.type} "${m.name}"`;
     if (m.type === "server") {
       const created = await this.ops.createServer(this.serverRequest(run, m));
@@ -521,6 +531,7 @@ export class ClusterController {
       ids.get(m.name)?.resolve(created.id);
       const ready = await this.waitServer(created.id, what, SERVER_ACTIVE, this.timeouts.serverMs, run.abort.signal);
       run.servers.set(m.name, ready as ServerInfo);
+      active.get(m.name)?.resolve(created.id);
       return;
     }
     const idOf = async (member: string): Promise<string | undefined> => {
@@ -528,7 +539,12 @@ export class ClusterController {
       if (pending) return pending.promise.catch(() => undefined);
       return run.servers.get(member)?.id ?? run.volumes.get(member)?.id;
     };
-    const req = await this.volumeRequest(run, m, idOf);
+    const activeIdOf = async (member: string): Promise<string | undefined> => {
+      const pending = active.get(member);
+      if (pending) return pending.promise.catch(() => undefined);
+      return run.servers.get(member)?.id;
+    };
+    const req = await this.volumeRequest(run, m, idOf, activeIdOf);
     if (run.abort.signal.aborted) throw new WaitError("aborted", "skipped");
     const created = await this.ops.createVolume(req);
     run.ledger.volumes.add(created.id);
@@ -955,6 +971,23 @@ export class ClusterController {
 }
 
 // ---- helpers ----
+
+/**
+ * Pinned mode, a volume placed on a host-local storage backend: the server placed on that host
+ * (its own server first), for Cinder's local_to_instance hint. Cinder takes no exact pool on create,
+ * so without the hint it may put the volume on another host's backend.
+ */
+function pinnedLocalServer(run: Run, m: VolumeMember): string | undefined {
+  const at = run.placement[m.name];
+  if (at?.type !== "volume") return undefined;
+  const host = run.p.discovery.topology.storageBackends.find((b) => b.name === at.backend)?.host;
+  if (host === undefined) return undefined;
+  const onHost = Object.entries(run.placement)
+    .filter(([, p]) => p.type === "server" && p.host === host)
+    .map(([name]) => name)
+    .sort(cmp);
+  return m.attachTo !== undefined && onHost.includes(m.attachTo) ? m.attachTo : onHost[0];
+}
 
 /** What makes apply refuse before touching the cloud: rules the mode can't express, impossible changes, quota. */
 function blockingOf(p: Prepared): string[] {
