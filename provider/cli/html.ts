@@ -1,6 +1,7 @@
 // `plan --html <file>`: the placement as a self-contained HTML map (zones side by side, racks,
 // hosts with their capacity used, members on them). Pure string building.
-import { findFlavor, type Topology } from "../placement/topology";
+import { usedWith } from "../placement/render";
+import type { Topology } from "../placement/topology";
 import type { Placement, SoftViolation } from "../placement/types";
 import type { ClusterSpec } from "../spec/model";
 
@@ -52,16 +53,7 @@ export function renderPlacementHtml(
         .sort((a, b) => cmp(a.name, b.name));
       const hostHtml = hosts.map((h) => {
         const here = onHost.get(h.name) ?? [];
-        const used = { vcpus: h.used?.vcpus ?? 0, ramMb: h.used?.ramMb ?? 0, diskGb: h.used?.diskGb ?? 0 };
-        for (const n of here) {
-          const m = members.get(n);
-          const f = m?.type === "server" ? findFlavor(topology.flavors, m.flavorRef) : undefined;
-          if (f) {
-            used.vcpus += f.vcpus;
-            used.ramMb += f.ramMb;
-            used.diskGb += f.diskGb;
-          }
-        }
+        const used = usedWith(h, here, members, topology);
         return `<div class="host${here.length ? " busy" : ""}"><h4>${esc(h.name)}</h4>${bar("vcpus", used.vcpus, h.vcpus, "")}${bar("ram", used.ramMb, h.ramMb, "MB")}${bar("disk", used.diskGb, h.diskGb, "GB")}<ul>${here.map(label).join("")}</ul></div>`;
       });
       return `<div class="rack"><h3>rack ${esc(rack)}</h3>${hostHtml.join("")}</div>`;

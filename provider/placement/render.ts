@@ -12,6 +12,21 @@ function memberLabel(m: Member | undefined, name: string): string {
   return `${name} (volume, ${m.sizeGb} GB${m.volumeType !== undefined ? `, ${m.volumeType}` : ""})`;
 }
 
+/** What a host has in use once the given members sit on it: its own `used` plus their flavors. */
+export function usedWith(host: Host | undefined, names: string[], members: Map<string, Member>, topology: Topology) {
+  const used = { vcpus: host?.used?.vcpus ?? 0, ramMb: host?.used?.ramMb ?? 0, diskGb: host?.used?.diskGb ?? 0 };
+  for (const n of names) {
+    const m = members.get(n);
+    const f = m?.type === "server" ? findFlavor(topology.flavors, m.flavorRef) : undefined;
+    if (f) {
+      used.vcpus += f.vcpus;
+      used.ramMb += f.ramMb;
+      used.diskGb += f.diskGb;
+    }
+  }
+  return used;
+}
+
 export function renderPlacementTree(spec: ClusterSpec, topology: Topology, placement: Placement): string {
   const members = new Map(spec.members.map((m) => [m.name, m]));
   const hosts = new Map<string, Host>((topology.hosts ?? []).map((h) => [h.name, h]));
@@ -55,16 +70,7 @@ export function renderPlacementTree(spec: ClusterSpec, topology: Topology, place
       for (const host of [...hs.keys()].sort(cmp)) {
         const h = hosts.get(host);
         const servers = hs.get(host) as string[];
-        const used = { vcpus: h?.used?.vcpus ?? 0, ramMb: h?.used?.ramMb ?? 0, diskGb: h?.used?.diskGb ?? 0 };
-        for (const s of servers) {
-          const m = members.get(s);
-          const f = m?.type === "server" ? findFlavor(topology.flavors, m.flavorRef) : undefined;
-          if (f) {
-            used.vcpus += f.vcpus;
-            used.ramMb += f.ramMb;
-            used.diskGb += f.diskGb;
-          }
-        }
+        const used = usedWith(h, servers, members, topology);
         const capacity = h
           ? `  vcpus ${used.vcpus}/${h.vcpus}, ram ${used.ramMb}/${h.ramMb} MB, disk ${used.diskGb}/${h.diskGb} GB`
           : "";
