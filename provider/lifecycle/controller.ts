@@ -42,6 +42,7 @@ import {
   SERVER_GONE,
   until,
   VOLUME_AVAILABLE,
+  VOLUME_DELETABLE,
   VOLUME_GONE,
   VOLUME_IN_USE,
   VOLUME_SETTLED,
@@ -817,11 +818,12 @@ export class ClusterController {
       if (!(e instanceof WaitError && e.kind === "aborted")) failures.push(describeError(e));
     };
     const signal = abort?.signal;
-    // Volumes: read once to learn their names and attachments.
+    // Volumes: wait until each can be deleted (a rollback meets them still creating or attaching),
+    // which also tells their names and attachments.
     const volumes = (
       await Promise.all(
         [...objs.volumes].sort(cmp).map((id) =>
-          this.ops.getVolume(id).catch((e) => {
+          this.waitVolume(id, `volume ${id}`, VOLUME_DELETABLE, this.timeouts.volumeMs, signal, true).catch((e) => {
             note(e);
             return undefined;
           }),

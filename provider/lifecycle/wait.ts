@@ -118,6 +118,27 @@ export const VOLUME_IN_USE: WaitMachine<VolumeInfo> = {
   failure: ["error", "error_attaching"],
 };
 
+/**
+ * Until Cinder will take a delete: it refuses a volume that is still creating, attaching, detaching
+ * or extending (400 "Volume status must be available or error…"), which a rollback right after a
+ * failed create meets all the time. Error states are deletable.
+ */
+export const VOLUME_DELETABLE: WaitMachine<VolumeInfo> = {
+  goal: "settled (deletable)",
+  pending: ["creating", "downloading", "extending", "attaching", "detaching", "reserved"],
+  target: [
+    "available",
+    "in-use",
+    "error",
+    "error_extending",
+    "error_attaching",
+    "error_detaching",
+    "error_restoring",
+    "error_managing",
+  ],
+  failure: [],
+};
+
 export const VOLUME_GONE: WaitMachine<VolumeInfo> = { goal: "gone", pending: [], target: [], failure: [], gone: true };
 
 /** A machine whose target also requires `done` (resize/rebuild/extend/attach/detach visible). */

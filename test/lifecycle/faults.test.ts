@@ -105,6 +105,18 @@ describe("a failure at every step of a create leaves nothing behind", () => {
     await expectEmpty(h.cloud);
   });
 
+  it("a rollback that meets a volume still creating waits for it, then deletes it", async () => {
+    // Cinder (and the simulated cloud) refuse to delete a volume that is still creating; found
+    // on the real cloud, where a failed create left such a volume behind.
+    h = await openHarness();
+    await h.cloud.injectFault({ kind: "slow", op: "createVolume", member: "data-1", ms: 800 });
+    await h.cloud.injectFault({ kind: "server-error", member: "kv-3" });
+    const e = await failure(h.controller.apply(cluster()));
+    expect(e.code).toBe("create_failed");
+    expect(e.partialState).toBeUndefined();
+    await expectEmpty(h.cloud);
+  });
+
   it("a build past its deadline fails the create and is rolled back", async () => {
     h = await openHarness({ controller: { timeouts: { serverMs: 1500 } } });
     await h.cloud.injectFault({ kind: "slow", op: "createServer", member: "kv-2", ms: 600_000 });
