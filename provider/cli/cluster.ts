@@ -125,6 +125,18 @@ function controllerFor(io: Io, selection: BackendSelection, flags: BackendFlags)
   });
 }
 
+/**
+ * A cluster's state belongs to the cloud it was built on: showing it from another cloud would call
+ * every member missing, and destroying it there would sweep another project's objects by name.
+ */
+function onOtherCloud(io: Io, name: string, previous: ClusterState | undefined, selection: BackendSelection): boolean {
+  if (!previous || previous.backendId === selection.backendId) return false;
+  io.err(
+    `cluster "${name}" was built on ${previous.backendId}, not on ${selection.backendId}: select that cloud (OS_CLOUD, --backend, --sim-dir), or use another --state-dir.`,
+  );
+  return true;
+}
+
 /** Opens the backend, runs one lifecycle step, maps its failure to an exit code, closes the backend. */
 async function onBackend(
   io: Io,
@@ -157,12 +169,7 @@ export async function applyCommand(io: Io, specFile: string, flags: BackendFlags
   const file = stateFile(io, flags, spec.value.name);
   return onBackend(io, flags, file, async (controller, selection) => {
     const previous = readState(file);
-    if (previous && previous.backendId !== selection.backendId) {
-      io.err(
-        `cluster "${spec.value.name}" was built on ${previous.backendId}, not on ${selection.backendId}: destroy it there first, or use another --state-dir.`,
-      );
-      return EXIT.usage;
-    }
+    if (onOtherCloud(io, spec.value.name, previous, selection)) return EXIT.usage;
     const state = await controller.apply(spec.value, previous);
     writeState(file, state);
     printState(io, selection, state, flags.json);
@@ -189,6 +196,7 @@ export async function showCommand(io: Io, target: string, flags: BackendFlags & 
       io.err(`cluster "${name}" has no state in ${path.dirname(file)}: nothing was applied from here.`);
       return EXIT.usage;
     }
+    if (onOtherCloud(io, name, previous, selection)) return EXIT.usage;
     const state = await controller.refresh(previous);
     writeState(file, state);
     printState(io, selection, state, flags.json);
@@ -201,8 +209,10 @@ export async function destroyCommand(io: Io, target: string, flags: BackendFlags
   if (typeof name === "number") return name;
   const file = stateFile(io, flags, name);
   return onBackend(io, flags, file, async (controller, selection) => {
+    const previous = readState(file);
+    if (onOtherCloud(io, name, previous, selection)) return EXIT.usage;
     // Without state, destroy still sweeps everything tagged with the cluster's name.
-    await controller.destroy(readState(file) ?? { clusterName: name });
+    await controller.destroy(previous ?? { clusterName: name });
     rmSync(file, { force: true });
     io.out(`cluster "${name}" destroyed: nothing of it is left on ${selection.backend.description}.`);
     return EXIT.ok;

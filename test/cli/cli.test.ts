@@ -331,6 +331,21 @@ describe("apply, show, destroy on the simulated cloud kept in the current direct
     expect(cloud.servers).toEqual([]);
   });
 
+  it("show and destroy refuse a cluster's state from another cloud, instead of calling it missing or sweeping there", async () => {
+    const dir = mkdtempSync(path.join(work, "cluster-"));
+    const spec = path.join(SPECS, "three-tier.yaml");
+    const topo = ["--sim-topology", path.join(TOPOLOGIES, "small.json")];
+    expect((await cli(["apply", spec, "--sim-dir", "cloud-a", ...topo], dir)).code).toBe(0);
+    for (const command of ["show", "destroy"]) {
+      const r = await cli([command, spec, "--sim-dir", "cloud-b", ...topo], dir);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(
+        /cluster "shop" was built on simulated:\S+, not on simulated:\S+: select that cloud/,
+      );
+    }
+    expect((await cli(["destroy", spec, "--sim-dir", "cloud-a"], dir)).code).toBe(0);
+  });
+
   it("show of a cluster never applied here is a one-line usage error", async () => {
     const dir = mkdtempSync(path.join(work, "cluster-"));
     const r = await cli(["show", "ghost"], dir);
