@@ -167,6 +167,13 @@ export interface Backend {
 
   discover(): Promise<Discovery>;
 
+  /**
+   * Image references (names or ids) that a server can't be booted from, each with why ("does not
+   * exist", "names 2 images: use its id"); empty when all are fine. Checked before anything is made,
+   * so a typo fails `pulumi preview` instead of a half-built cluster.
+   */
+  imageProblems(refs: string[]): Promise<Record<string, string>>;
+
   createServerGroup(req: ServerGroupCreate): Promise<ServerGroupInfo>;
   getServerGroup(id: string): Promise<ServerGroupInfo | undefined>;
   /** Server groups whose metadata contains every given tag. */

@@ -87,6 +87,8 @@ interface Prepared {
   changes?: ChangeSet;
   /** Quotas the apply would exceed, one line each. */
   quota: string[];
+  /** Images that can't be booted, one line each. */
+  images: string[];
 }
 
 /** Objects made in this run, so a failed create can take back exactly them (plus tagged leftovers). */
@@ -354,11 +356,41 @@ export class ClusterController {
       currentIsCounted: true,
       ...(this.options.seed !== undefined ? { seed: this.options.seed } : {}),
     });
-    const p: Prepared = { spec, discovery, mode, rules, live, base, result, quota: [], ...(state ? { state } : {}) };
+    const p: Prepared = { spec, discovery, mode, rules, live, base, result, quota: [], images: [], ...(state ? { state } : {}) };
     if (result.placed) p.changes = changes(spec, base, live, rules, result.moves);
     const demand = quotaDemand(spec, p.changes ?? base, live, discovery.topology.flavors);
     p.quota = quotaProblems(spec.name, demand, discovery.quota, state !== undefined);
+    p.images = await this.imageProblems(spec, p.changes ?? base, p.changes?.rebuilds ?? []);
     return p;
+  }
+
+  /** Images the servers to create or rebuild would boot from but the cloud can't: blocking, like quota. */
+  private async imageProblems(
+    spec: ClusterSpec,
+    c: Baseline,
+    rebuilds: { member: string; to: string }[],
+  ): Promise<string[]> {
+    const users = new Map<string, string[]>();
+    const use = (ref: string, member: string) => users.set(ref, [...(users.get(ref) ?? []), member]);
+    for (const m of spec.members) if (m.type === "server" && c.create.has(m.name)) use(m.imageRef, m.name);
+    for (const r of rebuilds) use(r.to, r.member);
+    if (users.size === 0) return [];
+    let problems: Record<string, string>;
+    try {
+      problems = await this.backend.imageProblems([...users.keys()].sort(cmp));
+    } catch (e) {
+      throw new LifecycleError(
+        "backend",
+        `${clusterPrefix(spec.name)}can't look up images on the ${this.backend.description}: ${describeError(e)}`,
+        { cause: e },
+      );
+    }
+    return Object.keys(problems)
+      .sort(cmp)
+      .map((ref) => {
+        const members = (users.get(ref) ?? []).sort(cmp);
+        return `${clusterPrefix(spec.name)}image "${ref}" of ${members.map((m) => `"${m}"`).join(", ")} ${problems[ref]}`;
+      });
   }
 
   // ---- the back half: make it so ----
@@ -993,7 +1025,7 @@ function pinnedLocalServer(run: Run, m: VolumeMember): string | undefined {
 
 /** What makes apply refuse before touching the cloud: rules the mode can't express, impossible changes, quota. */
 function blockingOf(p: Prepared): string[] {
-  return [...p.rules.blocking, ...p.base.problems, ...p.quota].sort();
+  return [...p.rules.blocking, ...p.base.problems, ...p.quota, ...p.images].sort();
 }
 
 interface Deferred<T> {

@@ -137,6 +137,13 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       expect(fx.backend.description).not.toBe("");
     });
 
+    it("names the images a server can't boot from, and only those", async () => {
+      const missing = `no-such-image-${Date.now()}`;
+      const problems = await fx.backend.imageProblems([fx.imageRef, fx.otherImageRef, missing]);
+      expect(Object.keys(problems)).toEqual([missing]);
+      expect(problems[missing]).toMatch(/does not exist/);
+    });
+
     it("creates, gets, finds and deletes a server group", async () => {
       const g = await fx.backend.createServerGroup({
         name: `${cluster}-spread`,

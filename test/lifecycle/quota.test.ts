@@ -135,3 +135,35 @@ describe("quotaProblems", () => {
     expect(quotaProblems("c", { ...demand, instances: -2 }, { instances: 0, vcpus: 1, ramMb: 512 }, true)).toEqual([]);
   });
 });
+
+describe("images before anything is made", () => {
+  it("an image the cloud doesn't have blocks the plan and apply refuses, naming the members", async () => {
+    h = await openHarness();
+    const c = spec("c", [server("web-1", { imageRef: "debain-12" }), server("web-2", { imageRef: "debain-12" })]);
+    const plan = await h.controller.plan(c);
+    expect(plan.blocking).toEqual([
+      'cluster "c": image "debain-12" of "web-1", "web-2" does not exist (known images: debian-12, ubuntu-24.04, cirros)',
+    ]);
+    const e = await h.controller.apply(c).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(LifecycleError);
+    expect((e as LifecycleError).code).toBe("invalid");
+    const counts = await callCounts(h.cloud, MUTATING_OPS);
+    expect(Object.values(counts).every((n) => n === 0)).toBe(true);
+    await expectEmpty(h.cloud);
+  });
+
+  it("only images of servers to create or rebuild are checked", async () => {
+    h = await openHarness();
+    const c = spec("c", [server("web-1")]);
+    await h.controller.apply(c);
+    const plan = await h.controller.plan(spec("c", [server("web-1")]));
+    expect(plan.blocking).toEqual([]);
+    const rebuild = await h.controller.plan(spec("c", [server("web-1", { imageRef: "nope" })]));
+    expect(rebuild.blocking).toEqual([
+      'cluster "c": image "nope" of "web-1" does not exist (known images: debian-12, ubuntu-24.04, cirros)',
+    ]);
+  });
+});

@@ -379,3 +379,34 @@ describe("OpenStackBackend.discover", () => {
     agent.assertNoPendingInterceptors();
   });
 });
+
+describe("OpenStackBackend.imageProblems", () => {
+  it("looks ids up by id and names by name, and says what is wrong with each", async () => {
+    const { agent, backend } = await connect("2.93");
+    const glance = agent.get(GLANCE);
+    glance
+      .intercept({ path: "/v2/images/11111111-2222-3333-4444-555555555555", method: "GET" })
+      .reply(200, { id: "x" }, json);
+    glance
+      .intercept({ path: "/v2/images/11111111-2222-3333-4444-000000000000", method: "GET" })
+      .reply(404, { message: "No image found" }, json);
+    glance.intercept({ path: "/v2/images?name=debian-12", method: "GET" }).reply(200, { images: [{ id: "a" }] }, json);
+    glance.intercept({ path: "/v2/images?name=debain-12", method: "GET" }).reply(200, { images: [] }, json);
+    glance
+      .intercept({ path: "/v2/images?name=ubuntu", method: "GET" })
+      .reply(200, { images: [{ id: "a" }, { id: "b" }] }, json);
+    expect(
+      await backend.imageProblems([
+        "11111111-2222-3333-4444-000000000000",
+        "11111111-2222-3333-4444-555555555555",
+        "debain-12",
+        "debian-12",
+        "ubuntu",
+      ]),
+    ).toEqual({
+      "11111111-2222-3333-4444-000000000000": "does not exist (no image has that id)",
+      "debain-12": "does not exist (use an image id or an existing image name)",
+      ubuntu: "names 2 images: use its id",
+    });
+  });
+});

@@ -88,8 +88,31 @@ export class CinderClient {
   }
 }
 
+/** Nova and Glance take an image id as is; anything else is looked up by name. */
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
 export class GlanceClient {
   constructor(private readonly session: Session) {}
+
+  /** Why this image reference (an id or a name) can't be booted, or undefined when it can. */
+  async problem(ref: string): Promise<string | undefined> {
+    if (UUID.test(ref)) {
+      try {
+        await this.session.request("image", { method: "GET", path: `/v2/images/${encodeURIComponent(ref)}` });
+        return undefined;
+      } catch (e) {
+        if (e instanceof BackendError && e.code === "not_found") return "does not exist (no image has that id)";
+        throw e;
+      }
+    }
+    const res = await this.session.request("image", {
+      method: "GET",
+      path: `/v2/images?name=${encodeURIComponent(ref)}`,
+    });
+    const n = ((res.json as { images?: unknown[] }).images ?? []).length;
+    if (n === 1) return undefined;
+    return n === 0 ? "does not exist (use an image id or an existing image name)" : `names ${n} images: use its id`;
+  }
 
   /** The id of the image with this name; bad_request when none or several. */
   async imageId(name: string): Promise<string> {

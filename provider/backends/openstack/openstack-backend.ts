@@ -85,6 +85,15 @@ export class OpenStackBackend implements Backend {
     return `openstack:${where.replace(/\/+$/, "")}|project=${project}|region=${this.cfg.region ?? ""}`;
   }
 
+  async imageProblems(refs: string[]): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const ref of refs) {
+      const problem = await this.glance.problem(ref);
+      if (problem !== undefined) out[ref] = problem;
+    }
+    return out;
+  }
+
   async discover(): Promise<Discovery> {
     const [hypervisors, flavors, novaLimits, cinderLimits] = await Promise.all([
       this.nova.hypervisors(),

@@ -272,6 +272,16 @@ export class SimulatedCloud implements Backend {
     });
   }
 
+  imageProblems(refs: string[]): Promise<Record<string, string>> {
+    return this.call("imageProblems", ({ state }) => {
+      const out: Record<string, string> = {};
+      for (const ref of refs) {
+        if (!state.images.includes(ref)) out[ref] = `does not exist (known images: ${state.images.join(", ")})`;
+      }
+      return out;
+    });
+  }
+
   createServerGroup(req: ServerGroupCreate): Promise<ServerGroupInfo> {
     return this.call("createServerGroup", ({ state }) => {
       if (!POLICIES.includes(req.policy)) {

@@ -8,6 +8,7 @@ export type BackendOp = Exclude<keyof Backend, "kind" | "description" | "pollInt
 
 export const BACKEND_OPS = [
   "discover",
+  "imageProblems",
   "createServerGroup",
   "getServerGroup",
   "findServerGroups",
