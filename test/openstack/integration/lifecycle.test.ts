@@ -4,8 +4,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { TAG_CLUSTER } from "../../../provider/backends/backend";
 import type { OpenStackBackend } from "../../../provider/backends/openstack/openstack-backend";
-import { ClusterController } from "../../../provider/lifecycle";
-import type { ClusterSpec, Grouping, ServerMember } from "../../../provider/spec/model";
+import { ClusterController, LifecycleError } from "../../../provider/lifecycle";
+import type { ClusterSpec, Grouping, ServerMember, VolumeMember } from "../../../provider/spec/model";
 import { connectDevcloud, DEVCLOUD } from "./cloud";
 
 const srv = (name: string, over: Partial<ServerMember> = {}): ServerMember => ({
@@ -81,13 +81,20 @@ for (const who of ["admin", "member"] as const) {
       expect(await leftovers(b, name)).toBe(0);
     });
 
-    it("rolls everything back when the last member's flavor doesn't exist", async () => {
+    it("rolls everything back when the last member fails mid-create (a volume type Cinder doesn't have)", async () => {
+      // Flavors and images are checked before anything is made; a volume type is only refused by
+      // Cinder at create time, after the servers exist: a real mid-create failure.
       const b = await connect();
       const ctl = new ClusterController(b, { concurrency: 1 });
       const name = `lc-rollback-${who}-${run}`;
-      await expect(
-        ctl.apply({ name, members: [srv("a"), srv("b"), srv("z", { flavorRef: "no-such-flavor" })], groupings: [] }),
-      ).rejects.toThrow();
+      const z: VolumeMember = { type: "volume", name: "z", sizeGb: 1, volumeType: "no-such-type" };
+      const failure = await ctl.apply({ name, members: [srv("a"), srv("b"), z], groupings: [] }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(failure).toBeInstanceOf(LifecycleError);
+      expect((failure as LifecycleError).code).toBe("create_failed");
+      expect((failure as LifecycleError).message).toContain("no-such-type");
       for (let i = 0; i < 120 && (await leftovers(b, name)) > 0; i++) await new Promise((r) => setTimeout(r, 500));
       expect(await leftovers(b, name)).toBe(0);
     });
