@@ -356,7 +356,18 @@ export class ClusterController {
       currentIsCounted: true,
       ...(this.options.seed !== undefined ? { seed: this.options.seed } : {}),
     });
-    const p: Prepared = { spec, discovery, mode, rules, live, base, result, quota: [], images: [], ...(state ? { state } : {}) };
+    const p: Prepared = {
+      spec,
+      discovery,
+      mode,
+      rules,
+      live,
+      base,
+      result,
+      quota: [],
+      images: [],
+      ...(state ? { state } : {}),
+    };
     if (result.placed) p.changes = changes(spec, base, live, rules, result.moves);
     const demand = quotaDemand(spec, p.changes ?? base, live, discovery.topology.flavors);
     p.quota = quotaProblems(spec.name, demand, discovery.quota, state !== undefined);

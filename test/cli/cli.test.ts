@@ -339,9 +339,7 @@ describe("apply, show, destroy on the simulated cloud kept in the current direct
     for (const command of ["show", "destroy"]) {
       const r = await cli([command, spec, "--sim-dir", "cloud-b", ...topo], dir);
       expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(
-        /cluster "shop" was built on simulated:\S+, not on simulated:\S+: select that cloud/,
-      );
+      expect(r.stderr).toMatch(/cluster "shop" was built on simulated:\S+, not on simulated:\S+: select that cloud/);
     }
     expect((await cli(["destroy", spec, "--sim-dir", "cloud-a"], dir)).code).toBe(0);
   });
