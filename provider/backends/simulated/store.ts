@@ -7,7 +7,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import * as lockfile from "proper-lockfile";
 import type { Topology } from "../../placement/topology";
-import type { ServerGroupPolicy } from "../backend";
+import type { ServerGroupPolicy, VolumeInfo } from "../backend";
 import type { BackendOp, StoredFault } from "./faults";
 
 export const STATE_FILE = "cloud.json";
@@ -61,18 +61,10 @@ export type VolumePending =
   | { kind: "extend"; at: number; back: string }
   | { kind: "delete"; at: number };
 
-export interface VolumeRecord {
-  id: string;
-  name: string;
-  status: string;
-  fault?: string;
-  sizeGb: number;
-  volumeType?: string;
-  zone?: string;
+/** What the cloud keeps of a volume: what `getVolume` shows, plus its timing. */
+export interface VolumeRecord extends VolumeInfo {
   /** Storage backend; its capacity is claimed while the volume is not in error. */
   backend?: string;
-  attachedTo: string[];
-  metadata: Record<string, string>;
   createdAt: number;
   pending?: VolumePending;
 }
