@@ -3,8 +3,8 @@
 // Planted families hide a feasible assignment first and derive every rule from it.
 
 import type { CauseCode, Host, StorageBackend, Topology } from "../../provider/placement";
-import { mulberry32, type Rng } from "../../provider/placement/prng";
 import type { ClusterSpec, Grouping, Member, Scope, ServerMember } from "../../provider/spec/model";
+import { seededTools } from "../placement/random-instance";
 
 export interface BenchInstance {
   spec: ClusterSpec;
@@ -33,26 +33,8 @@ const GIB = 1024;
 const SMALL_HOST = { vcpus: 32, ramMb: 128 * GIB, diskGb: 2000 };
 const BIG_HOST = { vcpus: 64, ramMb: 256 * GIB, diskGb: 4000 };
 
-interface Tools {
-  rnd: Rng;
-  int(lo: number, hi: number): number;
-  pick<T>(xs: readonly T[]): T;
-  shuffle<T>(xs: T[]): T[];
-}
-
-function tools(seed: number): Tools {
-  const rnd = mulberry32(seed);
-  const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
-  const shuffle = <T>(xs: T[]): T[] => {
-    for (let i = xs.length - 1; i > 0; i--) {
-      const j = Math.floor(rnd() * (i + 1));
-      [xs[i], xs[j]] = [xs[j] as T, xs[i] as T];
-    }
-    return xs;
-  };
-  return { rnd, int, pick, shuffle };
-}
+type Tools = ReturnType<typeof seededTools>;
+const tools = seededTools;
 
 const pad = (i: number, w = 5) => String(i).padStart(w, "0");
 

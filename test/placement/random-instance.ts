@@ -18,7 +18,8 @@ export interface Instance {
   topology: Topology;
 }
 
-export function randomInstance(seed: number, maxMembers = 12, maxHosts = 8): Instance {
+/** Seeded draws shared by the oracle's instances and the benchmark's families. */
+export function seededTools(seed: number) {
   const rnd = mulberry32(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
@@ -29,6 +30,11 @@ export function randomInstance(seed: number, maxMembers = 12, maxHosts = 8): Ins
     }
     return xs;
   };
+  return { rnd, int, pick, shuffle };
+}
+
+export function randomInstance(seed: number, maxMembers = 12, maxHosts = 8): Instance {
+  const { rnd, int, pick, shuffle } = seededTools(seed);
 
   const hosts: Host[] = [];
   const storageBackends: StorageBackend[] = [];
