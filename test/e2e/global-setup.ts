@@ -1,5 +1,5 @@
 import type { TestProject } from "vitest/node";
-import { buildPackage, obtainPulumi } from "../tools/pulumi-env.js";
+import { buildPackage, obtainPulumi, pulumiRoute } from "../tools/pulumi-env.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -15,5 +15,10 @@ export default async function setup(project: TestProject): Promise<void> {
   });
   // Type errors elsewhere in the tree (tsc still emits) are for `npm test` to fail on; here they are shown.
   buildPackage({ onWarning: (text) => process.stderr.write(`e2e: warning: ${text}\n`) });
+  process.stderr.write(
+    pulumiRoute(cliDir) === "host"
+      ? "e2e: programs run through the official pulumi-language-nodejs, as users run them\n"
+      : "e2e: no pulumi-language-nodejs installed: programs run through the runtime @pulumi/pulumi serves itself (test/tools/pulumi-inline.js)\n",
+  );
   project.provide("pulumiCliDir", cliDir);
 }

@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { inject } from "vitest";
-import { linkProgramModules, pulumiEnv, REPO, tempDir } from "../tools/pulumi-env.js";
+import { linkProgramModules, pulumiCommand, pulumiEnv, REPO, tempDir } from "../tools/pulumi-env.js";
 
 export const EXAMPLES = path.join(REPO, "examples");
 export const VCLUSTER_TYPE = "pulumi-nodejs:dynamic/openstack-vcluster:VCluster";
@@ -104,7 +104,8 @@ export class Program {
     const log = path.join(this.dir, "..", `events-${++this.seq}.jsonl`);
     const engine = ["preview", "up", "refresh", "destroy"].includes(args[0] ?? "");
     const full = [...args, "--non-interactive", ...(engine ? ["--event-log", log, "--color", "never"] : [])];
-    const r = await run(path.join(this.cliDir, "pulumi"), full, { cwd: this.dir, env: this.env });
+    const [file, argv] = pulumiCommand(this.cliDir, full);
+    const r = await run(file, argv, { cwd: this.dir, env: this.env });
     const events: EngineEvent[] = fs.existsSync(log)
       ? fs
           .readFileSync(log, "utf8")

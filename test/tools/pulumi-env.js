@@ -9,11 +9,12 @@ const path = require("node:path");
 
 const REPO = path.resolve(__dirname, "..", "..");
 const GET_PULUMI = path.join(__dirname, "get-pulumi.sh");
+const INLINE = path.join(__dirname, "pulumi-inline.js");
 /** Fixed on purpose: test and demo stacks are throwaway, and the secrets in them are sentinels. */
 const TEST_PASSPHRASE = "openstack-vcluster-test-passphrase";
 
 /**
- * Runs get-pulumi.sh and resolves to the directory holding `pulumi` and `pulumi-language-nodejs`.
+ * Runs get-pulumi.sh and resolves to the directory holding `pulumi`.
  * Progress lines go to `onProgress`; a failure rejects with the script's own one-line reason.
  * @param {{ onProgress?: (line: string) => void }} [opts]
  * @returns {Promise<string>}
@@ -45,6 +46,31 @@ function obtainPulumi(opts = {}) {
       else reject(new Error(lastReason || `test/tools/get-pulumi.sh exited with ${code}`));
     });
   });
+}
+
+/**
+ * How programs run under the CLI in `cliDir`: "host" where the official Node.js language host is
+ * installed (beside `pulumi` or on PATH), as users run them; else "inline", through the runtime that
+ * @pulumi/pulumi serves itself (pulumi-inline.js). OPENSTACK_VCLUSTER_PULUMI_ROUTE=host|inline forces one.
+ * @param {string} cliDir
+ * @returns {"host" | "inline"}
+ */
+function pulumiRoute(cliDir) {
+  const forced = process.env.OPENSTACK_VCLUSTER_PULUMI_ROUTE;
+  if (forced === "host" || forced === "inline") return forced;
+  const dirs = [cliDir, ...(process.env.PATH ?? "").split(path.delimiter)];
+  return dirs.some((d) => d && fs.existsSync(path.join(d, "pulumi-language-nodejs"))) ? "host" : "inline";
+}
+
+/**
+ * The command line that runs `pulumi <args>` on the route `pulumiRoute` picks: [file, argv].
+ * @param {string} cliDir
+ * @param {string[]} args
+ * @returns {[string, string[]]}
+ */
+function pulumiCommand(cliDir, args) {
+  const cli = path.join(cliDir, "pulumi");
+  return pulumiRoute(cliDir) === "host" ? [cli, args] : [process.execPath, [INLINE, cli, ...args]];
 }
 
 /**
@@ -127,6 +153,8 @@ module.exports = {
   REPO,
   TEST_PASSPHRASE,
   obtainPulumi,
+  pulumiRoute,
+  pulumiCommand,
   pulumiEnv,
   tempDir,
   linkProgramModules,
