@@ -7,10 +7,10 @@
 // written by this release keeps working with the code installed after an upgrade
 // (pulumi/pulumi#18976). Keep it that way: no module-level values in these methods.
 import * as pulumi from "@pulumi/pulumi";
-import type { BrokenRule, MemberState } from "../provider/lifecycle/state";
-import type { MemberPlacement, SoftViolation } from "../provider/placement/types";
+import type { MemberPlacement, SoftViolation } from "../provider/model/placement";
+import type { BrokenRule, ClusterState, MemberState } from "../provider/model/state";
 
-type Hooks = typeof import("../provider/dynamic/hooks");
+type Hooks = typeof import("../provider/pulumi/hooks");
 
 const provider: pulumi.dynamic.ResourceProvider = {
   async configure(req) {
@@ -74,9 +74,9 @@ export interface VolumeInstanceArgs {
 
 export type InstanceArgs = ServerInstanceArgs | VolumeInstanceArgs;
 
-export type Rule = "affinity" | "anti-affinity" | "proximity";
-export type Scope = "host" | "rack" | "zone";
-export type Enforcement = "hard" | "soft";
+export type { Enforcement, Rule, Scope } from "../provider/model/cluster";
+
+import type { Enforcement, Rule, Scope } from "../provider/model/cluster";
 
 export interface GroupingSpecArgs {
   rule: pulumi.Input<Rule>;
@@ -116,18 +116,18 @@ export type SoftViolationOutput = SoftViolation;
 export type BrokenRuleOutput = BrokenRule;
 
 export class VCluster extends pulumi.dynamic.Resource {
-  declare public readonly clusterName: pulumi.Output<string>;
-  declare public readonly members: pulumi.Output<Record<string, MemberOutput>>;
+  declare public readonly clusterName: pulumi.Output<ClusterState["clusterName"]>;
+  declare public readonly members: pulumi.Output<ClusterState["members"]>;
   /** Where the engine placed each member, by member name. */
-  declare public readonly placement: pulumi.Output<Record<string, MemberPlacementOutput>>;
-  declare public readonly softViolations: pulumi.Output<SoftViolationOutput[]>;
+  declare public readonly placement: pulumi.Output<ClusterState["placement"]>;
+  declare public readonly softViolations: pulumi.Output<ClusterState["softViolations"]>;
   /** Hard rules found broken by the last apply or refresh (should be empty). */
-  declare public readonly brokenRules: pulumi.Output<BrokenRuleOutput[]>;
+  declare public readonly brokenRules: pulumi.Output<ClusterState["brokenRules"]>;
   /** Members a refresh found gone; the next `pulumi up` recreates them. */
-  declare public readonly missing: pulumi.Output<string[]>;
-  declare public readonly backendKind: pulumi.Output<"simulated" | "openstack">;
+  declare public readonly missing: pulumi.Output<ClusterState["missing"]>;
+  declare public readonly backendKind: pulumi.Output<ClusterState["backendKind"]>;
   /** pinned: the provider chose every host; delegated: Nova did, under server groups. */
-  declare public readonly mode: pulumi.Output<"pinned" | "delegated">;
+  declare public readonly mode: pulumi.Output<ClusterState["mode"]>;
 
   constructor(name: string, args: VClusterArgs, opts?: pulumi.CustomResourceOptions) {
     const clusterName = args.clusterName ?? `${pulumi.getProject()}-${pulumi.getStack()}-${name}`;

@@ -3,21 +3,16 @@
 // return at once (poll get* for BUILD -> ACTIVE / creating -> available), "not found" as
 // `undefined` on reads and as success on deletes, metadata tags on every object so a
 // retry after a crash can adopt what exists.
-import type { Topology } from "../placement/topology";
+import type { BackendKind, PlacementMode, ServerGroupPolicy } from "../model/state";
+import type { Topology } from "../model/topology";
+
+export type { BackendKind, PlacementMode, ServerGroupPolicy };
 
 /** Metadata keys stamped on every object the product creates. */
 export const TAG_CLUSTER = "vcluster:cluster";
 export const TAG_MEMBER = "vcluster:member";
 /** For server groups: the grouping they implement. */
 export const TAG_GROUPING = "vcluster:grouping";
-
-export type BackendKind = "simulated" | "openstack";
-
-/**
- * pinned: the backend sees hosts and backends; the engine places every member and asks for exact hosts.
- * delegated: zones only; host-level rules go to Nova server groups and hints.
- */
-export type PlacementMode = "pinned" | "delegated";
 
 export interface Discovery {
   mode: PlacementMode;
@@ -28,8 +23,6 @@ export interface Discovery {
   /** Remaining quota; absent fields are unlimited. */
   quota?: { instances?: number; vcpus?: number; ramMb?: number; volumes?: number; gigabytes?: number };
 }
-
-export type ServerGroupPolicy = "affinity" | "anti-affinity" | "soft-affinity" | "soft-anti-affinity";
 
 export interface ServerGroupCreate {
   name: string;

@@ -2,13 +2,13 @@
 // command's flags (passed as the same keys) or the environment, never from resource inputs.
 // Credentials are read here, at call time, and go only into the backend object.
 import * as path from "node:path";
+import { formatIssues } from "../model/issues";
+import { CONFIG_NAMESPACE } from "../model/names";
+import type { BackendKind } from "../model/state";
 import { loadTopologyFile, TopologyFileError } from "../placement";
-import { formatIssues } from "../spec/issues";
 import { type Backend, BackendError } from "./backend";
 import { OpenStackBackend, OpenStackConfigError, resolveOpenStackConfig } from "./openstack";
 import { SimulatedCloud } from "./simulated";
-
-export const CONFIG_NAMESPACE = "openstack-vcluster";
 
 /** Where the simulated cloud lives when nothing says otherwise: beside the program. */
 export const DEFAULT_SIM_DIR = path.join(".openstack-vcluster", "sim");
@@ -27,7 +27,7 @@ export function configValue(config: Record<string, string>, key: string): string
   return v === undefined || v === "" ? undefined : v;
 }
 
-export type BackendChoice = "simulated" | "openstack";
+export type BackendChoice = BackendKind;
 
 export function chooseBackendKind(config: Record<string, string>, env: NodeJS.ProcessEnv): BackendChoice {
   const explicit = configValue(config, "backend");

@@ -29,8 +29,9 @@
 // same volume may sit on two hosts of one zone when the volume is on a zonal backend. So at
 // host/rack scope a grouping ties its servers together and its volumes together; at zone scope
 // it ties all its members. Proximity groupings tie at their scope like hard affinity.
-import type { SpecIssue } from "./issues";
-import { type ClusterSpec, type Grouping, SCOPES, type Scope, scopeRank } from "./model";
+
+import { type ClusterSpec, type Grouping, SCOPES, type Scope, scopeRank } from "../model/cluster";
+import type { SpecIssue } from "../model/issues";
 
 /** Where each grouping and each member's zone pin is in the user's input. */
 export interface ContradictionPaths {

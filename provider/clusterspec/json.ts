@@ -1,7 +1,7 @@
 // A small JSON parser that, unlike JSON.parse, notices repeated keys (the blueprint's own
 // examples repeat "instance", and JSON.parse would silently keep only the last) and says
 // where a syntax error is, by line and column, with a hint for the usual slips.
-import type { SpecIssue } from "./issues";
+import type { SpecIssue } from "../model/issues";
 import { joinPath } from "./paths";
 
 const MAX_DEPTH = 512;

@@ -13,7 +13,7 @@ import {
   type Grouping,
   type Member,
   type Scope,
-} from "./model";
+} from "../model/cluster";
 import type { GroupingInput, InstanceInput } from "./schema";
 
 /** Names of implied groupings start with this; user groupings may not. */

@@ -1,8 +1,8 @@
 // Text and files into validated specs: parse (JSON or YAML, repeated keys caught), then validate.
 import { readFileSync, statSync } from "node:fs";
 import { extname } from "node:path";
-import type { SpecIssue } from "./issues";
-import { sortIssues } from "./issues";
+import type { SpecIssue } from "../model/issues";
+import { sortIssues } from "../model/issues";
 import { parseJson } from "./json";
 import { type ValidateOptions, type ValidationResult, validateSpec } from "./validate";
 import { parseYaml } from "./yaml";

@@ -3,7 +3,7 @@
 // Each element (instance, grouping) is parsed on its own so one bad element never hides
 // problems in the others, and cross-checks can still use every element that parsed.
 import { z } from "zod";
-import { ENFORCEMENTS, RULES, SCOPES } from "./model";
+import { ENFORCEMENTS, RULES, SCOPES } from "../model/cluster";
 
 /** Limits that keep validation and placement fast on any input. */
 export const LIMITS = {

@@ -5,9 +5,10 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
-import type { IssueCode, SpecIssue } from "../spec/issues";
-import { sortIssues } from "../spec/issues";
-import type { Topology } from "./topology";
+import type { IssueCode, SpecIssue } from "../model/issues";
+import { sortIssues } from "../model/issues";
+import type { Topology } from "../model/topology";
+import { type PathSegment, valueAt } from "./paths";
 
 export class TopologyFileError extends Error {
   constructor(message: string) {
@@ -54,15 +55,6 @@ function pathString(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let cur: unknown = input;
-  for (const k of path) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[k];
-  }
-  return cur;
-}
-
 function zodIssues(input: unknown, error: z.ZodError): SpecIssue[] {
   const out: SpecIssue[] = [];
   for (const i of error.issues) {
@@ -79,7 +71,8 @@ function zodIssues(input: unknown, error: z.ZodError): SpecIssue[] {
       continue;
     }
     let code: IssueCode = "invalid_value";
-    if (i.code === "invalid_type") code = valueAt(input, i.path) === undefined ? "missing_field" : "invalid_type";
+    if (i.code === "invalid_type")
+      code = valueAt(input, i.path as PathSegment[]) === undefined ? "missing_field" : "invalid_type";
     else if (i.code === "too_small") code = "too_small";
     else if (i.code === "too_big") code = "too_big";
     out.push({

@@ -3,9 +3,9 @@
 // contradictions on whatever parsed (a subset of the rules only ever finds real
 // contradictions, so they are reported even while other parts are still wrong).
 import type { z } from "zod";
+import type { ClusterSpec, Enforcement, Rule, Scope } from "../model/cluster";
+import { type SpecIssue, sortIssues } from "../model/issues";
 import { detectContradictions } from "./contradictions";
-import { type SpecIssue, sortIssues } from "./issues";
-import type { ClusterSpec, Enforcement, Rule, Scope } from "./model";
 import { IMPLIED_PREFIX, normalizeSpec } from "./normalize";
 import { joinPath, type PathSegment } from "./paths";
 import {

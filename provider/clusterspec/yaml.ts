@@ -2,7 +2,7 @@
 // ourselves (rather than the package's uniqueKeys error) so the issue can name the key's
 // path and every line it occurs on, exactly like the JSON parser does.
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
-import type { SpecIssue } from "./issues";
+import type { SpecIssue } from "../model/issues";
 import { duplicateKeyIssue, type Position } from "./json";
 import { joinPath } from "./paths";
 

@@ -1,7 +1,7 @@
 // zod's issues into SpecIssues: stable codes, dot paths into the user's input, and messages
 // written from the user's own value ("must be a number, got the string \"ten\"").
 import type { z } from "zod";
-import type { IssueCode, SpecIssue } from "./issues";
+import type { IssueCode, SpecIssue } from "../model/issues";
 import { hasPath, type PathSegment, pathOf, valueAt } from "./paths";
 import { closest } from "./suggest";
 import { pathTouchesUnknown } from "./unknown";

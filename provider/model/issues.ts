@@ -1,6 +1,8 @@
 // Problems found in a spec. Detection produces these as data; formatting for humans
 // happens at the edge (CLI, Pulumi check). Codes are stable: tests and users rely on them.
 
+import { plural } from "./text";
+
 export const ISSUE_CODES = [
   // shape
   "invalid_type",
@@ -43,7 +45,7 @@ export class SpecError extends Error {
   readonly issues: SpecIssue[];
   constructor(clusterName: string | undefined, issues: SpecIssue[]) {
     const head = clusterName ? `cluster "${clusterName}": ` : "";
-    super(`${head}${issues.length} problem${issues.length === 1 ? "" : "s"} in the spec:\n${formatIssues(issues)}`);
+    super(`${head}${plural(issues.length, "problem")} in the spec:\n${formatIssues(issues)}`);
     this.name = "SpecError";
     this.issues = issues;
   }

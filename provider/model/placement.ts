@@ -1,4 +1,4 @@
-import type { ClusterSpec } from "../spec/model";
+import type { ClusterSpec } from "./cluster";
 import type { Topology } from "./topology";
 
 export interface ServerPlacement {

@@ -2,8 +2,17 @@
 // inputs), and what the command keeps for `show`/`destroy`. Plain JSON only (it goes into the
 // Pulumi state file). Never a credential. Versioned: code of a later release must read state
 // written by an earlier one (Pulumi runs `delete`/`read` with the stored provider).
-import type { BackendKind, PlacementMode, ServerGroupPolicy } from "../backends/backend";
-import type { Placement, SoftViolation } from "../placement/types";
+import type { Placement, SoftViolation } from "./placement";
+
+export type BackendKind = "simulated" | "openstack";
+
+/**
+ * pinned: the backend sees hosts and backends; the engine places every member and asks for exact hosts.
+ * delegated: zones only; host-level rules go to Nova server groups and hints.
+ */
+export type PlacementMode = "pinned" | "delegated";
+
+export type ServerGroupPolicy = "affinity" | "anti-affinity" | "soft-affinity" | "soft-anti-affinity";
 
 export const STATE_VERSION = 1;
 
@@ -68,3 +77,18 @@ export interface ClusterState {
   /** Members found missing at the last refresh; the next apply recreates them. */
   missing: string[];
 }
+
+/** Every key of ClusterState, in output order: the compiler fails here when ClusterState grows. */
+export const STATE_KEYS = Object.keys({
+  stateVersion: true,
+  clusterName: true,
+  backendKind: true,
+  backendId: true,
+  mode: true,
+  members: true,
+  serverGroups: true,
+  placement: true,
+  softViolations: true,
+  brokenRules: true,
+  missing: true,
+} satisfies Record<keyof ClusterState, true>) as (keyof ClusterState)[];

@@ -1,17 +1,17 @@
 // Necessary conditions checked in (near) linear time: when one fails, no placement exists, and
 // the failure itself is the certificate the user reads.
 
-import type { Member } from "../spec/model";
+import type { Member } from "../model/cluster";
+import type { Cause, CauseCode, PlacementInput } from "../model/placement";
+import { CAUSE_CODES } from "../model/placement";
+import { plural } from "../model/text";
+import type { Topology } from "../model/topology";
 import { compile, type Problem, scopeName, staticOk } from "./problem";
-import type { Topology } from "./topology";
-import type { Cause, CauseCode, PlacementInput } from "./types";
-import { CAUSE_CODES } from "./types";
 
 const DIM_NAMES = ["vcpus", "ramMb", "diskGb"] as const;
 const DIM_UNITS = ["vCPUs", "MB of RAM", "GB of disk"] as const;
 
 const q = (s: string) => `"${s}"`;
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 function listNames(names: string[], max = 5): string {
   const shown = names.slice(0, max).map(q).join(", ");

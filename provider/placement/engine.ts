@@ -1,11 +1,6 @@
 // The public entry points: place, evaluatePlacement, the explanation when nothing fits, and its rendering.
 
-import type { ClusterSpec, Member } from "../spec/model";
-import { lowerBoundCausesOf, sortCauses } from "./bounds";
-import { type CGroup, type Cover, compile, locPlacement, type Problem, State, scopeName, staticOk } from "./problem";
-import { FITS, reasonAt, reasonCounts } from "./reasons";
-import { isSmall, type SolveResult, solve } from "./search";
-import type { Topology } from "./topology";
+import type { ClusterSpec, Member } from "../model/cluster";
 import type {
   Cause,
   Explanation,
@@ -14,7 +9,14 @@ import type {
   PlacementInput,
   PlacementResult,
   SoftViolation,
-} from "./types";
+} from "../model/placement";
+import { sortRecord } from "../model/records";
+import { cmp } from "../model/text";
+import type { Topology } from "../model/topology";
+import { lowerBoundCausesOf, sortCauses } from "./bounds";
+import { type CGroup, type Cover, compile, locPlacement, type Problem, State, scopeName, staticOk } from "./problem";
+import { FITS, reasonAt, reasonCounts } from "./reasons";
+import { isSmall, type SolveResult, solve } from "./search";
 
 export const DEFAULT_NODE_LIMIT = 200_000;
 
@@ -185,12 +187,6 @@ function forcedMoves(p: Problem, loc: Int32Array, state: State): ForcedMove[] {
   return out.sort((a, b) => (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
 }
 
-function sortRecord<T>(r: Record<string, T>): Record<string, T> {
-  const out: Record<string, T> = {};
-  for (const k of Object.keys(r).sort()) out[k] = r[k] as T;
-  return out;
-}
-
 export interface HardViolation {
   grouping?: string;
   members: string[];
@@ -290,7 +286,7 @@ export function formatExplanation(explanation: Explanation): string {
     const fit = keys.filter((k) => k.endsWith(FITS)).reduce((a, k) => a + (reasons[k] ?? 0), 0);
     const parts = keys
       .filter((k) => !k.endsWith(FITS))
-      .sort((a, b) => (reasons[b] ?? 0) - (reasons[a] ?? 0) || (a < b ? -1 : a > b ? 1 : 0))
+      .sort((a, b) => (reasons[b] ?? 0) - (reasons[a] ?? 0) || cmp(a, b))
       .map((k) => `${reasons[k]} ${volume ? k.slice("backend: ".length) : k}`);
     lines.push(
       `  ${fit}/${total} ${volume ? "backends" : "hosts"} fit ${q(member)}${parts.length > 0 ? `: ${parts.join(", ")}` : ""}`,

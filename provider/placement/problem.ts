@@ -2,12 +2,11 @@
 // (free capacity, counts per (grouping, domain)) that search, bounds and evaluation share.
 // One place defines what a rule means; everything else asks this module.
 
-import type { ClusterSpec, Grouping, Member } from "../spec/model";
-import { scopeRank } from "../spec/model";
-import { findFlavor, type Topology } from "./topology";
-import type { MemberPlacement, Placement } from "./types";
+import type { ClusterSpec, Grouping, Member } from "../model/cluster";
+import { SCOPES, scopeRank } from "../model/cluster";
+import type { MemberPlacement, Placement } from "../model/placement";
+import { findFlavor, type Topology } from "../model/topology";
 
-export const SCOPE_NAMES = ["host", "rack", "zone"] as const;
 const DIMS = ["vcpus", "ramMb", "diskGb"] as const;
 
 export type GroupKind = "affinity" | "anti-affinity" | "proximity";
@@ -517,7 +516,7 @@ export class State {
 }
 
 export function scopeName(s: number): string {
-  return SCOPE_NAMES[s] ?? "host";
+  return SCOPES[s] ?? "host";
 }
 
 export function locPlacement(p: Problem, l: number): MemberPlacement {

@@ -1,7 +1,7 @@
 // Why a location can't take a member, as Kubernetes-style reason strings, each location counted
 // once under its first failing filter (fixed order: zone pin, volume type, capacity, rules by name).
 
-import type { Member } from "../spec/model";
+import type { Member } from "../model/cluster";
 import { type CGroup, type Cover, type State, scopeName } from "./problem";
 
 /** A location that passes every filter now, but the rest could not be placed around it. */

@@ -1,10 +1,9 @@
 // A placement as a tree, zone -> rack -> host -> members, with what each host then uses.
 
-import type { ClusterSpec, Member } from "../spec/model";
-import { findFlavor, type Host, type StorageBackend, type Topology } from "./topology";
-import type { Placement } from "./types";
-
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+import type { ClusterSpec, Member } from "../model/cluster";
+import type { Placement } from "../model/placement";
+import { cmp } from "../model/text";
+import { findFlavor, type Host, type StorageBackend, type Topology } from "../model/topology";
 
 function memberLabel(m: Member | undefined, name: string): string {
   if (!m) return `${name}`;

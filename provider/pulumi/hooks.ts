@@ -8,13 +8,14 @@
 // inputs or outputs. Credentials are read from config and the environment at call time.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { type BackendSelection, selectBackend } from "../backends/select";
+import type { ClusterSpec } from "../clusterspec";
+import { validateSpec } from "../clusterspec";
+import { containsUnknown } from "../clusterspec/unknown";
 import { ClusterController, LifecycleError } from "../lifecycle";
-import type { ClusterState } from "../lifecycle/state";
-import { MISSING } from "../lifecycle/state";
+import { CONFIG_PREFIX } from "../model/names";
+import type { ClusterState } from "../model/state";
+import { MISSING } from "../model/state";
 import { formatExplanation } from "../placement";
-import type { ClusterSpec } from "../spec";
-import { validateSpec } from "../spec";
-import { containsUnknown } from "../spec/unknown";
 import { InitializationError, toUserFacing, UserFacingError } from "./errors";
 import { type ProgressSink, stdoutProgress } from "./progress";
 import {
@@ -29,9 +30,6 @@ import {
   stateOf,
   type VClusterInputs,
 } from "./props";
-
-/** Only these stack config keys reach the backend selection. */
-const CONFIG_PREFIX = "openstack-vcluster:";
 
 interface ProviderContext {
   config: Record<string, string>;

@@ -1,31 +1,18 @@
 // Pure mapping between the Pulumi property bags the engine hands the provider and the
 // product's own shapes: which keys are the user's inputs, which are the cluster state,
 // how spec issues become check failures. No I/O here, so it is unit-tested directly.
-import type { ClusterState } from "../lifecycle/state";
-import { STATE_VERSION } from "../lifecycle/state";
-import type { SpecIssue } from "../spec/issues";
-import { sortIssues } from "../spec/issues";
-import { UNKNOWN } from "../spec/unknown";
+
+import { UNKNOWN } from "../clusterspec/unknown";
+import type { SpecIssue } from "../model/issues";
+import { sortIssues } from "../model/issues";
+import type { ClusterState } from "../model/state";
+import { STATE_KEYS, STATE_VERSION } from "../model/state";
 
 /** The key the SDK stores the serialized provider under; never ours to interpret. */
 export const PROVIDER_KEY = "__provider";
 
 /** The user's inputs, exactly what `new VCluster(name, args)` passes. */
 export const INPUT_KEYS = ["clusterName", "instances", "groupings"] as const;
-/** The cluster state kept beside the inputs in the outputs (see ClusterState). */
-export const STATE_KEYS = [
-  "stateVersion",
-  "clusterName",
-  "backendKind",
-  "backendId",
-  "mode",
-  "members",
-  "serverGroups",
-  "placement",
-  "softViolations",
-  "brokenRules",
-  "missing",
-] as const;
 
 export type Props = Record<string, unknown>;
 

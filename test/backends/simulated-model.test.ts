@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ServerGroupPolicy } from "../../provider/backends/backend";
 import { type CloudSnapshot, SimulatedCloud } from "../../provider/backends/simulated";
-import type { Topology } from "../../provider/placement/topology";
+import type { Topology } from "../../provider/model/topology";
 
 const topology: Topology = {
   flavors: {

@@ -13,7 +13,7 @@ import {
   SimulatedCloud,
   type SimulatedCloudOptions,
 } from "../../provider/backends/simulated";
-import type { Host, Topology } from "../../provider/placement/topology";
+import type { Host, Topology } from "../../provider/model/topology";
 import { describeBackendConformance } from "./conformance";
 
 const REPO = path.resolve(__dirname, "../..");

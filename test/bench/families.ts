@@ -2,8 +2,8 @@
 // figure in the JSON can be reproduced by running the same family, size and seed again.
 // Planted families hide a feasible assignment first and derive every rule from it.
 
+import type { ClusterSpec, Grouping, Member, Scope, ServerMember } from "../../provider/model/cluster";
 import type { CauseCode, Host, StorageBackend, Topology } from "../../provider/placement";
-import type { ClusterSpec, Grouping, Member, Scope, ServerMember } from "../../provider/spec/model";
 import { seededTools } from "../placement/random-instance";
 
 export interface BenchInstance {

@@ -6,9 +6,9 @@
 // (anti-affinity with maxPerDomain at any scope; affinity at host scope), then puts volumes on a
 // backend serving their server. What a peer gets wrong shows up in evaluatePlacement's verdict.
 
+import type { ClusterSpec, Member } from "../../provider/model/cluster";
 import type { MemberPlacement, Placement, Topology } from "../../provider/placement";
 import { findFlavor } from "../../provider/placement";
-import type { ClusterSpec, Member } from "../../provider/spec/model";
 import { encodeMilp } from "../placement/milp";
 
 export type PeerName = "ffd" | "nova-spread" | "nova-pack" | "k8s";

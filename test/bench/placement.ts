@@ -4,8 +4,8 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
+import type { ClusterSpec } from "../../provider/model/cluster";
 import { evaluatePlacement, lowerBoundCauses, type Placement, place, type Topology } from "../../provider/placement";
-import type { ClusterSpec } from "../../provider/spec/model";
 import { type BenchInstance, type F2Kind, F6_KINDS, type F6Kind, f1, f2, f3, f4, f5, f6 } from "./families";
 import { exactHosts, exactPlacement, type Highs, loadHighs, type PeerName, runPeer } from "./peers";
 import { peakMemory, percentile, round, timed } from "./stats";

@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { type LatencyModel, SimulatedCloud } from "../../provider/backends/simulated";
-import * as hooks from "../../provider/dynamic/hooks";
-import { outputsOf, type Props } from "../../provider/dynamic/props";
+import { validateSpec } from "../../provider/clusterspec";
 import { ClusterController } from "../../provider/lifecycle";
+import type { ClusterSpec } from "../../provider/model/cluster";
 import type { Host, StorageBackend, Topology } from "../../provider/placement";
-import { validateSpec } from "../../provider/spec";
-import type { ClusterSpec } from "../../provider/spec/model";
+import * as hooks from "../../provider/pulumi/hooks";
+import { outputsOf, type Props } from "../../provider/pulumi/props";
 import { round } from "./stats";
 
 export interface ProvisionOptions {

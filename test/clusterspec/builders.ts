@@ -1,5 +1,5 @@
 // Small builders for spec tests: members and groupings in the args form, with sensible defaults.
-import type { SpecIssue, ValidationResult } from "../../provider/spec";
+import type { SpecIssue, ValidationResult } from "../../provider/clusterspec";
 
 type Obj = Record<string, unknown>;
 

@@ -9,7 +9,7 @@ import {
   type Scope,
   scopeRank,
   validateSpec,
-} from "../../provider/spec";
+} from "../../provider/clusterspec";
 import { cluster, codes, grouping, server, servers, volume } from "./builders";
 
 const affinity = (scope: Scope, enforcement = "hard") => ({ rule: "affinity", scope, enforcement });

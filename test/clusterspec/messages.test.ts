@@ -1,7 +1,7 @@
 // Messages exactly as users read them (formatIssues, as the command and `pulumi preview` print them).
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { formatIssues, loadSpecFile, SpecError, validateSpec } from "../../provider/spec";
+import { formatIssues, loadSpecFile, SpecError, validateSpec } from "../../provider/clusterspec";
 import { cluster, grouping, server, volume } from "./builders";
 
 const fixtures = join(__dirname, "..", "fixtures", "specs");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ClusterSpec, ENFORCEMENTS, type Grouping, RULES, SCOPES, validateSpec } from "../../provider/spec";
+import { type ClusterSpec, ENFORCEMENTS, type Grouping, RULES, SCOPES, validateSpec } from "../../provider/clusterspec";
 import { blueprint, cluster, grouping, server, servers, volume } from "./builders";
 
 function specOf(input: unknown): ClusterSpec {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadSpecFile, parseSpecText, SpecFileError } from "../../provider/spec";
+import { loadSpecFile, parseSpecText, SpecFileError } from "../../provider/clusterspec";
 import { codes } from "./builders";
 
 const fixtures = join(__dirname, "..", "fixtures", "specs");

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { findContradictions, parseSpecText, sortIssues, UNKNOWN, validateSpec } from "../../provider/spec";
+import { findContradictions, parseSpecText, sortIssues, UNKNOWN, validateSpec } from "../../provider/clusterspec";
 import { cluster, grouping, server, volume } from "./builders";
 
 type Json = unknown;

@@ -13,7 +13,7 @@ import {
   TopologyFileError,
   validateTopology,
 } from "../../provider/placement";
-import { group, server, spec, volume } from "./builders";
+import { group, server, spec, volume } from "../placement/builders";
 
 const fixture = join(__dirname, "../fixtures/topologies/small.json");
 const tmp = mkdtempSync(join(tmpdir(), "topology-"));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ISSUE_CODES, LIMITS, parseSpecText, UNKNOWN, validateParsed, validateSpec } from "../../provider/spec";
+import { ISSUE_CODES, LIMITS, parseSpecText, UNKNOWN, validateParsed, validateSpec } from "../../provider/clusterspec";
 import { blueprint, cluster, codes, grouping, server, servers, volume } from "./builders";
 
 const ok = cluster(servers("a", "b"), [grouping("g", ["a", "b"])]);

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { TAG_CLUSTER, TAG_MEMBER } from "../../provider/backends/backend";
 import type { BackendOp } from "../../provider/backends/simulated";
 import { LifecycleError } from "../../provider/lifecycle";
-import type { ClusterSpec } from "../../provider/spec/model";
+import type { ClusterSpec } from "../../provider/model/cluster";
 import {
   callCounts,
   expectEmpty,

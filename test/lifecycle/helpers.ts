@@ -5,7 +5,6 @@ import * as path from "node:path";
 import { TAG_CLUSTER, TAG_MEMBER } from "../../provider/backends/backend";
 import { type BackendOp, type Fault, type Quota, SimulatedCloud } from "../../provider/backends/simulated";
 import { ClusterController, type ControllerOptions } from "../../provider/lifecycle";
-import type { Topology } from "../../provider/placement/topology";
 import {
   type ClusterSpec,
   DEFAULT_WEIGHT,
@@ -15,7 +14,8 @@ import {
   type Scope,
   type ServerMember,
   type VolumeMember,
-} from "../../provider/spec/model";
+} from "../../provider/model/cluster";
+import type { Topology } from "../../provider/model/topology";
 
 export function server(name: string, over: Partial<ServerMember> = {}): ServerMember {
   return { type: "server", name, imageRef: "debian-12", flavorRef: "m1.small", ...over };

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ClusterState } from "../../provider/lifecycle";
 import { LifecycleError, MISSING } from "../../provider/lifecycle";
-import type { ClusterSpec } from "../../provider/spec/model";
+import type { ClusterSpec } from "../../provider/model/cluster";
 import {
   callCounts,
   expectEmpty,

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Quota } from "../../provider/backends/simulated";
 import { LifecycleError } from "../../provider/lifecycle";
 import { quotaProblems } from "../../provider/lifecycle/quota";
-import type { Member } from "../../provider/spec/model";
+import type { Member } from "../../provider/model/cluster";
 import { callCounts, expectEmpty, type Harness, MUTATING_OPS, openHarness, server, spec, volume } from "./helpers";
 
 let h: Harness | undefined;

@@ -1,7 +1,7 @@
 // Small builders for placement tests: specs, topologies and groupings in one line each.
 
-import type { Host, StorageBackend, Topology } from "../../provider/placement/topology";
-import type { ClusterSpec, Grouping, Member, Scope } from "../../provider/spec/model";
+import type { ClusterSpec, Grouping, Member, Scope } from "../../provider/model/cluster";
+import type { Host, StorageBackend, Topology } from "../../provider/model/topology";
 
 export const FLAVORS: Topology["flavors"] = {
   "m1.tiny": { vcpus: 1, ramMb: 512, diskGb: 1 },

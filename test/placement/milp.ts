@@ -8,8 +8,8 @@
 // bound - (number of finer scopes at which the group fits one domain). Anti-affinity: counts
 // per domain <= maxPerDomain, or excess e_g_A paid by weight when soft.
 
+import type { ClusterSpec, Member } from "../../provider/model/cluster";
 import type { Placement, Topology } from "../../provider/placement";
-import type { ClusterSpec, Member } from "../../provider/spec/model";
 
 const SCOPES = ["host", "rack", "zone"] as const;
 

@@ -1,9 +1,9 @@
 // Seeded random small instances for the exact-oracle property: mixed flavors, host-local and zonal
 // backends, hard and soft affinity / anti-affinity / proximity at random scopes.
 
+import type { ClusterSpec, Grouping, Member, Scope } from "../../provider/model/cluster";
 import type { Host, StorageBackend, Topology } from "../../provider/placement";
 import { mulberry32 } from "../../provider/placement/prng";
-import type { ClusterSpec, Grouping, Member, Scope } from "../../provider/spec/model";
 
 const SCOPES: Scope[] = ["host", "rack", "zone"];
 const FLAVORS: Topology["flavors"] = {

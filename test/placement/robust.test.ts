@@ -2,8 +2,8 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { ClusterSpec } from "../../provider/model/cluster";
 import { evaluatePlacement, formatExplanation, lowerBoundCauses, place, type Topology } from "../../provider/placement";
-import type { ClusterSpec } from "../../provider/spec/model";
 import { grid, group, server, spec, volume } from "./builders";
 
 const empty: Topology = { flavors: {}, hosts: [], storageBackends: [] };

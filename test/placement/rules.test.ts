@@ -2,8 +2,8 @@
 // dimension, zone pins and volume types. Each case states whether it places and at what cost.
 
 import { describe, expect, it } from "vitest";
+import type { ClusterSpec } from "../../provider/model/cluster";
 import { evaluatePlacement, type Placement, place, type Topology } from "../../provider/placement";
-import type { ClusterSpec } from "../../provider/spec/model";
 import { grid, group, server, spec, volume } from "./builders";
 
 // 2 zones x 2 racks x 2 hosts of 8 vCPUs: two m1.large share a host, two m1.xlarge don't.

@@ -2,9 +2,9 @@
 // is built first and every rule is derived from it), so a placement is known to exist.
 
 import { describe, expect, it } from "vitest";
+import type { ClusterSpec, Grouping, Member } from "../../provider/model/cluster";
 import { evaluatePlacement, type Host, place, type StorageBackend, type Topology } from "../../provider/placement";
 import { mulberry32 } from "../../provider/placement/prng";
-import type { ClusterSpec, Grouping, Member } from "../../provider/spec/model";
 import { FLAVORS } from "./builders";
 import { randomInstance } from "./random-instance";
 

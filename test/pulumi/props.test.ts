@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
-import { InitializationError, toUserFacing, UserFacingError } from "../../provider/dynamic/errors";
-import { failuresFrom, inputsOf, outputsOf, PROVIDER_KEY, specInputOf, stateOf } from "../../provider/dynamic/props";
-import { type ClusterState, MISSING, STATE_VERSION } from "../../provider/lifecycle/state";
+import { type ClusterState, MISSING, STATE_VERSION } from "../../provider/model/state";
+import { InitializationError, toUserFacing, UserFacingError } from "../../provider/pulumi/errors";
+import { failuresFrom, inputsOf, outputsOf, PROVIDER_KEY, specInputOf, stateOf } from "../../provider/pulumi/props";
 
 function state(overrides: Partial<ClusterState> = {}): ClusterState {
   return {

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
+import { CONFIG_PREFIX } from "../../model/names";
 
 export type Interface = "public" | "internal" | "admin";
 
@@ -67,8 +68,6 @@ export class OpenStackConfigError extends Error {
     this.name = "OpenStackConfigError";
   }
 }
-
-export const CONFIG_PREFIX = "openstack-vcluster:";
 
 export function cloudsYamlSearchPath(env: NodeJS.ProcessEnv, cwd: string, file = "clouds.yaml"): string[] {
   const home = env.HOME ?? os.homedir();

@@ -1,6 +1,6 @@
 // Topology discovery, pure: from what Nova, Placement and Cinder report to the engine's Topology.
 
-import type { Flavor, Host, StorageBackend, Topology } from "../../placement/topology";
+import type { Flavor, Host, StorageBackend, Topology } from "../../model/topology";
 import type { Discovery } from "../backend";
 
 export interface RawHypervisor {

@@ -1,5 +1,7 @@
 // The OpenStack backend: the Backend interface over Nova, Cinder, Glance and Placement.
+
 import * as fs from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   type Backend,
   BackendError,
@@ -248,8 +250,4 @@ export class OpenStackBackend implements Backend {
   private now(): number {
     return (this.opts.now ?? Date.now)();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { TAG_CLUSTER } from "../../../provider/backends/backend";
 import type { OpenStackBackend } from "../../../provider/backends/openstack/openstack-backend";
 import { ClusterController, LifecycleError } from "../../../provider/lifecycle";
-import type { ClusterSpec, Grouping, ServerMember, VolumeMember } from "../../../provider/spec/model";
+import type { ClusterSpec, Grouping, ServerMember, VolumeMember } from "../../../provider/model/cluster";
 import { connectDevcloud, DEVCLOUD } from "./cloud";
 
 const srv = (name: string, over: Partial<ServerMember> = {}): ServerMember => ({

@@ -1,0 +1,19 @@
+// Small helpers for the plain records every layer passes around: one place each.
+import { cmp } from "./text";
+
+/** The record without its undefined fields (protobuf Structs and JSON drop them anyway). */
+export function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The named fields of `o` that are defined. */
+export function pickDefined<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
+/** The same record with its keys in code-point order, so output and state are deterministic. */
+export function sortRecord<T>(r: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(r).sort((a, b) => cmp(a[0], b[0])));
+}
