@@ -1,10 +1,7 @@
 // The simulated cloud: the embedded default backend (see cloud.ts).
-export {
-  type LatencyModel,
-  SIM_FAULTS_ENV,
-  SimulatedCloud,
-  type SimulatedCloudOptions,
-} from "./cloud";
+
+export type { LatencyModel } from "./clock";
+export { SIM_FAULTS_ENV, SimulatedCloud, type SimulatedCloudOptions } from "./cloud";
 export { DEFAULT_IMAGES, defaultSimulatedTopology } from "./default-topology";
 export { BACKEND_OPS, type BackendOp, type Fault, faultSchema, parseFaults, validateFaults } from "./faults";
 export { renderCloudTree } from "./render";

@@ -1,8 +1,9 @@
 // Nova- and Cinder-like scheduling over the simulated cloud's state, pure: filter hosts (zone,
 // capacity, server-group policy, hints), weigh the survivors (soft policies, then most free RAM,
 // then name), pick the first. The caller turns "nothing left" into a server in ERROR.
-import type { Flavor, Host, Resources, StorageBackend } from "../../placement/topology";
-import type { CloudState, ServerGroupRecord } from "./store";
+import type { Flavor, Host, Resources, StorageBackend } from "../../model/topology";
+import type { ServerGroupInfo, VolumeCreate } from "../backend";
+import type { CloudState } from "./store";
 
 /** Nova's own words when the scheduler finds nothing. */
 export const NO_VALID_HOST = "No valid host was found. There are not enough hosts available.";
@@ -48,7 +49,7 @@ export interface ServerRequest {
   flavor: Flavor;
   zone?: string;
   host?: string;
-  group?: ServerGroupRecord;
+  group?: ServerGroupInfo;
   sameHost?: string[];
   differentHost?: string[];
   /** The ignore-placement fault: host, group and hints are ignored, adversarially. */
@@ -156,16 +157,8 @@ export function scheduleServer(state: CloudState, req: ServerRequest): Scheduled
   return { ok: true, value: candidates[0] as Host };
 }
 
-export interface VolumeRequest {
-  selfId?: string;
-  sizeGb: number;
-  volumeType?: string;
-  zone?: string;
-  backend?: string;
-  sameBackendAs?: string[];
-  differentBackendFrom?: string[];
-  localToServer?: string;
-}
+/** A volume create as the backend receives it (no name or tags needed to schedule), and the volume itself when it resizes. */
+export type VolumeRequest = Omit<VolumeCreate, "name" | "metadata"> & { selfId?: string };
 
 export function scheduleVolume(state: CloudState, req: VolumeRequest): Scheduled<StorageBackend> {
   const usage = backendUsage(state, req.selfId);

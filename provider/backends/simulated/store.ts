@@ -6,8 +6,8 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import * as lockfile from "proper-lockfile";
-import type { Topology } from "../../placement/topology";
-import type { ServerGroupPolicy, VolumeInfo } from "../backend";
+import type { Topology } from "../../model/topology";
+import type { ServerGroupInfo, VolumeInfo } from "../backend";
 import type { BackendOp, StoredFault } from "./faults";
 
 export const STATE_FILE = "cloud.json";
@@ -69,15 +69,6 @@ export interface VolumeRecord extends VolumeInfo {
   pending?: VolumePending;
 }
 
-export interface ServerGroupRecord {
-  id: string;
-  name: string;
-  policy: ServerGroupPolicy;
-  maxServerPerHost?: number;
-  members: string[];
-  metadata: Record<string, string>;
-}
-
 /** Everything the simulated cloud knows, as plain JSON (also what `snapshot()` returns). */
 export interface CloudState {
   version: number;
@@ -91,7 +82,7 @@ export interface CloudState {
   quota?: Quota;
   servers: ServerRecord[];
   volumes: VolumeRecord[];
-  serverGroups: ServerGroupRecord[];
+  serverGroups: ServerGroupInfo[];
   faults: StoredFault[];
   nextFaultId: number;
   calls: Partial<Record<BackendOp, number>>;

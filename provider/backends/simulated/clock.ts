@@ -1,0 +1,99 @@
+// The simulated cloud's clock: every change that takes time (build, resize, attach, delete, ...) is
+// stored as a pending transition with its due time; each call first applies those that are due.
+import type { CloudState } from "./store";
+
+export interface LatencyModel {
+  /** Added to every API call (outside the lock). Default 0. */
+  perCallMs?: number;
+  /** BUILD -> ACTIVE, and REBUILD -> ACTIVE. Default 40. */
+  serverBuildMs?: number;
+  /** creating -> available, extending -> back. Default 20. */
+  volumeCreateMs?: number;
+  /** attaching -> in-use, detaching -> available. Default 10. */
+  attachMs?: number;
+  /** The window between a delete and the 404. Default 10. */
+  deleteMs?: number;
+  /** RESIZE -> ACTIVE. Default 40. */
+  resizeMs?: number;
+  /** Max API calls of this instance in flight; more wait. Default unlimited. */
+  concurrency?: number;
+}
+
+/** Transition times, every field set. */
+export type Latency = Required<Omit<LatencyModel, "concurrency">>;
+
+export const DEFAULT_LATENCY: Latency = {
+  perCallMs: 0,
+  serverBuildMs: 40,
+  volumeCreateMs: 20,
+  attachMs: 10,
+  deleteMs: 10,
+  resizeMs: 40,
+};
+
+/** Applies every transition whose time has come. */
+export function settle(state: CloudState, now: number): void {
+  const goneServers = new Set<string>();
+  for (const s of state.servers) {
+    const p = s.pending;
+    if (!p || p.at > now) continue;
+    delete s.pending;
+    switch (p.kind) {
+      case "build":
+        s.status = p.outcome;
+        if (p.outcome === "ERROR") {
+          // A failed build gives its host back, like Nova after the last reschedule.
+          s.fault = p.fault ?? "Build failed.";
+          delete s.claim;
+          delete s.host;
+        }
+        break;
+      case "resize":
+        Object.assign(s, { status: "ACTIVE", flavorRef: p.flavorRef });
+        break;
+      case "rebuild":
+        Object.assign(s, { status: "ACTIVE", imageRef: p.imageRef });
+        break;
+      case "delete":
+        goneServers.add(s.id);
+        break;
+    }
+  }
+  if (goneServers.size > 0) {
+    state.servers = state.servers.filter((s) => !goneServers.has(s.id));
+    for (const g of state.serverGroups) g.members = g.members.filter((id) => !goneServers.has(id));
+    // Nova detaches a deleted server's volumes.
+    for (const v of state.volumes) {
+      if (!v.attachedTo.some((id) => goneServers.has(id))) continue;
+      v.attachedTo = v.attachedTo.filter((id) => !goneServers.has(id));
+      if (v.pending?.kind === "attach" || v.pending?.kind === "detach") delete v.pending;
+      if (v.attachedTo.length === 0 && ["attaching", "in-use", "detaching"].includes(v.status)) v.status = "available";
+    }
+  }
+  const goneVolumes = new Set<string>();
+  for (const v of state.volumes) {
+    const p = v.pending;
+    if (!p || p.at > now) continue;
+    delete v.pending;
+    switch (p.kind) {
+      case "create":
+        v.status = p.outcome;
+        if (p.fault !== undefined) v.fault = p.fault;
+        break;
+      case "attach":
+        v.status = "in-use";
+        break;
+      case "detach":
+        v.attachedTo = v.attachedTo.filter((id) => id !== p.serverId);
+        v.status = v.attachedTo.length > 0 ? "in-use" : "available";
+        break;
+      case "extend":
+        v.status = p.back;
+        break;
+      case "delete":
+        goneVolumes.add(v.id);
+        break;
+    }
+  }
+  if (goneVolumes.size > 0) state.volumes = state.volumes.filter((v) => !goneVolumes.has(v.id));
+}

@@ -1,0 +1,146 @@
+// Server operations of the simulated cloud, as Nova does them: validation, quota, scheduling, and
+// the transition the clock finishes (see clock.ts). Each runs inside SimulatedCloud's call().
+import { createHash, randomUUID } from "node:crypto";
+import { findFlavor } from "../../model/topology";
+import { BackendError, type ServerCreate, type ServerInfo } from "../backend";
+import { mustServer, requireServerStatus, unknownRef } from "./checks";
+import { takeMatching } from "./fault-plan";
+import type { OpEnv, Tx, View } from "./op";
+import { checkQuota } from "./quota";
+import { scheduleServer } from "./scheduler";
+import type { CloudState, ServerRecord } from "./store";
+import { pickResources } from "./util";
+
+export function createServer(tx: Tx, env: OpEnv, req: ServerCreate): ServerInfo {
+  const { state, now } = tx;
+  if (req.host !== undefined && env.view === "tenant") {
+    throw new BackendError(
+      "forbidden",
+      "Policy doesn't allow compute:servers:create:requested_destination to be performed.",
+    );
+  }
+  const flavor = findFlavor(state.topology.flavors, req.flavorRef);
+  if (!flavor) throw unknownRef("Flavor", req.flavorRef, Object.keys(state.topology.flavors));
+  if (!state.images.includes(req.imageRef)) throw unknownRef("Image", req.imageRef, state.images);
+  const zones = new Set(state.topology.hosts.map((h) => h.zone));
+  if (req.zone !== undefined && !zones.has(req.zone)) throw unknownRef("Availability zone", req.zone, [...zones]);
+  if (req.host !== undefined && !state.topology.hosts.some((h) => h.name === req.host)) {
+    throw unknownRef(
+      "Compute host",
+      req.host,
+      state.topology.hosts.map((h) => h.name),
+    );
+  }
+  const group =
+    req.serverGroupId === undefined ? undefined : state.serverGroups.find((g) => g.id === req.serverGroupId);
+  if (req.serverGroupId !== undefined && !group) {
+    throw new BackendError("bad_request", `Server group "${req.serverGroupId}" could not be found.`);
+  }
+  checkQuota(state, { instances: 1, vcpus: flavor.vcpus, ramMb: flavor.ramMb });
+
+  const named = { name: req.name, metadata: req.metadata };
+  const ignorePlacement = takeMatching(state, "ignore-placement", named) !== undefined;
+  const placed = scheduleServer(state, {
+    flavor,
+    ...(req.zone !== undefined ? { zone: req.zone } : {}),
+    ...(req.host !== undefined ? { host: req.host } : {}),
+    ...(group ? { group } : {}),
+    ...(req.sameHost ? { sameHost: req.sameHost } : {}),
+    ...(req.differentHost ? { differentHost: req.differentHost } : {}),
+    ignorePlacement,
+  });
+  const server: ServerRecord = {
+    id: randomUUID(),
+    name: req.name,
+    status: "BUILD",
+    flavorRef: req.flavorRef,
+    imageRef: req.imageRef,
+    metadata: { ...req.metadata },
+    createdAt: now,
+  };
+  if (group) {
+    server.groupId = group.id;
+    group.members.push(server.id);
+  }
+  if (placed.ok) {
+    const host = placed.value;
+    const buildError = takeMatching(state, "server-error", named);
+    Object.assign(server, {
+      zone: host.zone,
+      host: host.name,
+      claim: { host: host.name, ...pickResources(flavor) },
+    });
+    server.pending = {
+      kind: "build",
+      at: now + env.latency.serverBuildMs + tx.slow(named),
+      outcome: buildError ? "ERROR" : "ACTIVE",
+      ...(buildError ? { fault: buildError.fault ?? `Build of instance ${server.id} aborted: injected fault.` } : {}),
+    };
+  } else {
+    // Like Nova: the server exists, in ERROR, holding nothing.
+    Object.assign(server, { status: "ERROR", fault: placed.fault, ...(req.zone ? { zone: req.zone } : {}) });
+  }
+  state.servers.push(server);
+  return serverInfo(state, server, env.view);
+}
+
+export function deleteServer(tx: Tx, env: OpEnv, id: string): void {
+  const s = tx.state.servers.find((x) => x.id === id);
+  if (!s || s.pending?.kind === "delete") return;
+  s.pending = { kind: "delete", at: tx.now + env.latency.deleteMs + tx.slow(s) };
+}
+
+export function resizeServer(tx: Tx, env: OpEnv, id: string, flavorRef: string): void {
+  const { state } = tx;
+  const s = mustServer(state, id);
+  const flavor = findFlavor(state.topology.flavors, flavorRef);
+  if (!flavor) throw unknownRef("Flavor", flavorRef, Object.keys(state.topology.flavors));
+  requireServerStatus(s, "resize", ["ACTIVE", "SHUTOFF"]);
+  if (flavorRef === s.flavorRef) {
+    throw new BackendError(
+      "bad_request",
+      `Server "${s.name}" already has flavor "${flavorRef}"; a resize must change the flavor.`,
+    );
+  }
+  const old = findFlavor(state.topology.flavors, s.flavorRef) ?? { vcpus: 0, ramMb: 0, diskGb: 0 };
+  checkQuota(state, { vcpus: flavor.vcpus - old.vcpus, ramMb: flavor.ramMb - old.ramMb });
+  const group = state.serverGroups.find((g) => g.id === s.groupId);
+  const base = { selfId: s.id, flavor, ...(s.zone ? { zone: s.zone } : {}), ...(group ? { group } : {}) };
+  // Nova tries the current host first when allowed, then any host that keeps the group's policy.
+  let placed = s.host ? scheduleServer(state, { ...base, host: s.host }) : undefined;
+  if (!placed?.ok) placed = scheduleServer(state, base);
+  if (!placed.ok) {
+    throw new BackendError("conflict", `Server "${s.name}" cannot be resized to "${flavorRef}": ${placed.fault}`);
+  }
+  const host = placed.value;
+  Object.assign(s, { status: "RESIZE", host: host.name, zone: host.zone });
+  s.claim = { host: host.name, ...pickResources(flavor) };
+  s.pending = { kind: "resize", at: tx.now + env.latency.resizeMs + tx.slow(s), flavorRef };
+}
+
+export function rebuildServer(tx: Tx, env: OpEnv, id: string, imageRef: string): void {
+  const s = mustServer(tx.state, id);
+  if (!tx.state.images.includes(imageRef)) throw unknownRef("Image", imageRef, tx.state.images);
+  requireServerStatus(s, "rebuild", ["ACTIVE", "SHUTOFF"]);
+  s.status = "REBUILD";
+  s.pending = { kind: "rebuild", at: tx.now + env.latency.serverBuildMs + tx.slow(s), imageRef };
+}
+
+export function serverInfo(state: CloudState, s: ServerRecord, view: View): ServerInfo {
+  const info: ServerInfo = {
+    id: s.id,
+    name: s.name,
+    status: s.status,
+    flavorRef: s.flavorRef,
+    imageRef: s.imageRef,
+    metadata: { ...s.metadata },
+    volumes: state.volumes.filter((v) => v.attachedTo.includes(s.id)).map((v) => v.id),
+  };
+  if (s.fault !== undefined) info.fault = s.fault;
+  if (s.zone !== undefined) info.zone = s.zone;
+  if (s.host !== undefined) {
+    if (view === "admin") info.host = s.host;
+    info.hostId = createHash("sha224").update(`${state.projectSalt}:${s.host}`).digest("hex");
+  }
+  return info;
+}
