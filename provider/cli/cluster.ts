@@ -39,13 +39,13 @@ export async function openBackend(io: Io, flags: BackendFlags): Promise<BackendS
   }
 }
 
-function stateFile(io: Io, flags: BackendFlags, clusterName: string): string {
+export function stateFile(io: Io, flags: BackendFlags, clusterName: string): string {
   // Cluster names are user text: keep the file name safe whatever they contain.
   const safe = encodeURIComponent(clusterName).replace(/%/g, "_");
   return path.resolve(io.cwd, flags.stateDir ?? DEFAULT_STATE_DIR, "clusters", `${safe}.json`);
 }
 
-function readState(file: string): ClusterState | undefined {
+export function readState(file: string): ClusterState | undefined {
   try {
     return JSON.parse(readFileSync(file, "utf8")) as ClusterState;
   } catch (error) {
@@ -129,7 +129,12 @@ function controllerFor(io: Io, selection: BackendSelection, flags: BackendFlags)
  * A cluster's state belongs to the cloud it was built on: showing it from another cloud would call
  * every member missing, and destroying it there would sweep another project's objects by name.
  */
-function onOtherCloud(io: Io, name: string, previous: ClusterState | undefined, selection: BackendSelection): boolean {
+export function onOtherCloud(
+  io: Io,
+  name: string,
+  previous: ClusterState | undefined,
+  selection: BackendSelection,
+): boolean {
   if (!previous || previous.backendId === selection.backendId) return false;
   io.err(
     `cluster "${name}" was built on ${previous.backendId}, not on ${selection.backendId}: select that cloud (OS_CLOUD, --backend, --sim-dir), or use another --state-dir.`,

@@ -1,14 +1,14 @@
 // `plan --html <file>`: the placement as a self-contained HTML map (zones side by side, racks,
 // hosts with their capacity used, members on them). Pure string building.
+
+import type { ClusterSpec } from "../model/cluster";
+import type { Placement, SoftViolation } from "../model/placement";
+import { cmp } from "../model/text";
+import type { Topology } from "../model/topology";
 import { usedWith } from "../placement/render";
-import type { Topology } from "../placement/topology";
-import type { Placement, SoftViolation } from "../placement/types";
-import type { ClusterSpec } from "../spec/model";
 
 const esc = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
-
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function bar(label: string, used: number, total: number, unit: string): string {
   const pct = total > 0 ? Math.min(100, Math.round((used / total) * 100)) : 0;

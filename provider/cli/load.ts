@@ -1,8 +1,9 @@
 // Reading the files a command is given: one-line errors for files that can't be read (exit 3),
 // every spec problem at once (exit 1).
 import { resolve } from "node:path";
+import { type ClusterSpec, formatIssues, loadSpecFile, SpecFileError, type SpecIssue } from "../clusterspec";
+import { plural } from "../model/text";
 import { loadTopologyFile, type Topology, TopologyFileError } from "../placement";
-import { type ClusterSpec, formatIssues, loadSpecFile, SpecFileError, type SpecIssue } from "../spec";
 import { EXIT, type Io, json } from "./io";
 
 export type Loaded<T> = { ok: true; value: T } | { ok: false; code: number };
@@ -13,10 +14,6 @@ function fileError(io: Io, error: unknown): Loaded<never> {
     return { ok: false, code: EXIT.usage };
   }
   throw error;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 export function reportSpecIssues(io: Io, file: string, issues: SpecIssue[], asJson: boolean): void {

@@ -1,40 +1,108 @@
+// `plan`: the same controller plan `pulumi preview` runs, against a topology file (offline: a cloud
+// with nothing on it) or, without --topology, against the live cloud with the cluster's own state,
+// so an existing cluster is planned incrementally. Changes nothing.
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { formatExplanation, place, renderPlacementTree } from "../placement";
+import type { Backend } from "../backends/backend";
+import { TopologyFileBackend } from "../backends/topology-file";
+import { ClusterController, type ClusterPlan } from "../lifecycle";
+import type { ClusterSpec } from "../model/cluster";
+import type { ClusterState } from "../model/state";
+import { plural } from "../model/text";
+import { formatExplanation, renderPlacementTree } from "../placement";
+import { type BackendFlags, onOtherCloud, openBackend, readState, stateFile } from "./cluster";
 import { renderPlacementHtml } from "./html";
 import { EXIT, type Io, json } from "./io";
 import { loadSpec, loadTopology } from "./load";
 
-export function planCommand(
-  io: Io,
-  specFile: string,
-  opts: { topology: string; seed: number; json: boolean; html?: string },
-): number {
+export interface PlanOptions extends BackendFlags {
+  /** A topology file to plan against; absent: the configured cloud. */
+  topology?: string;
+  seed: number;
+  json: boolean;
+  html?: string;
+}
+
+interface Target {
+  backend: Backend;
+  backendId?: string;
+  state?: ClusterState;
+}
+
+export async function planCommand(io: Io, specFile: string, opts: PlanOptions): Promise<number> {
   const spec = loadSpec(io, specFile, opts.json);
   if (!spec.ok) return spec.code;
-  const topology = loadTopology(io, opts.topology);
-  if (!topology.ok) return topology.code;
+  const target = await openTarget(io, spec.value, opts);
+  if (typeof target === "number") return target;
+  let plan: ClusterPlan;
+  try {
+    plan = await new ClusterController(target.backend, { seed: opts.seed, backendId: target.backendId }).plan(
+      spec.value,
+      target.state,
+    );
+  } catch (error) {
+    io.err(`openstack-vcluster: ${error instanceof Error ? error.message : String(error)}`);
+    return EXIT.usage;
+  } finally {
+    await target.backend.close();
+  }
+  return report(io, spec.value, plan, opts, target.state !== undefined);
+}
 
-  const result = place({ spec: spec.value, topology: topology.value, seed: opts.seed });
+async function openTarget(io: Io, spec: ClusterSpec, opts: PlanOptions): Promise<Target | number> {
+  if (opts.topology !== undefined) {
+    const topology = loadTopology(io, opts.topology);
+    if (!topology.ok) return topology.code;
+    return { backend: new TopologyFileBackend(topology.value, `topology file ${opts.topology}`) };
+  }
+  const selection = await openBackend(io, opts);
+  if (typeof selection === "number") return selection;
+  let state: ClusterState | undefined;
+  try {
+    state = readState(stateFile(io, opts, spec.name));
+  } catch (error) {
+    await selection.backend.close();
+    io.err(`openstack-vcluster: ${error instanceof Error ? error.message : String(error)}`);
+    return EXIT.usage;
+  }
+  if (onOtherCloud(io, spec.name, state, selection)) {
+    await selection.backend.close();
+    return EXIT.usage;
+  }
+  return { backend: selection.backend, backendId: selection.backendId, state };
+}
+
+function report(io: Io, spec: ClusterSpec, plan: ClusterPlan, opts: PlanOptions, existing: boolean): number {
+  const result = plan.placement;
   if (!result.placed) {
-    if (opts.json) io.out(json({ placed: false, explanation: result.explanation }));
+    if (opts.json) io.out(json({ placed: false, explanation: result.explanation, warnings: plan.warnings }));
     else io.err(formatExplanation(result.explanation));
     return EXIT.unplaceable;
   }
   if (opts.html !== undefined) {
     const file = path.resolve(io.cwd, opts.html);
     try {
-      writeFileSync(file, renderPlacementHtml(spec.value, topology.value, result.placement, result.softViolations));
+      writeFileSync(file, renderPlacementHtml(spec, plan.topology, result.placement, result.softViolations));
     } catch (error) {
       io.err(`openstack-vcluster: can't write ${opts.html}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
       return EXIT.usage;
     }
   }
+  // What apply would refuse (an image that doesn't exist, a quota it would exceed) fails the plan too.
+  const code = plan.blocking.length > 0 ? EXIT.invalidSpec : EXIT.ok;
   if (opts.json) {
     io.out(
-      json({ placed: true, placement: result.placement, softViolations: result.softViolations, cost: result.cost }),
+      json({
+        placed: true,
+        placement: result.placement,
+        softViolations: result.softViolations,
+        cost: result.cost,
+        ...(existing ? { steps: plan.steps } : {}),
+        warnings: plan.warnings,
+        blocking: plan.blocking,
+      }),
     );
-    return EXIT.ok;
+    return code;
   }
   const hosts = new Set<string>();
   const zones = new Set<string>();
@@ -42,12 +110,11 @@ export function planCommand(
     if (at.host !== undefined) hosts.add(at.host);
     zones.add(at.zone);
   }
-  const count = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
   const lines = [
-    `cluster "${spec.value.name}": placed ${count(Object.keys(result.placement).length, "member")} on ${count(hosts.size, "host")} in ${count(zones.size, "zone")}`,
+    `cluster "${spec.name}": placed ${plural(Object.keys(result.placement).length, "member")} on ${plural(hosts.size, "host")} in ${plural(zones.size, "zone")}`,
     "",
   ];
-  lines.push(renderPlacementTree(spec.value, topology.value, result.placement).trimEnd());
+  lines.push(renderPlacementTree(spec, plan.topology, result.placement).trimEnd());
   if (result.softViolations.length > 0) {
     lines.push("", `soft rules not met (cost ${result.cost}):`);
     for (const v of result.softViolations) {
@@ -56,6 +123,11 @@ export function planCommand(
   } else {
     lines.push("", "every rule is met.");
   }
+  if (existing) {
+    lines.push("", plan.steps.length > 0 ? "what apply would do:" : "apply would change nothing.");
+    for (const s of plan.steps) lines.push(`  ${s.detail}`);
+  }
   io.out(lines.join("\n"));
-  return EXIT.ok;
+  for (const w of plan.warnings) io.err(w);
+  return code;
 }

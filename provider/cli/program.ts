@@ -65,26 +65,23 @@ Examples:
       setCode(validateCommand(io, specFile, { json: opts.json === true }));
     });
 
-  program
-    .command("plan")
-    .description(
-      "Place a cluster spec on a topology and print where every member goes, or explain precisely why it can't be placed. Changes nothing.",
-    )
-    .argument("<spec-file>", "the cluster spec")
-    .requiredOption("--topology <file>", "topology file (hosts, racks, zones, storage backends, flavors; JSON or YAML)")
-    .option("--seed <n>", "seed for tie-breaking (same spec, topology and seed give the same plan)", parseSeed, 0)
-    .option("--json", "print the result as JSON")
-    .option("--html <file>", "also write the placement as an HTML map")
-    .action((specFile: string, opts: { topology: string; seed: number; json?: boolean; html?: string }) => {
-      setCode(
-        planCommand(io, specFile, {
-          topology: opts.topology,
-          seed: opts.seed,
-          json: opts.json === true,
-          html: opts.html,
-        }),
-      );
-    });
+  backendOptions(
+    program
+      .command("plan")
+      .description(
+        "Place a cluster spec and print where every member goes, or explain precisely why it can't be placed: on a topology file, or (without --topology) on the cloud, as `pulumi preview` does. Changes nothing.",
+      )
+      .argument("<spec-file>", "the cluster spec")
+      .option(
+        "--topology <file>",
+        "plan offline on this topology file (hosts, racks, zones, storage backends, flavors; JSON or YAML)",
+      )
+      .option("--seed <n>", "seed for tie-breaking (same spec, topology and seed give the same plan)", parseSeed, 0)
+      .option("--json", "print the result as JSON")
+      .option("--html <file>", "also write the placement as an HTML map"),
+  ).action(async (specFile: string, opts: BackendFlags & { topology?: string; seed: number; json?: boolean }) => {
+    setCode(await planCommand(io, specFile, { ...opts, json: opts.json === true }));
+  });
 
   backendOptions(
     program

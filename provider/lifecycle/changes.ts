@@ -3,11 +3,12 @@
 // halves around the placement engine: `survey` (which objects stay, so the engine keeps them
 // where they are) and `changes` (once the engine has placed the rest and named forced moves).
 import { type ServerGroupInfo, type ServerInfo, TAG_MEMBER, type VolumeInfo } from "../backends/backend";
-import type { Placement } from "../placement/types";
-import type { ClusterSpec, Member, VolumeMember } from "../spec/model";
+import type { ClusterSpec, Member, VolumeMember } from "../model/cluster";
+import type { Placement } from "../model/placement";
+import type { ClusterState } from "../model/state";
+import { cmp } from "../model/text";
 import type { DesiredGroup, RuleMapping } from "./rules";
-import type { ClusterState } from "./state";
-import { cmp, isBroken, type Live } from "./survey";
+import { isBroken, type Live } from "./survey";
 
 export type StepKind =
   | "create-server-group"

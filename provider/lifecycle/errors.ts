@@ -1,8 +1,8 @@
 // Errors the lifecycle controller throws, with a stable `code` the Pulumi provider and the
 // command map onto their own outcomes (partial state, exit codes).
 import { BackendError } from "../backends/backend";
-import type { Explanation } from "../placement/types";
-import type { ClusterState } from "./state";
+import type { Explanation } from "../model/placement";
+import type { ClusterState } from "../model/state";
 
 export type LifecycleErrorCode =
   | "invalid"

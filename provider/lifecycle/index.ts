@@ -1,5 +1,6 @@
 // The lifecycle core shared by the Pulumi provider and the command.
+
+export * from "../model/state";
 export type { Step, StepKind } from "./changes";
 export { ClusterController, type ClusterPlan, type ControllerOptions } from "./controller";
 export { LifecycleError, type LifecycleErrorCode } from "./errors";
-export * from "./state";

@@ -2,8 +2,8 @@
 // pinned (admin: real hosts and storage backends) and delegated (tenant: zones, and Nova's
 // hostId, which is equal for servers on one host). Pure.
 import type { Discovery, PlacementMode, ServerInfo, VolumeInfo } from "../backends/backend";
-import { findFlavor, type Topology } from "../placement/topology";
-import type { MemberPlacement, Placement } from "../placement/types";
+import type { MemberPlacement, Placement } from "../model/placement";
+import { findFlavor, type Topology } from "../model/topology";
 
 /** Effectively unbounded capacity for pseudo-hosts where the tenant has no quota limit. */
 const UNBOUNDED = 1e12;

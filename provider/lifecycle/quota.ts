@@ -1,8 +1,8 @@
 // The project's quota, checked before anything is made: what an apply would add (creates and
 // growth, less what it deletes first) against what the cloud says remains. Pure.
 import type { Discovery, ServerInfo, VolumeInfo } from "../backends/backend";
-import { type Flavor, findFlavor } from "../placement/topology";
-import type { ClusterSpec } from "../spec/model";
+import type { ClusterSpec } from "../model/cluster";
+import { type Flavor, findFlavor } from "../model/topology";
 import type { Baseline, ChangeSet } from "./changes";
 import type { Live } from "./survey";
 
@@ -14,12 +14,12 @@ const KEYS: QuotaKey[] = ["instances", "vcpus", "ramMb", "volumes", "gigabytes"]
 /** How each resource reads to a user, and the quota's name as OpenStack (`openstack quota show`) calls it. */
 const WORDS: Record<QuotaKey, { unit: (n: string) => string; quota: string; fix: (over: number) => string }> = {
   instances: {
-    unit: (n) => `${n} instance${plural(n)}`,
+    unit: (n) => `${n} instance${pluralSuffix(n)}`,
     quota: "instances",
     fix: (over) => `remove ${over} server${over === 1 ? "" : "s"}`,
   },
   vcpus: {
-    unit: (n) => `${n} vCPU${plural(n)}`,
+    unit: (n) => `${n} vCPU${pluralSuffix(n)}`,
     quota: "cores",
     fix: (over) => `use smaller flavors or fewer servers (${over} vCPU${over === 1 ? "" : "s"} less)`,
   },
@@ -29,7 +29,7 @@ const WORDS: Record<QuotaKey, { unit: (n: string) => string; quota: string; fix:
     fix: (over) => `use smaller flavors or fewer servers (${over} MB less)`,
   },
   volumes: {
-    unit: (n) => `${n} volume${plural(n)}`,
+    unit: (n) => `${n} volume${pluralSuffix(n)}`,
     quota: "volumes",
     fix: (over) => `remove ${over} volume${over === 1 ? "" : "s"}`,
   },
@@ -41,7 +41,7 @@ const WORDS: Record<QuotaKey, { unit: (n: string) => string; quota: string; fix:
 };
 
 /** "1" and "1 more" are singular. */
-function plural(n: string): string {
+function pluralSuffix(n: string): string {
   return /^1( |$)/.test(n) ? "" : "s";
 }
 

@@ -2,7 +2,7 @@
 // pinned mode, the only means in delegated mode), Cinder scheduler hints, and what a tenant
 // can't express at all. Pure: the controller and `plan` both read this.
 import type { PlacementMode, ServerGroupPolicy } from "../backends/backend";
-import type { ClusterSpec, Grouping, Member } from "../spec/model";
+import type { ClusterSpec, Grouping, Member } from "../model/cluster";
 
 export interface DesiredGroup {
   grouping: string;

@@ -9,8 +9,9 @@ import {
   TAG_MEMBER,
   type VolumeInfo,
 } from "../backends/backend";
+import type { ClusterState } from "../model/state";
+import { cmp } from "../model/text";
 import type { Ops } from "./ops";
-import type { ClusterState } from "./state";
 
 export interface Live {
   /** Member name -> its object. */
@@ -138,8 +139,4 @@ function pick<T extends { id: string; status: string; metadata: Record<string, s
 
 function sortedMembers(state?: ClusterState) {
   return Object.values(state?.members ?? {}).sort((a, b) => cmp(a.name, b.name));
-}
-
-export function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,10 +1,13 @@
-// The command as users run it: the built binary, real files, exit codes and output.
+// The command as users run it: real files, exit codes and output. Most cases run the command
+// in-process through `run(argv, io)` (what the binary calls); the smoke tests at the end spawn the
+// built binary itself, so the wrapper, stdout/stderr and the process exit code are proven too.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "../../provider/cli/program";
 
 const ROOT = path.resolve(__dirname, "../..");
 const BIN = path.join(ROOT, "dist/provider/cli/main.js");
@@ -18,6 +21,24 @@ interface Result {
 }
 
 async function cli(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  let stdout = "";
+  let stderr = "";
+  const line = (t: string) => (t.endsWith("\n") ? t : `${t}\n`);
+  const code = await run(args, {
+    out: (t) => {
+      stdout += line(t);
+    },
+    err: (t) => {
+      stderr += line(t);
+    },
+    cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
+  return { code, stdout, stderr };
+}
+
+/** The built binary in a process of its own. */
+async function spawned(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}): Promise<Result> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
       cwd,
@@ -261,8 +282,17 @@ describe("plan", () => {
     expect(r.code).toBe(1);
   });
 
-  it("usage errors exit 3: no --topology, a missing topology, a bad seed", async () => {
-    expect((await cli(["plan", path.join(SPECS, "three-tier.yaml")])).code).toBe(3);
+  it("without --topology it plans on the cloud (the simulated one here, said in one line) and creates nothing", async () => {
+    const dir = mkdtempSync(path.join(work, "plan-live-"));
+    const r = await cli(["plan", path.join(SPECS, "three-tier.yaml")], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('cluster "shop": placed 11 members');
+    expect(r.stderr).toContain("using the simulated cloud in .openstack-vcluster/sim");
+    const cloud = JSON.parse((await cli(["sim", "show", "--json"], dir)).stdout) as { servers: unknown[] };
+    expect(cloud.servers).toEqual([]);
+  });
+
+  it("usage errors exit 3: a missing topology, a bad seed", async () => {
     const missing = await cli(["plan", path.join(SPECS, "three-tier.yaml"), "--topology", "missing.json"]);
     expect(missing.code).toBe(3);
     expect(missing.stderr.trim().split("\n")).toHaveLength(1);
@@ -356,5 +386,40 @@ describe("apply, show, destroy on the simulated cloud kept in the current direct
     const r = await cli(["apply", path.join(SPECS, "three-tier.yaml")], dir, { OS_CLOUD: "nowhere" });
     expect(r.code).toBe(3);
     expect(r.stderr).not.toContain("using the simulated cloud");
+  });
+});
+
+describe("the built binary, spawned (smoke)", () => {
+  it("prints its help on stdout and exits 0", async () => {
+    const r = await spawned(["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("openstack-vcluster");
+  });
+
+  it("an invalid spec exits 1 with the problems on stderr", async () => {
+    const file = path.join(work, "garbage-smoke.json");
+    writeFileSync(file, '{"vcluster": {"name": "x", "instances": [{"name": "a", "type": "nope"}]}}');
+    const r = await spawned(["validate", file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("instances[0].type");
+    expect(r.stdout).toBe("");
+  });
+
+  it("plan of an unplaceable cluster exits 2, and a placeable one prints the tree on stdout", async () => {
+    const small = path.join(TOPOLOGIES, "small.json");
+    const ok = await spawned(["plan", path.join(SPECS, "three-tier.yaml"), "--topology", small]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("zone az1");
+    const wide = path.join(work, "wide-smoke.json");
+    const instances = Array.from({ length: 40 }, (_, i) => ({
+      name: `w${i}`,
+      type: "server",
+      spec: { imageRef: "debian-12", flavorRef: "m1.small" },
+    }));
+    const groupings = [{ name: "apart", membersRef: instances.map((i) => i.name), spec: { rule: "anti-affinity" } }];
+    writeFileSync(wide, JSON.stringify({ vcluster: { name: "wide", instances, groupings } }));
+    const r = await spawned(["plan", wide, "--topology", small]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cluster "wide" can\'t be placed');
   });
 });

@@ -1,0 +1,243 @@
+// One backend action on one object and the wait until it took: create a member, resize, rebuild,
+// extend, attach, detach. Apply's phases, verify's repair and teardown are made of these.
+import {
+  type ServerCreate,
+  type ServerInfo,
+  TAG_CLUSTER,
+  TAG_MEMBER,
+  type VolumeCreate,
+  type VolumeInfo,
+} from "../backends/backend";
+import type { Member, ServerMember, VolumeMember } from "../model/cluster";
+import { cmp } from "../model/text";
+import type { Ctx, Run } from "./context";
+import { clusterPrefix } from "./errors";
+import {
+  SERVER_ACTIVE,
+  until,
+  VOLUME_AVAILABLE,
+  VOLUME_IN_USE,
+  VOLUME_SETTLED,
+  WaitError,
+  type WaitMachine,
+  waitFor,
+} from "./wait";
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
+
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+function serverRequest(run: Run, m: ServerMember): ServerCreate {
+  const at = run.placement[m.name];
+  const grouping = run.p.rules.groupOf[m.name];
+  const groupId = grouping !== undefined ? run.groupIds.get(grouping) : undefined;
+  return {
+    name: `${run.p.spec.name}-${m.name}`,
+    imageRef: m.imageRef,
+    flavorRef: m.flavorRef,
+    ...(at?.zone !== undefined ? { zone: at.zone } : m.zone !== undefined ? { zone: m.zone } : {}),
+    ...(run.p.mode === "pinned" && at?.type === "server" ? { host: at.host } : {}),
+    ...(groupId !== undefined ? { serverGroupId: groupId } : {}),
+    ...(m.networks ? { networks: m.networks } : {}),
+    ...(m.keyName !== undefined ? { keyName: m.keyName } : {}),
+    ...(m.securityGroups ? { securityGroups: m.securityGroups } : {}),
+    ...(m.userData !== undefined ? { userData: m.userData } : {}),
+    metadata: { ...m.metadata, [TAG_CLUSTER]: run.p.spec.name, [TAG_MEMBER]: m.name },
+  };
+}
+
+async function volumeRequest(
+  run: Run,
+  m: VolumeMember,
+  idOf: (member: string) => Promise<string | undefined>,
+  activeIdOf: (member: string) => Promise<string | undefined>,
+): Promise<VolumeCreate> {
+  const at = run.placement[m.name];
+  const req: VolumeCreate = {
+    name: `${run.p.spec.name}-${m.name}`,
+    sizeGb: m.sizeGb,
+    ...(m.volumeType !== undefined ? { volumeType: m.volumeType } : {}),
+    ...(at?.zone !== undefined ? { zone: at.zone } : m.zone !== undefined ? { zone: m.zone } : {}),
+    ...(run.p.mode === "pinned" && at?.type === "volume" ? { backend: at.backend } : {}),
+    metadata: { ...m.metadata, [TAG_CLUSTER]: run.p.spec.name, [TAG_MEMBER]: m.name },
+  };
+  const hints = run.p.mode === "delegated" ? run.p.rules.volumeHints[m.name] : undefined;
+  const local = run.p.mode === "pinned" ? pinnedLocalServer(run, m) : hints?.localToServer;
+  if (local !== undefined) {
+    const id = await activeIdOf(local);
+    if (id !== undefined) req.localToServer = id;
+  }
+  if (hints) {
+    const resolve = async (names: string[]) =>
+      (await Promise.all(names.map(idOf))).filter((x): x is string => x !== undefined);
+    const same = await resolve(hints.sameBackendAs);
+    const different = await resolve(hints.differentBackendFrom);
+    if (same.length > 0) req.sameBackendAs = same;
+    if (different.length > 0) req.differentBackendFrom = different;
+  }
+  return req;
+}
+
+/**
+ * Pinned mode, a volume placed on a host-local storage backend: the server placed on that host
+ * (its own server first), for Cinder's local_to_instance hint. Cinder takes no exact pool on create,
+ * so without the hint it may put the volume on another host's backend.
+ */
+function pinnedLocalServer(run: Run, m: VolumeMember): string | undefined {
+  const at = run.placement[m.name];
+  if (at?.type !== "volume") return undefined;
+  const host = run.p.discovery.topology.storageBackends.find((b) => b.name === at.backend)?.host;
+  if (host === undefined) return undefined;
+  const onHost = Object.entries(run.placement)
+    .filter(([, p]) => p.type === "server" && p.host === host)
+    .map(([name]) => name)
+    .sort(cmp);
+  return m.attachTo !== undefined && onHost.includes(m.attachTo) ? m.attachTo : onHost[0];
+}
+
+/** Create one member and wait until it is ready; hints wait for the ids of the members they name. */
+export async function createMember(
+  ctx: Ctx,
+  run: Run,
+  m: Member,
+  ids: Map<string, Deferred<string>>,
+  active: Map<string, Deferred<string>> = new Map(),
+): Promise<void> {
+  const what = `${m.type} "${m.name}"`;
+  if (m.type === "server") {
+    const created = await ctx.ops.createServer(serverRequest(run, m));
+    run.ledger.servers.add(created.id);
+    run.made.add(m.name);
+    ids.get(m.name)?.resolve(created.id);
+    const ready = await waitServer(ctx, created.id, what, SERVER_ACTIVE, ctx.timeouts.serverMs, run.abort.signal);
+    run.servers.set(m.name, ready as ServerInfo);
+    active.get(m.name)?.resolve(created.id);
+    return;
+  }
+  const idOf = async (member: string): Promise<string | undefined> => {
+    const pending = ids.get(member);
+    if (pending) return pending.promise.catch(() => undefined);
+    return run.servers.get(member)?.id ?? run.volumes.get(member)?.id;
+  };
+  const activeIdOf = async (member: string): Promise<string | undefined> => {
+    const pending = active.get(member);
+    if (pending) return pending.promise.catch(() => undefined);
+    return run.servers.get(member)?.id;
+  };
+  const req = await volumeRequest(run, m, idOf, activeIdOf);
+  if (run.abort.signal.aborted) throw new WaitError("aborted", "skipped");
+  const created = await ctx.ops.createVolume(req);
+  run.ledger.volumes.add(created.id);
+  run.made.add(m.name);
+  ids.get(m.name)?.resolve(created.id);
+  const ready = await waitVolume(ctx, created.id, what, VOLUME_AVAILABLE, ctx.timeouts.volumeMs, run.abort.signal);
+  run.volumes.set(m.name, ready as VolumeInfo);
+}
+
+export async function resize(ctx: Ctx, run: Run, member: string, id: string, flavorRef: string): Promise<void> {
+  await ctx.ops.resizeServer(id, flavorRef);
+  const machine = until(SERVER_ACTIVE, (s) => s.flavorRef === flavorRef);
+  const s = await waitServer(ctx, id, `server "${member}"`, machine, ctx.timeouts.serverMs, run.abort.signal);
+  run.servers.set(member, s as ServerInfo);
+  ctx.log("info", `${clusterPrefix(run.p.spec.name)}resized server "${member}" to "${flavorRef}"`);
+}
+
+export async function rebuild(ctx: Ctx, run: Run, member: string, id: string, imageRef: string): Promise<void> {
+  await ctx.ops.rebuildServer(id, imageRef);
+  const machine = until(SERVER_ACTIVE, (s) => s.imageRef === imageRef);
+  const s = await waitServer(ctx, id, `server "${member}"`, machine, ctx.timeouts.serverMs, run.abort.signal);
+  run.servers.set(member, s as ServerInfo);
+  ctx.log("info", `${clusterPrefix(run.p.spec.name)}rebuilt server "${member}" with image "${imageRef}"`);
+}
+
+export async function extend(ctx: Ctx, run: Run, member: string, id: string, sizeGb: number): Promise<void> {
+  await ctx.ops.extendVolume(id, sizeGb);
+  const machine = until(VOLUME_SETTLED, (v) => v.sizeGb === sizeGb);
+  const v = await waitVolume(ctx, id, `volume "${member}"`, machine, ctx.timeouts.volumeMs, run.abort.signal);
+  run.volumes.set(member, v as VolumeInfo);
+  ctx.log("info", `${clusterPrefix(run.p.spec.name)}extended volume "${member}" to ${sizeGb} GB`);
+}
+
+export async function attach(ctx: Ctx, run: Run, volume: string, server: string): Promise<void> {
+  const v = run.volumes.get(volume);
+  const s = run.servers.get(server);
+  if (!v || !s) throw new Error(`can't attach volume "${volume}" to server "${server}": one of them does not exist`);
+  await ctx.ops.attachVolume(s.id, v.id);
+  const machine = until(VOLUME_IN_USE, (x) => x.attachedTo.includes(s.id));
+  const ready = await waitVolume(ctx, v.id, `volume "${volume}"`, machine, ctx.timeouts.volumeMs, run.abort.signal);
+  run.volumes.set(volume, ready as VolumeInfo);
+}
+
+export async function detach(
+  ctx: Ctx,
+  serverId: string,
+  volumeId: string,
+  what: string,
+  abort?: AbortController,
+): Promise<void> {
+  await ctx.ops.detachVolume(serverId, volumeId);
+  const machine = until(VOLUME_SETTLED, (v) => !v.attachedTo.includes(serverId));
+  await waitVolume(ctx, volumeId, what, machine, ctx.timeouts.volumeMs, abort?.signal, true);
+}
+
+export function waitServer(
+  ctx: Ctx,
+  id: string,
+  what: string,
+  machine: WaitMachine<ServerInfo>,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<ServerInfo | undefined> {
+  return waitFor(machine, {
+    what,
+    read: () => ctx.ops.getServer(id),
+    status: (s) => s.status,
+    fault: (s) => s.fault,
+    timeoutMs,
+    ...intervals(ctx),
+    ...(signal ? { signal } : {}),
+  });
+}
+
+export async function waitVolume(
+  ctx: Ctx,
+  id: string,
+  what: string,
+  machine: WaitMachine<VolumeInfo>,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  goneIsFine = false,
+): Promise<VolumeInfo | undefined> {
+  try {
+    return await waitFor(machine, {
+      what,
+      read: () => ctx.ops.getVolume(id),
+      status: (v) => v.status,
+      fault: (v) => v.fault,
+      timeoutMs,
+      ...intervals(ctx),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (e) {
+    if (goneIsFine && e instanceof WaitError && e.kind === "vanished") return undefined;
+    throw e;
+  }
+}
+
+function intervals(ctx: Ctx): { intervalMs: number; maxIntervalMs: number } {
+  const base = Math.max(1, ctx.backend.pollIntervalMs);
+  return { intervalMs: base, maxIntervalMs: Math.max(base, 2000) };
+}

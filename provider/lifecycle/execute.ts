@@ -1,0 +1,91 @@
+// The back half of every apply: make it so, in eight phases. Detach -> delete -> server groups ->
+// resize/rebuild/extend -> create -> attach -> verify (repair once) -> drop unused groups.
+import { TAG_CLUSTER, TAG_GROUPING } from "../backends/backend";
+import type { Member } from "../model/cluster";
+import type { ClusterState } from "../model/state";
+import { cmp } from "../model/text";
+import { attach, createMember, type Deferred, deferred, detach, extend, rebuild, resize } from "./actions";
+import type { ChangeSet } from "./changes";
+import { type Ctx, emptyLedger, PhaseError, phase, type Run } from "./context";
+import { clusterPrefix } from "./errors";
+import { finalState, maxOf } from "./state-builders";
+import { deleteObjects } from "./teardown";
+import { verifyAndRepair } from "./verify";
+
+export async function execute(ctx: Ctx, run: Run): Promise<ClusterState> {
+  const { p } = run;
+  const c = p.changes as ChangeSet;
+  const head = clusterPrefix(p.spec.name);
+  for (const [member, why] of c.moves) ctx.log("warn", `${head}member "${member}" must move (${why}); recreating it`);
+
+  // 1. Undo attachments that no longer hold.
+  await phase(run, c.detaches, (d) => detach(ctx, d.serverId, d.volumeId, `volume "${d.volume}"`, run.abort));
+  // 2. Delete what goes (members gone from the spec, strays, broken ones and the ones being replaced).
+  const leaving = emptyLedger();
+  for (const d of c.deleteServers) leaving.servers.add(d.id);
+  for (const d of c.deleteVolumes) leaving.volumes.add(d.id);
+  const deleted = await deleteObjects(ctx, leaving, run.abort);
+  if (deleted.length > 0) throw new PhaseError(deleted);
+  for (const d of [...c.deleteServers, ...c.deleteVolumes]) {
+    if (d.member === undefined) continue;
+    if (run.servers.get(d.member)?.id === d.id) run.servers.delete(d.member);
+    if (run.volumes.get(d.member)?.id === d.id) run.volumes.delete(d.member);
+  }
+  // 3. Server groups.
+  await phase(run, c.createGroups, async (g) => {
+    const created = await ctx.ops.createServerGroup({
+      name: `${p.spec.name}-${g.grouping}`,
+      policy: g.policy,
+      ...maxOf(g.maxServerPerHost),
+      metadata: { [TAG_CLUSTER]: p.spec.name, [TAG_GROUPING]: g.grouping },
+    });
+    run.ledger.groups.add(created.id);
+    run.groupIds.set(g.grouping, created.id);
+  });
+  // 4. In-place changes of existing members.
+  const inPlace = new Map<string, (() => Promise<void>)[]>();
+  const add = (member: string, f: () => Promise<void>) => inPlace.set(member, [...(inPlace.get(member) ?? []), f]);
+  for (const r of c.resizes) add(r.member, () => resize(ctx, run, r.member, r.id, r.to));
+  for (const r of c.rebuilds) add(r.member, () => rebuild(ctx, run, r.member, r.id, r.to));
+  for (const e of c.extends) add(e.member, () => extend(ctx, run, e.member, e.id, e.to));
+  await phase(
+    run,
+    [...inPlace].sort((a, b) => cmp(a[0], b[0])),
+    async ([, fs]) => {
+      for (const f of fs) await f();
+    },
+  );
+  // 5. Create members, servers and volumes together.
+  const toCreate = [...c.create.keys()].sort(cmp);
+  const members = new Map(p.spec.members.map((m) => [m.name, m]));
+  const ids = new Map<string, Deferred<string>>(toCreate.map((n) => [n, deferred<string>()]));
+  // Servers' ids once ACTIVE: Cinder's local_to_instance reads the server's host, unset while it builds.
+  const active = new Map<string, Deferred<string>>(toCreate.map((n) => [n, deferred<string>()]));
+  // A member that never gets made (another one failed first) releases whoever waits on its id.
+  run.abort.signal.addEventListener("abort", () => {
+    for (const d of [...ids.values(), ...active.values()]) d.reject(new Error("stopped"));
+  });
+  let done = 0;
+  const progressStep = Math.max(1, Math.ceil(toCreate.length / 5));
+  await phase(run, toCreate, async (name) => {
+    const m = members.get(name) as Member;
+    try {
+      await createMember(ctx, run, m, ids, active);
+    } finally {
+      ids.get(name)?.reject(new Error(`"${name}" was not created`));
+      active.get(name)?.reject(new Error(`"${name}" was not created`));
+    }
+    done++;
+    // About five progress lines per create, and always the last one.
+    if (done === toCreate.length || done % progressStep === 0) {
+      ctx.log("info", `${head}created ${done}/${toCreate.length} members`);
+    }
+  });
+  // 6. Attachments.
+  await phase(run, c.attaches, (a) => attach(ctx, run, a.volume, a.server));
+  // 7. Verify the rules held on the cloud; repair once.
+  const verified = await verifyAndRepair(ctx, run);
+  // 8. Server groups nobody needs any more.
+  await phase(run, c.deleteGroups, (g) => ctx.ops.deleteServerGroup(g.id));
+  return finalState(ctx, run, verified);
+}

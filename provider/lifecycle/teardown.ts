@@ -1,0 +1,161 @@
+// Teardown: the rollback of a failed create, destroy, and the best-effort delete both share with
+// apply's delete phase.
+import { type ServerInfo, TAG_CLUSTER, TAG_MEMBER, type VolumeInfo } from "../backends/backend";
+import type { ClusterSpec } from "../model/cluster";
+import type { ClusterState } from "../model/state";
+import { cmp } from "../model/text";
+import { detach, waitServer, waitVolume } from "./actions";
+import { type Ctx, emptyLedger, type Ledger, type Run } from "./context";
+import { clusterPrefix, describeError, LifecycleError, withCauses } from "./errors";
+import { ledgerState, partialState } from "./state-builders";
+import { SERVER_GONE, VOLUME_DELETABLE, VOLUME_GONE, WaitError } from "./wait";
+
+/** Detach, delete servers and volumes, then server groups; waits until gone. Also sweeps tagged leftovers. */
+export async function destroy(ctx: Ctx, state: ClusterState | { clusterName: string }): Promise<void> {
+  const name = state.clusterName;
+  const known = emptyLedger();
+  if ("members" in state) {
+    for (const m of Object.values(state.members)) {
+      if (m.id) (m.type === "server" ? known.servers : known.volumes).add(m.id);
+    }
+    for (const g of Object.values(state.serverGroups)) known.groups.add(g.id);
+  }
+  const causes = await teardown(ctx, name, known);
+  if (causes.length === 0) {
+    ctx.log("info", `${clusterPrefix(name)}destroyed`);
+    return;
+  }
+  const mode = "mode" in state ? state.mode : "pinned";
+  const partial = await partialState(ctx, name, mode, undefined, "members" in state ? state : undefined).catch(
+    () => undefined,
+  );
+  const timedOut = causes.every((c) => c.includes(" within "));
+  throw new LifecycleError(
+    timedOut ? "timeout" : "backend",
+    withCauses(`${clusterPrefix(name)}destroy left objects behind; run destroy again`, causes),
+    { ...(partial ? { partialState: partial } : {}) },
+  );
+}
+
+/** Rolls back a failed create: everything tagged with the cluster or made in this run goes. */
+export async function rollback(ctx: Ctx, spec: ClusterSpec, run: Run, causes: string[]): Promise<never> {
+  const head = clusterPrefix(spec.name);
+  ctx.log("warn", withCauses(`${head}create failed; rolling back`, causes));
+  const left = await teardown(ctx, spec.name, run.ledger);
+  if (left.length === 0) {
+    throw new LifecycleError("create_failed", withCauses(`${head}create failed and was rolled back`, causes));
+  }
+  const partial = await partialState(ctx, spec.name, run.p.mode, run.p.discovery.topology).catch(() =>
+    ledgerState(ctx, spec.name, run),
+  );
+  throw new LifecycleError(
+    "rollback_failed",
+    withCauses(
+      `${head}create failed and rollback left objects behind (apply again to resume, or destroy to clean up)`,
+      [...causes.map((c) => `cause: ${c}`), ...left.map((c) => `rollback: ${c}`)],
+    ),
+    { partialState: partial },
+  );
+}
+
+/** Deletes every object of the cluster (by tag) plus the given ids; returns what failed. */
+async function teardown(ctx: Ctx, clusterName: string, known: Ledger): Promise<string[]> {
+  const all = emptyLedger();
+  for (const id of known.servers) all.servers.add(id);
+  for (const id of known.volumes) all.volumes.add(id);
+  for (const id of known.groups) all.groups.add(id);
+  try {
+    const tags = { [TAG_CLUSTER]: clusterName };
+    const [servers, volumes, groups] = await Promise.all([
+      ctx.ops.findServers(tags),
+      ctx.ops.findVolumes(tags),
+      ctx.ops.findServerGroups(tags),
+    ]);
+    for (const s of servers) all.servers.add(s.id);
+    for (const v of volumes) all.volumes.add(v.id);
+    for (const g of groups) all.groups.add(g.id);
+  } catch (e) {
+    // Still delete what we know of; the next destroy sweeps the rest.
+    return [`can't list the cluster's objects: ${describeError(e)}`, ...(await deleteObjects(ctx, all))];
+  }
+  return deleteObjects(ctx, all);
+}
+
+/** Detach, delete servers and volumes, wait until gone, then delete server groups. Best effort. */
+export async function deleteObjects(ctx: Ctx, objs: Ledger, abort?: AbortController): Promise<string[]> {
+  const failures: string[] = [];
+  const note = (e: unknown) => {
+    if (!(e instanceof WaitError && e.kind === "aborted")) failures.push(describeError(e));
+  };
+  const signal = abort?.signal;
+  // Volumes: wait until each can be deleted (a rollback meets them still creating or attaching),
+  // which also tells their names and attachments.
+  const volumes = (
+    await Promise.all(
+      [...objs.volumes].sort(cmp).map((id) =>
+        waitVolume(ctx, id, `volume ${id}`, VOLUME_DELETABLE, ctx.timeouts.volumeMs, signal, true).catch((e) => {
+          note(e);
+          return undefined;
+        }),
+      ),
+    )
+  ).filter((v): v is VolumeInfo => v !== undefined);
+  const servers = (
+    await Promise.all(
+      [...objs.servers].sort(cmp).map((id) =>
+        ctx.ops.getServer(id).catch((e) => {
+          note(e);
+          return undefined;
+        }),
+      ),
+    )
+  ).filter((s): s is ServerInfo => s !== undefined);
+  const detachFailed = new Set<string>();
+  await Promise.all(
+    volumes.map(async (v) => {
+      for (const serverId of v.attachedTo) {
+        try {
+          await detach(ctx, serverId, v.id, objectLabel("volume", v), abort);
+        } catch (e) {
+          detachFailed.add(v.id);
+          note(e);
+        }
+      }
+    }),
+  );
+  const gone = async (kind: "server" | "volume", obj: ServerInfo | VolumeInfo): Promise<void> => {
+    const what = objectLabel(kind, obj);
+    try {
+      if (kind === "server") {
+        await ctx.ops.deleteServer(obj.id);
+        await waitServer(ctx, obj.id, what, SERVER_GONE, ctx.timeouts.deleteMs, signal);
+      } else {
+        await ctx.ops.deleteVolume(obj.id);
+        await waitVolume(ctx, obj.id, what, VOLUME_GONE, ctx.timeouts.deleteMs, signal);
+      }
+    } catch (e) {
+      note(e instanceof WaitError ? e : new Error(`can't delete ${what}: ${describeError(e)}`));
+    }
+  };
+  await Promise.all([
+    ...servers.map((s) => gone("server", s)),
+    ...volumes.filter((v) => !detachFailed.has(v.id)).map((v) => gone("volume", v)),
+  ]);
+  if (failures.length === 0) {
+    await Promise.all(
+      [...objs.groups].sort(cmp).map(async (id) => {
+        try {
+          await ctx.ops.deleteServerGroup(id);
+        } catch (e) {
+          note(new Error(`can't delete server group ${id}: ${describeError(e)}`));
+        }
+      }),
+    );
+  }
+  return failures.sort();
+}
+
+function objectLabel(kind: "server" | "volume", o: { id: string; metadata: Record<string, string> }): string {
+  const member = o.metadata[TAG_MEMBER];
+  return member !== undefined ? `${kind} "${member}"` : `${kind} ${o.id}`;
+}
