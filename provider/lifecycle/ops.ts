@@ -1,7 +1,16 @@
 // The backend as the controller calls it: every call goes through one concurrency limit, and
-// idempotent calls (reads, deletes, attach/detach) are retried when the backend says a retry
-// may succeed (5xx, 429). Creates, resizes, rebuilds and extends are never retried blindly: a
-// failed create is handled by rollback, and a later apply adopts whatever did get made.
+// idempotent calls (reads, deletes, attach/detach) are retried when the backend says a retry may
+// succeed. Creates, resizes, rebuilds and extends are never retried blindly: a failed create is
+// handled by rollback, and a later apply adopts whatever did get made.
+//
+// One owner per failure. A transient HTTP failure is retried by the OpenStack HTTP client alone (at
+// most 1 + its maxRetries sends) and arrives here marked `retryHandled`: Ops does not retry it again.
+// Ops retries, at most ATTEMPTS calls in all, only retryable errors no layer below has retried:
+// - the simulated cloud's, e.g. an injected "unavailable" fault (its 503): the cloud has no transport
+//   and must fail each faulted call exactly as injected (its tests count calls), so Ops is the one
+//   place its transient errors are retried, as the HTTP client is for OpenStack's;
+// - OpenStack failures the HTTP client won't resend because a POST may have reached the server (a 500
+//   or a reset on an attach), where Ops knows the call is idempotent.
 import pLimit = require("p-limit");
 
 import {
@@ -17,6 +26,14 @@ import {
 
 const ATTEMPTS = 3;
 const MAX_BACKOFF_MS = 2000;
+
+/**
+ * Whether the layer that raised the error already applied its own retries to it (the OpenStack HTTP
+ * client's HttpError sets `retryHandled`): retrying it here would multiply the attempts.
+ */
+function retriedBelow(e: BackendError): boolean {
+  return (e as { retryHandled?: unknown }).retryHandled === true;
+}
 
 export class Ops {
   private readonly limit: pLimit.Limit;
@@ -34,6 +51,7 @@ export class Ops {
         return await this.limit(fn);
       } catch (e) {
         if (!idempotent || attempt >= ATTEMPTS || !(e instanceof BackendError) || !e.retryable) throw e;
+        if (retriedBelow(e)) throw e;
       }
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(MAX_BACKOFF_MS, delay * 2);

@@ -1,6 +1,16 @@
-import { describe, expect, it } from "vitest";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { MockAgent } from "undici";
+import { afterEach, describe, expect, it } from "vitest";
 import { BackendError } from "../../provider/backends/backend";
-import { errorCodeFor, openStackMessage, parseRetryAfter } from "../../provider/backends/openstack/http";
+import {
+  errorCodeFor,
+  HttpClient,
+  HttpError,
+  type HttpOptions,
+  openStackMessage,
+  parseRetryAfter,
+} from "../../provider/backends/openstack/http";
 import { json, mockCloud, NOVA, TOKEN } from "./helpers";
 
 async function failure(p: Promise<unknown>): Promise<BackendError> {
@@ -85,6 +95,215 @@ describe("HttpClient retries", () => {
     expect(err.code).toBe("unavailable");
     expect(err.message).not.toContain(TOKEN);
     expect(c.sleeps).toHaveLength(4);
+  });
+});
+
+/** A MockAgent client with these options; counts the sends each path receives and the waits asked for. */
+function countingCloud(opts: HttpOptions = {}) {
+  const agent = new MockAgent();
+  agent.disableNetConnect();
+  const sleeps: number[] = [];
+  const sent = new Map<string, number>();
+  const client = new HttpClient({
+    dispatcherFor: () => agent,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    random: () => 0.5,
+    ...opts,
+  });
+  /** Answers every `method path` with this reply, counting the sends. */
+  const always = (
+    method: string,
+    path: string,
+    statusCode: number,
+    data: string | object = "",
+    headers: Record<string, string> = {},
+  ) =>
+    agent
+      .get(NOVA)
+      .intercept({ path, method })
+      .reply(() => {
+        sent.set(`${method} ${path}`, (sent.get(`${method} ${path}`) ?? 0) + 1);
+        return { statusCode, data, responseOptions: { headers } };
+      })
+      .persist();
+  return { agent, client, sleeps, sent, always };
+}
+
+async function httpFailure(p: Promise<unknown>): Promise<HttpError> {
+  const err = await failure(p);
+  expect(err).toBeInstanceOf(HttpError);
+  return err as HttpError;
+}
+
+describe("HttpClient attempts", () => {
+  it("sends a GET that keeps answering 503 1 + maxRetries times, then gives up for good", async () => {
+    const c = countingCloud();
+    c.always("GET", "/v2.1/servers/detail", 503, "Service Unavailable", { "x-openstack-request-id": "req-503" });
+    const err = await httpFailure(
+      c.client.request({ service: "nova", method: "GET", url: `${NOVA}/v2.1/servers/detail` }),
+    );
+    expect(c.sent.get("GET /v2.1/servers/detail")).toBe(5);
+    expect([err.attempts, err.retryHandled, err.retryable, err.code]).toEqual([5, true, true, "unavailable"]);
+    expect(err.message).toBe("nova: GET /v2.1/servers/detail returned 503: Service Unavailable (request id req-503)");
+    expect(c.sleeps).toHaveLength(4);
+  });
+
+  it.each([0, 1, 7])("with maxRetries %i sends at most 1 + %i times", async (maxRetries) => {
+    const c = countingCloud({ maxRetries });
+    c.always("GET", "/v2.1/", 502);
+    const err = await httpFailure(c.client.request({ service: "nova", method: "GET", url: `${NOVA}/v2.1/` }));
+    expect(c.sent.get("GET /v2.1/")).toBe(1 + maxRetries);
+    expect(err.attempts).toBe(1 + maxRetries);
+  });
+
+  it("sends a request that fails for good once, and says the caller may not have the last word", async () => {
+    const c = countingCloud();
+    c.always("POST", "/v2.1/servers", 400, { badRequest: { message: "no" } }, json.headers);
+    c.always("POST", "/v2.1/os-volume_attachments", 500, { computeFault: { message: "boom" } }, json.headers);
+    const bad = await httpFailure(
+      c.client.request({ service: "nova", method: "POST", url: `${NOVA}/v2.1/servers`, body: {} }),
+    );
+    expect([bad.code, bad.attempts, bad.retryHandled, bad.retryable]).toEqual(["bad_request", 1, false, false]);
+    // A 500 on a POST may have done the work: not resent here, left to a caller that knows the call is safe.
+    const half = await httpFailure(
+      c.client.request({ service: "nova", method: "POST", url: `${NOVA}/v2.1/os-volume_attachments`, body: {} }),
+    );
+    expect([half.code, half.attempts, half.retryHandled, half.retryable]).toEqual(["unavailable", 1, false, true]);
+    expect(c.sent.get("POST /v2.1/servers")).toBe(1);
+    expect(c.sent.get("POST /v2.1/os-volume_attachments")).toBe(1);
+    expect(c.sleeps).toEqual([]);
+  });
+
+  it("resends a POST whose connection never opened, but not one reset after it may have arrived", async () => {
+    const c = countingCloud();
+    const pool = c.agent.get(NOVA);
+    const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    pool.intercept({ path: "/v2.1/servers", method: "POST" }).replyWithError(refused).times(5);
+    const never = await httpFailure(
+      c.client.request({ service: "nova", method: "POST", url: `${NOVA}/v2.1/servers`, body: {} }),
+    );
+    expect([never.attempts, never.retryHandled]).toEqual([5, true]);
+    const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+    pool.intercept({ path: "/v2.1/servers", method: "POST" }).replyWithError(reset);
+    const maybe = await httpFailure(
+      c.client.request({ service: "nova", method: "POST", url: `${NOVA}/v2.1/servers`, body: {} }),
+    );
+    expect([maybe.code, maybe.attempts, maybe.retryHandled, maybe.retryable]).toEqual(["unavailable", 1, false, true]);
+    c.agent.assertNoPendingInterceptors();
+  });
+
+  it("waits out a 429's Retry-After, then sends again", async () => {
+    const c = countingCloud();
+    const pool = c.agent.get(NOVA);
+    pool
+      .intercept({ path: "/v2.1/servers/detail", method: "GET" })
+      .reply(429, "Too Many Requests", { headers: { "retry-after": "3" } });
+    pool
+      .intercept({ path: "/v2.1/servers/detail", method: "GET" })
+      .reply(429, "Too Many Requests", { headers: { "retry-after": new Date(Date.now() + 30_000).toUTCString() } });
+    pool.intercept({ path: "/v2.1/servers/detail", method: "GET" }).reply(200, { servers: [] }, json);
+    const res = await c.client.request({ service: "nova", method: "GET", url: `${NOVA}/v2.1/servers/detail` });
+    expect(res.status).toBe(200);
+    expect(c.sleeps).toHaveLength(2);
+    expect(c.sleeps[0]).toBe(3000);
+    // An HTTP date, to the second.
+    expect(c.sleeps[1]).toBeGreaterThan(28_000);
+    expect(c.sleeps[1]).toBeLessThanOrEqual(30_000);
+    c.agent.assertNoPendingInterceptors();
+  });
+
+  it("does not wait for a Retry-After beyond a minute, and nobody retries it", async () => {
+    const c = countingCloud();
+    c.always("GET", "/v2.1/servers/detail", 429, "Too Many Requests", { "retry-after": "3600" });
+    const err = await httpFailure(
+      c.client.request({ service: "nova", method: "GET", url: `${NOVA}/v2.1/servers/detail` }),
+    );
+    expect([err.code, err.attempts, err.retryHandled]).toEqual(["unavailable", 1, true]);
+    expect(c.sent.get("GET /v2.1/servers/detail")).toBe(1);
+    expect(c.sleeps).toEqual([]);
+  });
+
+  it("resends a POST that Nova refused as over quota with a Retry-After (403), not a plain 403", async () => {
+    const c = countingCloud();
+    const pool = c.agent.get(NOVA);
+    pool.intercept({ path: "/v2.1/servers", method: "POST" }).reply(
+      403,
+      { forbidden: { message: "Quota exceeded for instances: Requested 1, but already used 10 of 10" } },
+      {
+        headers: { "retry-after": "5", "content-type": "application/json" },
+      },
+    );
+    pool.intercept({ path: "/v2.1/servers", method: "POST" }).reply(202, { server: { id: "s1" } }, json);
+    const res = await c.client.request({ service: "nova", method: "POST", url: `${NOVA}/v2.1/servers`, body: {} });
+    expect(res.status).toBe(202);
+    expect(c.sleeps).toEqual([5000]);
+
+    c.always(
+      "POST",
+      "/v2.1/os-hypervisors",
+      403,
+      { forbidden: { message: "Policy doesn't allow it." } },
+      {
+        "retry-after": "5",
+        "content-type": "application/json",
+      },
+    );
+    const err = await httpFailure(
+      c.client.request({ service: "nova", method: "POST", url: `${NOVA}/v2.1/os-hypervisors`, body: {} }),
+    );
+    expect([err.code, err.attempts, err.retryHandled]).toEqual(["forbidden", 1, false]);
+    expect(c.sleeps).toEqual([5000]);
+  });
+});
+
+describe("HttpClient against a real server on 127.0.0.1", () => {
+  let server: http.Server | undefined;
+  let client: HttpClient | undefined;
+  afterEach(async () => {
+    await client?.close();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    server = undefined;
+    client = undefined;
+  });
+
+  /** A server answering each request with the next of `replies` (the last one forever); returns its origin. */
+  async function serve(replies: Array<{ status: number; headers?: Record<string, string>; body: string }>) {
+    const seen: number[] = [];
+    server = http.createServer((req, res) => {
+      req.resume();
+      seen.push(Date.now());
+      const r = replies[Math.min(seen.length, replies.length) - 1] as (typeof replies)[number];
+      res.writeHead(r.status, { "content-type": "application/json", ...r.headers });
+      res.end(r.body);
+    });
+    await new Promise<void>((r) => server?.listen(0, "127.0.0.1", () => r()));
+    const { port } = server.address() as AddressInfo;
+    return { origin: `http://127.0.0.1:${port}`, seen };
+  }
+
+  it("really waits a 429's Retry-After before sending again", async () => {
+    const { origin, seen } = await serve([
+      { status: 429, headers: { "retry-after": "1" }, body: '{"message":"slow down"}' },
+      { status: 200, body: '{"servers":[]}' },
+    ]);
+    client = new HttpClient();
+    const started = Date.now();
+    const res = await client.request({ service: "nova", method: "GET", url: `${origin}/v2.1/servers/detail` });
+    expect(res.json).toEqual({ servers: [] });
+    expect(seen).toHaveLength(2);
+    expect((seen[1] as number) - (seen[0] as number)).toBeGreaterThanOrEqual(950);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+  });
+
+  it("sends a GET that keeps answering 503 exactly 1 + maxRetries times", async () => {
+    const { origin, seen } = await serve([{ status: 503, body: '{"message":"down for maintenance"}' }]);
+    client = new HttpClient({ maxRetries: 2, backoffMs: 1, maxBackoffMs: 2 });
+    const err = await httpFailure(client.request({ service: "nova", method: "GET", url: `${origin}/v2.1/` }));
+    expect(seen).toHaveLength(3);
+    expect([err.code, err.attempts, err.retryHandled]).toEqual(["unavailable", 3, true]);
+    expect(err.message).toBe("nova: GET /v2.1/ returned 503: down for maintenance");
   });
 });
 

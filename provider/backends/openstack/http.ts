@@ -2,6 +2,19 @@
 // timeouts, retries with backoff and jitter where a retry can help, and errors mapped to BackendError
 // with a message a user can act on (service, method, path, status, OpenStack's own message, request id)
 // and never a credential.
+//
+// This client is the one owner of retries for transient HTTP failures (a connection that fails, a
+// timeout, 429, 5xx but 501, a Retry-After on 413 or an over-quota 403): at most 1 + maxRetries sends
+// per request. A failure it has retried comes out as an HttpError with `retryHandled` set, and Ops does
+// not retry it again. (Session adds one resend with a fresh token after a 401.)
+//
+// The loop is ours rather than undici's RetryAgent/RetryHandler, whose policy would have to be replaced
+// wholesale through its `retry` callback: it never resends a POST (not even after a 429 or a connection
+// that never opened), caps a long Retry-After instead of giving up, knows nothing of Nova's 413/403 with
+// Retry-After, and has no jitter. Its mechanics don't fit either: by default the final error drops the
+// body with OpenStack's message, a body that fails mid-stream is resumed with a Range request that
+// OpenStack APIs don't serve, and a `retry` callback that waits on an injected sleep breaks under
+// MockAgent (which ignores the pause, so the discarded error body reaches the caller).
 import { type Dispatcher, Pool, errors as undiciErrors } from "undici";
 import { BackendError, type BackendErrorCode } from "../backend";
 
@@ -59,6 +72,33 @@ const MAX_RETRY_AFTER_MS = 60_000;
 /** Header names whose values are secrets; their values are scrubbed from every message. */
 const SECRET_HEADERS = ["x-auth-token", "x-subject-token", "x-service-token"];
 
+/**
+ * A failed OpenStack call as the HttpClient reports it. Its code, message and `retryable` are those of
+ * any BackendError; it also says how often the request was sent and whether this client already applied
+ * its retries to it.
+ */
+export class HttpError extends BackendError {
+  /** How many times the request was sent (1 + the retries spent on it). */
+  readonly attempts: number;
+  /**
+   * The failure is transient at the HTTP level, so this client retried it until its attempts (or the
+   * server's Retry-After) ran out: a caller must not retry it again. False when the client did not
+   * consider a resend its call: the failure isn't transient, or a POST may have reached the server and
+   * only the caller knows whether resending it is safe.
+   */
+  readonly retryHandled: boolean;
+
+  constructor(
+    code: BackendErrorCode,
+    message: string,
+    options: { cause?: unknown; retryable?: boolean; attempts: number; retryHandled: boolean },
+  ) {
+    super(code, message, options);
+    this.attempts = options.attempts;
+    this.retryHandled = options.retryHandled;
+  }
+}
+
 export class HttpClient {
   private readonly pools = new Map<string, Dispatcher>();
   private readonly opts: HttpOptions & typeof DEFAULTS;
@@ -104,32 +144,34 @@ export class HttpClient {
       headers["content-type"] = "application/json";
     }
     const idempotent = req.method !== "POST" && req.method !== "PATCH";
-    for (let attempt = 0; ; attempt++) {
+    for (let attempts = 1; ; attempts++) {
+      const retriesLeft = attempts <= this.opts.maxRetries;
       let res: HttpResponse;
       try {
         res = await this.once(url.origin, req.method, path, headers, body);
       } catch (err) {
         const code = transportErrorCode(err);
-        // A connection that never opened can be retried for any method; a reset mid-request only when idempotent.
-        const retry = code === "connect" || idempotent;
-        if (retry && attempt < this.opts.maxRetries) {
-          await this.wait(this.backoff(attempt));
+        // A connection that never opened can be retried for any method; a reset or a timeout once the
+        // request may have reached the server only when idempotent (a POST may have created something).
+        const retryHandled = code === "connect" || idempotent;
+        if (retryHandled && retriesLeft) {
+          await this.wait(this.backoff(attempts - 1));
           continue;
         }
         const reason = err instanceof Error ? err.message : String(err);
-        throw new BackendError(
+        throw new HttpError(
           code === "timeout" ? "timeout" : "unavailable",
           this.scrub(`${req.service}: ${req.method} ${path} failed: ${reason}`),
-          { cause: err, retryable: true },
+          { cause: err, retryable: true, attempts, retryHandled },
         );
       }
       if (res.status < 400 || req.okStatuses?.includes(res.status)) return res;
-      const delay = this.retryDelay(res, attempt, idempotent);
-      if (delay !== undefined && attempt < this.opts.maxRetries) {
-        await this.wait(delay);
+      const verdict = this.retryVerdict(res, attempts - 1, idempotent);
+      if (verdict.delay !== undefined && retriesLeft) {
+        await this.wait(verdict.delay);
         continue;
       }
-      throw this.toError(req.service, req.method, path, res);
+      throw this.toError(req.service, req.method, path, res, attempts, verdict.handled);
     }
   }
 
@@ -157,19 +199,30 @@ export class HttpClient {
     return { status: res.statusCode, headers: flat, json, text };
   }
 
-  /** undefined: don't retry. */
-  private retryDelay(res: HttpResponse, attempt: number, idempotent: boolean): number | undefined {
+  /**
+   * handled: the failure is transient at the HTTP level, so this client owns its retries (even when it
+   * won't wait: a Retry-After beyond MAX_RETRY_AFTER_MS). delay: how long to wait before the next
+   * attempt, undefined for no retry.
+   */
+  private retryVerdict(res: HttpResponse, attempt: number, idempotent: boolean): { handled: boolean; delay?: number } {
     const retryAfter = parseRetryAfter(res.headers["retry-after"]);
-    if (res.status === 429 || (res.status === 413 && retryAfter !== undefined)) {
-      if (retryAfter !== undefined && retryAfter > MAX_RETRY_AFTER_MS) return undefined;
-      return retryAfter ?? this.backoff(attempt);
-    }
+    const wait = (): { handled: true; delay?: number } => {
+      if (retryAfter !== undefined && retryAfter > MAX_RETRY_AFTER_MS) return { handled: true };
+      return { handled: true, delay: retryAfter ?? this.backoff(attempt) };
+    };
+    // Rate limited, or Nova over quota with a Retry-After: the request was refused, so even a POST is resent.
+    if (res.status === 429) return wait();
+    if (retryAfter !== undefined && (res.status === 413 || (res.status === 403 && this.overQuota(res)))) return wait();
     if (res.status >= 500 && res.status !== 501) {
       // A 500 on a POST may have done half the work (a server row exists): let the caller decide.
-      if (!idempotent && res.status === 500) return undefined;
-      return retryAfter ?? this.backoff(attempt);
+      if (!idempotent && res.status === 500) return { handled: false };
+      return wait();
     }
-    return undefined;
+    return { handled: false };
+  }
+
+  private overQuota(res: HttpResponse): boolean {
+    return errorCodeFor(res.status, openStackMessage(res)) === "quota_exceeded";
   }
 
   private backoff(attempt: number): number {
@@ -182,7 +235,14 @@ export class HttpClient {
     return (this.opts.sleep ?? ((n: number) => new Promise<void>((r) => setTimeout(r, n))))(ms);
   }
 
-  private toError(service: string, method: string, path: string, res: HttpResponse): BackendError {
+  private toError(
+    service: string,
+    method: string,
+    path: string,
+    res: HttpResponse,
+    attempts: number,
+    retryHandled: boolean,
+  ): HttpError {
     const osMessage = openStackMessage(res);
     const code = errorCodeFor(res.status, osMessage);
     const requestId = res.headers["x-openstack-request-id"] ?? res.headers["x-compute-request-id"];
@@ -190,7 +250,11 @@ export class HttpClient {
       `${service}: ${method} ${path} returned ${res.status}` +
       (osMessage ? `: ${osMessage}` : "") +
       (requestId ? ` (request id ${requestId})` : "");
-    return new BackendError(code, this.scrub(msg), { retryable: res.status >= 500 || res.status === 429 });
+    return new HttpError(code, this.scrub(msg), {
+      retryable: res.status >= 500 || res.status === 429,
+      attempts,
+      retryHandled,
+    });
   }
 
   /** Removes every registered secret from a message: a token must never reach a log or a state file. */
