@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from "vitest/config";
+import { SLOW } from "./vitest.slow.config";
 
 export default defineConfig({
   test: {
@@ -6,7 +7,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // Needs a real OpenStack cloud: `npm run test:openstack` (test/openstack/vitest.integration.config.ts).
     // Needs the real `pulumi` command (may build it first): `npm run test:e2e` (test/e2e/vitest.config.ts).
-    exclude: [...configDefaults.exclude, "test/openstack/integration/**", "test/e2e/**"],
+    // Slow checks CI runs after this: `npm run test:slow` (test/vitest.slow.config.ts).
+    exclude: [...configDefaults.exclude, "test/openstack/integration/**", "test/e2e/**", ...SLOW],
     // Slow suites (engine over gRPC, real services) set their own timeouts.
     testTimeout: 30_000,
     hookTimeout: 60_000,
