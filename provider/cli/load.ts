@@ -2,8 +2,9 @@
 // every spec problem at once (exit 1).
 import { resolve } from "node:path";
 import { type ClusterSpec, formatIssues, loadSpecFile, SpecFileError, type SpecIssue } from "../clusterspec";
-import { plural } from "../model/text";
-import { loadTopologyFile, type Topology, TopologyFileError } from "../placement";
+import { loadTopologyFile, TopologyFileError } from "../clusterspec/topology-file";
+import { escapeControls, escapeJsonText, plural } from "../model/text";
+import type { Topology } from "../model/topology";
 import { EXIT, type Io, json } from "./io";
 
 export type Loaded<T> = { ok: true; value: T } | { ok: false; code: number };
@@ -16,12 +17,17 @@ function fileError(io: Io, error: unknown): Loaded<never> {
   throw error;
 }
 
+/**
+ * Human form: one line per issue, each naming the cluster (formatIssues). JSON form: the issues
+ * as data (message without the cluster's name; `cluster` and `names` unescaped), with what JSON
+ * leaves raw in strings (bidi, C1 controls) escaped so the output is safe on a terminal too.
+ */
 export function reportSpecIssues(io: Io, file: string, issues: SpecIssue[], asJson: boolean): void {
   if (asJson) {
-    io.out(json({ valid: false, issues }));
+    io.out(escapeJsonText(json({ valid: false, issues })));
     return;
   }
-  io.err(`${file}: ${plural(issues.length, "problem")}:\n${formatIssues(issues)}`);
+  io.err(`${escapeControls(file)}: ${plural(issues.length, "problem")}:\n${formatIssues(issues)}`);
 }
 
 /** Loads and validates a spec; prints issues itself. `jsonIssues` prints them as the validate JSON shape. */
@@ -48,7 +54,9 @@ export function loadTopology(io: Io, file: string): Loaded<Topology> {
     return fileError(io, error);
   }
   if (result.issues.length > 0 || !result.topology) {
-    io.err(`${file}: ${plural(result.issues.length, "problem")} in the topology:\n${formatIssues(result.issues)}`);
+    io.err(
+      `${escapeControls(file)}: ${plural(result.issues.length, "problem")} in the topology:\n${formatIssues(result.issues)}`,
+    );
     return { ok: false, code: EXIT.usage };
   }
   return { ok: true, value: result.topology };

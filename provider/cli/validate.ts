@@ -1,3 +1,4 @@
+import { quote } from "../model/text";
 import { EXIT, type Io, json } from "./io";
 import { describeSpec, loadSpec } from "./load";
 
@@ -5,6 +6,6 @@ export function validateCommand(io: Io, file: string, opts: { json: boolean }): 
   const loaded = loadSpec(io, file, opts.json);
   if (!loaded.ok) return loaded.code;
   if (opts.json) io.out(json({ valid: true, issues: [] }));
-  else io.out(`cluster "${loaded.value.name}" is valid: ${describeSpec(loaded.value)}.`);
+  else io.out(`cluster ${quote(loaded.value.name)} is valid: ${describeSpec(loaded.value)}.`);
   return EXIT.ok;
 }

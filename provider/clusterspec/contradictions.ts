@@ -32,6 +32,7 @@
 
 import { type ClusterSpec, type Grouping, SCOPES, type Scope, scopeRank } from "../model/cluster";
 import type { SpecIssue } from "../model/issues";
+import { quote } from "../model/text";
 
 /** Where each grouping and each member's zone pin is in the user's input. */
 export interface ContradictionPaths {
@@ -49,13 +50,19 @@ const APART: Record<Scope, string> = {
 const CHAIN_BUDGET = 2_000_000;
 const LIST_LIMIT = 8;
 
-function q(name: string): string {
-  return `"${name}"`;
+/** As many of a list as a message shows (listNames cuts the rest). */
+function shown(names: readonly string[]): string[] {
+  return names.slice(0, LIST_LIMIT);
+}
+
+/** The names an issue is about, each once, in the order given. */
+function involved(...lists: (readonly string[])[]): string[] {
+  return [...new Set(lists.flat())];
 }
 
 /** `"a"`, `"a" and "b"`, `"a", "b" and "c"`, long lists cut with "and N more". */
 export function listNames(names: readonly string[], limit = LIST_LIMIT, conjunction: "and" | "or" = "and"): string {
-  const quoted = names.slice(0, limit).map(q);
+  const quoted = names.slice(0, limit).map((n) => quote(n));
   if (names.length > limit) return `${quoted.join(", ")} ${conjunction} ${names.length - limit} more`;
   if (quoted.length <= 1) return quoted.join("");
   return `${quoted.slice(0, -1).join(", ")} ${conjunction} ${quoted[quoted.length - 1]}`;
@@ -119,7 +126,6 @@ function ties(g: Grouping): boolean {
 }
 
 export function detectContradictions(spec: ClusterSpec, paths: ContradictionPaths): SpecIssue[] {
-  const prefix = spec.name ? `cluster ${q(spec.name)}: ` : "";
   const n = spec.members.length;
   const index = new Map<string, number>();
   spec.members.forEach((m, j) => {
@@ -144,16 +150,18 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
       issues.push({
         code: "rule_not_for_volumes",
         path: paths.grouping(i),
-        message: `${prefix}anti-affinity grouping ${q(g.name)} mixes servers (${listNames(servers)}) and volumes (${listNames(vols)}); keeping a server apart from a volume means nothing`,
+        message: `anti-affinity grouping ${quote(g.name)} mixes servers (${listNames(servers)}) and volumes (${listNames(vols)}); keeping a server apart from a volume means nothing`,
         hint: "split it into one grouping of servers and one of volumes",
+        names: involved([g.name], shown(servers), shown(vols)),
       });
     }
     if (g.rule === "proximity" && vols.length > 0 && servers.length === 0) {
       issues.push({
         code: "rule_not_for_volumes",
         path: paths.grouping(i),
-        message: `${prefix}proximity grouping ${q(g.name)} has only volumes (${listNames(vols)}); proximity means nothing between volumes`,
+        message: `proximity grouping ${quote(g.name)} has only volumes (${listNames(vols)}); proximity means nothing between volumes`,
         hint: "use affinity to keep volumes on one backend or in one zone, or add the servers that use them",
+        names: involved([g.name], shown(vols)),
       });
     }
   });
@@ -249,9 +257,9 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
       const ms = members[i] as number[];
       const volume = ms.find((j) => isVolume[j]);
       const server = ms.find((j) => !isVolume[j]);
-      return `the attachment of ${q(names[volume ?? 0] ?? "")} to ${q(names[server ?? 0] ?? "")}`;
+      return `the attachment of ${quote(names[volume ?? 0] ?? "")} to ${quote(names[server ?? 0] ?? "")}`;
     }
-    return `${q(g.name)} (${g.rule}, ${g.scope})`;
+    return `${quote(g.name)} (${g.rule}, ${g.scope})`;
   };
   /** `grouping "a" (affinity, host) puts` / `groupings "a" (…) and "b" (…) put`. */
   const subject = (gs: readonly number[]): { text: string; plural: boolean } => {
@@ -263,6 +271,14 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
   };
   const chainScope = (gs: readonly number[]): Scope =>
     SCOPES[Math.max(0, ...gs.map((i) => scopeRank((spec.groupings[i] as Grouping).scope)))] as Scope;
+  /** The names a chain of groupings stands for: user groupings by name, attachments by their volume and server. */
+  const chainNames = (gs: readonly number[]): string[] =>
+    gs.flatMap((i) => {
+      const g = spec.groupings[i] as Grouping;
+      if (!g.implied) return [g.name];
+      const ms = members[i] as number[];
+      return [ms.find((j) => isVolume[j]), ms.find((j) => !isVolume[j])].map((j) => names[j ?? 0] as string);
+    });
   /** What a user could change: relax user groupings, drop attachments. */
   const relaxOptions = (gs: readonly number[], also: string[] = []): string => {
     const relaxable = [
@@ -273,7 +289,7 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
       .filter((i) => spec.groupings[i]?.implied)
       .map((i) => names[(members[i] as number[]).find((j) => isVolume[j]) ?? 0] as string);
     const parts: string[] = [];
-    if (relaxable.length === 1) parts.push(`relax ${q(relaxable[0] as string)} to enforcement: soft`);
+    if (relaxable.length === 1) parts.push(`relax ${quote(relaxable[0] as string)} to enforcement: soft`);
     else if (relaxable.length > 1)
       parts.push(`relax one of ${listNames(relaxable, LIST_LIMIT, "or")} to enforcement: soft`);
     if (attachments.length > 0) parts.push(`remove the attachTo of ${listNames(attachments, LIST_LIMIT, "or")}`);
@@ -300,8 +316,8 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
       const first = together[0] as number;
       const targets = together.slice(1, g.maxPerDomain + 1);
       const found = chain(first, targets, rank);
-      const raise = `raise maxPerDomain of ${q(g.name)} to ${k}`;
-      const self = `${q(g.name)} (anti-affinity, ${g.scope})`;
+      const raise = `raise maxPerDomain of ${quote(g.name)} to ${k}`;
+      const self = `${quote(g.name)} (anti-affinity, ${g.scope})`;
       if (g.maxPerDomain === 1) {
         const a = names[first] as string;
         const b = names[targets[0] as number] as string;
@@ -315,15 +331,19 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
           issues.push({
             code: "affinity_vs_anti_affinity",
             path: paths.grouping(i),
-            message: `${prefix}${s.text} ${s.plural ? "put" : "puts"} ${q(a)} and ${q(b)} ${TOGETHER[chainScope(found.groupings)]}${through}, but ${self} wants them ${APART[g.scope]}${more}`,
+            message: `${s.text} ${s.plural ? "put" : "puts"} ${quote(a)} and ${quote(b)} ${TOGETHER[chainScope(found.groupings)]}${through}, but ${self} wants them ${APART[g.scope]}${more}`,
             hint: `${relaxOptions(found.groupings, [g.name])}, or ${raise}`,
+            names: involved(chainNames(found.groupings), [a, b], shown(found.via.map((j) => names[j] as string)), [
+              g.name,
+            ]),
           });
         } else {
           issues.push({
             code: "affinity_vs_anti_affinity",
             path: paths.grouping(i),
-            message: `${prefix}hard affinity groupings put ${q(a)} and ${q(b)} ${TOGETHER[g.scope]}, but ${self} wants them ${APART[g.scope]}${more}`,
-            hint: `relax ${q(g.name)} or the affinity groupings that tie them to enforcement: soft, or ${raise}`,
+            message: `hard affinity groupings put ${quote(a)} and ${quote(b)} ${TOGETHER[g.scope]}, but ${self} wants them ${APART[g.scope]}${more}`,
+            hint: `relax ${quote(g.name)} or the affinity groupings that tie them to enforcement: soft, or ${raise}`,
+            names: involved([a, b], [g.name]),
           });
         }
       } else {
@@ -332,8 +352,13 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
         issues.push({
           code: "anti_affinity_over_capacity",
           path: paths.grouping(i),
-          message: `${prefix}${k} members of ${q(g.name)} (${list})${by} must share one ${g.scope} but maxPerDomain is ${g.maxPerDomain}`,
+          message: `${k} members of ${quote(g.name)} (${list})${by} must share one ${g.scope} but maxPerDomain is ${g.maxPerDomain}`,
           hint: `${raise}, or ${found ? relaxOptions(found.groupings) || "loosen the affinity that ties them" : "relax the affinity groupings that tie them to enforcement: soft"}`,
+          names: involved(
+            [g.name],
+            shown(together.map((j) => names[j] as string)),
+            found ? chainNames(found.groupings) : [],
+          ),
         });
       }
     }
@@ -368,8 +393,13 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
       issues.push({
         code: "zone_pin_conflict",
         path: paths.memberZone(j),
-        message: `${prefix}${q(a)} is pinned to zone ${q(first.zone)} and ${q(b)} to zone ${q(zone)}, but ${s.text} ${s.plural ? "put" : "puts"} them in one zone${through}`,
+        message: `${quote(a)} is pinned to zone ${quote(first.zone)} and ${quote(b)} to zone ${quote(zone)}, but ${s.text} ${s.plural ? "put" : "puts"} them in one zone${through}`,
         hint: `pin them to the same zone or drop one pin${found ? `, or ${relaxOptions(found.groupings) || "loosen the affinity between them"}` : ""}`,
+        names: involved(
+          [a, first.zone, b, zone],
+          found ? chainNames(found.groupings) : [],
+          shown(found?.via.map((x) => names[x] as string) ?? []),
+        ),
       });
     }
   }
@@ -392,17 +422,20 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
       issues.push({
         code: "zone_pin_conflict",
         path: paths.grouping(i),
-        message: `${prefix}${listNames(entry.members.map((j) => names[j] as string))} of ${q(g.name)} (anti-affinity, zone) are pinned to zone ${q(zone)}${indirect ? " (some through hard affinity)" : ""}, but it allows at most ${g.maxPerDomain} per zone`,
-        hint: `pin them to different zones, or raise maxPerDomain of ${q(g.name)} to ${entry.members.length}`,
+        message: `${listNames(entry.members.map((j) => names[j] as string))} of ${quote(g.name)} (anti-affinity, zone) are pinned to zone ${quote(zone)}${indirect ? " (some through hard affinity)" : ""}, but it allows at most ${g.maxPerDomain} per zone`,
+        hint: `pin them to different zones, or raise maxPerDomain of ${quote(g.name)} to ${entry.members.length}`,
+        names: involved(shown(entry.members.map((j) => names[j] as string)), [g.name, zone]),
       });
     }
   });
 
   const seen = new Set<string>();
-  return issues.filter((x) => {
-    const key = `${x.code}\u0000${x.path}\u0000${x.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  return issues
+    .filter((x) => {
+      const key = `${x.code}\u0000${x.path}\u0000${x.message}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .map((x) => (spec.name ? { ...x, cluster: spec.name } : x));
 }

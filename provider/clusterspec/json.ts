@@ -2,9 +2,11 @@
 // examples repeat "instance", and JSON.parse would silently keep only the last) and says
 // where a syntax error is, by line and column, with a hint for the usual slips.
 import type { SpecIssue } from "../model/issues";
+import { escapeControls, quote } from "../model/text";
 import { joinPath } from "./paths";
 
-const MAX_DEPTH = 512;
+/** Deeper nesting is refused (a spec needs five levels): no input can exhaust the stack. */
+export const MAX_DEPTH = 512;
 const NUMBER = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 const ESCAPES = new Map([
   ['"', '"'],
@@ -66,16 +68,16 @@ export function listPositions(positions: readonly Position[]): string {
 
 /** The issue for a key that occurs more than once in one object, with a hint fitting the blueprint's habit. */
 export function duplicateKeyIssue(parentPath: string, key: string, positions: readonly Position[]): SpecIssue {
-  const where = parentPath ? `"${parentPath}"` : "the top-level object";
+  const where = parentPath ? `"${escapeControls(parentPath)}"` : "the top-level object";
   const parentKey = parentPath.split(/[.[]/).pop() ?? "";
   const listy = key === "instance" || key === "grouping" || parentKey === "instances" || parentKey === "groupings";
   return {
     code: "duplicate_key",
     path: joinPath(parentPath, key),
-    message: `key "${key}" occurs ${positions.length} times in ${where} (${listPositions(positions)}); only the last one would be kept`,
+    message: `key ${quote(key)} occurs ${positions.length} times in ${where} (${listPositions(positions)}); only the last one would be kept`,
     hint: listy
-      ? `write an array instead of repeating a key: "${parentKey || "instances"}": [ {...}, {...} ]`
-      : `keep only one "${key}"`,
+      ? `write an array instead of repeating a key: "${escapeControls(parentKey) || "instances"}": [ {...}, {...} ]`
+      : `keep only one ${quote(key)}`,
   };
 }
 
@@ -83,7 +85,12 @@ function describeChar(text: string, offset: number): string {
   if (offset >= text.length) return "the end of the text";
   const ch = text[offset] as string;
   if (ch === "\n" || ch === "\r") return "the end of the line";
-  return JSON.stringify(ch);
+  return quote(ch);
+}
+
+/** A long run of digits is shown by its start: a message stays one short line. */
+function truncateText(s: string, n = 40): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
 class Parser {
@@ -135,7 +142,12 @@ class Parser {
   }
 
   private value(path: string, depth: number): unknown {
-    if (depth > MAX_DEPTH) throw new JsonSyntaxError(this.pos, `values nested more than ${MAX_DEPTH} levels deep`);
+    if (depth > MAX_DEPTH)
+      throw new JsonSyntaxError(
+        this.pos,
+        `values nested more than ${MAX_DEPTH} levels deep`,
+        "a cluster spec is a few levels deep; look for brackets that are opened and never closed",
+      );
     const c = this.text[this.pos];
     if (c === "{") return this.object(path, depth);
     if (c === "[") return this.array(path, depth);
@@ -199,7 +211,7 @@ class Parser {
       if (this.text[this.pos] !== ":") {
         throw new JsonSyntaxError(
           this.pos,
-          `expected ":" after key "${key}", found ${describeChar(this.text, this.pos)}`,
+          `expected ":" after key ${quote(key)}, found ${describeChar(this.text, this.pos)}`,
         );
       }
       this.pos++;
@@ -219,7 +231,7 @@ class Parser {
       }
       throw new JsonSyntaxError(
         this.pos,
-        `expected "," or "}" after the value of "${key}", found ${describeChar(this.text, this.pos)}`,
+        `expected "," or "}" after the value of ${quote(key)}, found ${describeChar(this.text, this.pos)}`,
         this.pos >= this.text.length ? "the text ends early: check for a missing }" : "separate entries with commas",
       );
     }
@@ -292,10 +304,7 @@ class Parser {
           out += String.fromCharCode(Number.parseInt(t.slice(this.pos + 2, this.pos + 6), 16));
           this.pos += 6;
         } else {
-          throw new JsonSyntaxError(
-            this.pos,
-            `invalid escape ${JSON.stringify(t.slice(this.pos, this.pos + 2))} in a string`,
-          );
+          throw new JsonSyntaxError(this.pos, `invalid escape ${quote(t.slice(this.pos, this.pos + 2))} in a string`);
         }
         chunk = this.pos;
         continue;
@@ -312,7 +321,7 @@ class Parser {
     if (next !== undefined && /[\w.]/.test(next)) {
       throw new JsonSyntaxError(
         this.pos,
-        `invalid number ${JSON.stringify(this.text.slice(this.pos, this.pos + m[0].length + 1))}`,
+        `invalid number ${quote(truncateText(this.text.slice(this.pos, this.pos + m[0].length + 1)))}`,
       );
     }
     this.pos += m[0].length;

@@ -28,22 +28,110 @@ function hasControl(s: string): boolean {
   return false;
 }
 
-/** A user-chosen name: non-empty, at most 255 characters, no control characters, no surrounding whitespace. */
-export const nameSchema = z
-  .string()
-  .min(1)
-  .max(LIMITS.nameLength)
-  .refine((s) => !hasControl(s), { message: "must not contain control characters (line breaks, tabs, …)" })
-  .refine((s) => s.trim() === s, { message: "must not start or end with whitespace" });
+/**
+ * Well-formed UTF-16: no lone surrogate (a "\ud800" escape, text cut inside an emoji). Such a
+ * string can't be encoded as UTF-8: encodeURIComponent throws on it, and a cloud API would
+ * get U+FFFD instead, so it is refused where the user wrote it.
+ */
+export function isWellFormedText(s: string): boolean {
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
 
-/** A reference to something in the cloud (image, flavor, zone, network): a non-empty string. */
-const refSchema = z.string().min(1).max(LIMITS.nameLength);
+/** Where the first lone surrogate is, for the message: `\ud800 at character 3`. */
+function loneSurrogate(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    const next = s.charCodeAt(i + 1);
+    if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      i++;
+      continue;
+    }
+    return `\\u${c.toString(16)} at character ${i + 1}`;
+  }
+  return "";
+}
+
+const NOT_WELL_FORMED = {
+  hint: "use complete characters only; a lone surrogate comes from a \\uD800-\\uDFFF escape without its pair or from text cut inside an emoji",
+};
+const CONTROL = {
+  message: "must not contain control characters (line breaks, tabs, …)",
+  hint: "remove the line break, tab or other control character",
+};
+
+type Ctx = Pick<z.core.$RefinementCtx<string>, "addIssue">;
+
+/** Refusals every string the user chooses shares, checked in order so that one string gets one issue. */
+function textChecks(opts: { control: boolean; blank: boolean; trimmed: boolean }) {
+  return (s: string, ctx: Ctx): void => {
+    if (!isWellFormedText(s)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `is not well-formed Unicode: a lone surrogate ${loneSurrogate(s)}`,
+        params: NOT_WELL_FORMED,
+      });
+    } else if (opts.control && hasControl(s)) {
+      ctx.addIssue({ code: "custom", message: CONTROL.message, params: { hint: CONTROL.hint } });
+    } else if (opts.blank && s.length > 0 && s.trim() === "") {
+      ctx.addIssue({ code: "custom", message: "must not be blank", params: { blank: true } });
+    } else if (opts.trimmed && s.trim() !== s) {
+      ctx.addIssue({
+        code: "custom",
+        message: "must not start or end with whitespace",
+        params: { hint: "remove the spaces around it" },
+      });
+    }
+  };
+}
+
+/**
+ * Length bounds that run only once the type is right. zod's own .min()/.max() run on any value
+ * with a `length` and compare it, so `{"length": {"valueOf": 1, "toString": 1}}` where a string
+ * or a list belongs would make them throw. Issues are zod's own (too_small, too_big), so messages
+ * read the same. Strings are measured in code points, as zod measures them.
+ */
+function lengthBounds(origin: "string" | "array", min: number | undefined, max: number) {
+  return (v: string | readonly unknown[], ctx: Pick<z.core.$RefinementCtx<unknown>, "addIssue">) => {
+    if (min !== undefined && v.length < min) {
+      ctx.addIssue({ code: "too_small", origin, minimum: min, inclusive: true, input: v });
+    } else if (v.length > max && (typeof v !== "string" || [...v].length > max)) {
+      ctx.addIssue({ code: "too_big", origin, maximum: max, inclusive: true, input: v });
+    }
+  };
+}
+
+/** A string of min..max characters, then the text checks. */
+function text(min: number | undefined, max: number, checks: Parameters<typeof textChecks>[0]) {
+  const bounds = lengthBounds("string", min, max);
+  const refuse = textChecks(checks);
+  return z.string().superRefine((s, ctx) => {
+    bounds(s, ctx);
+    refuse(s, ctx);
+  });
+}
+
+/** A list of at most max (at least min) entries. */
+function list<T extends z.ZodType>(item: T, max: number, min?: number) {
+  const bounds = lengthBounds("array", min, max);
+  return z.array(item).superRefine((a, ctx) => bounds(a, ctx));
+}
+
+/** A user-chosen name: non-empty, at most 255 characters, well-formed, no control characters, no surrounding whitespace. */
+export const nameSchema = text(1, LIMITS.nameLength, { control: true, blank: false, trimmed: true });
+
+/** A reference to something in the cloud (image, flavor, zone, network, key): non-blank, well-formed, no control characters. */
+export const refSchema = text(1, LIMITS.nameLength, { control: true, blank: true, trimmed: false });
+
+/** Free text that goes to the cloud as it is (metadata values, user data): well-formed, anything else allowed. */
+const wellFormedSchema = (max: number) => text(undefined, max, { control: false, blank: false, trimmed: false });
+
 const metadataSchema = z
-  .record(refSchema, z.string().max(LIMITS.nameLength))
+  .record(refSchema, wellFormedSchema(LIMITS.nameLength))
   .refine((m) => Object.keys(m).length <= LIMITS.metadataEntries, {
     message: `must have at most ${LIMITS.metadataEntries} entries`,
   });
-const refListSchema = z.array(refSchema).max(LIMITS.listEntries);
+const refListSchema = list(refSchema, LIMITS.listEntries);
 
 export const serverSpecShape = {
   imageRef: refSchema,
@@ -52,7 +140,7 @@ export const serverSpecShape = {
   networks: refListSchema.optional(),
   key_name: refSchema.optional(),
   security_groups: refListSchema.optional(),
-  user_data: z.string().max(LIMITS.userDataLength).optional(),
+  user_data: wellFormedSchema(LIMITS.userDataLength).optional(),
   metadata: metadataSchema.optional(),
 };
 
@@ -67,7 +155,7 @@ function volumeSpecShape(blueprint: boolean) {
   return {
     size: blueprint ? blueprintSizeSchema : sizeSchema,
     /** "" means the cloud's default type, as the blueprint's examples write it. */
-    volume_type: z.string().max(LIMITS.nameLength).optional(),
+    volume_type: text(undefined, LIMITS.nameLength, { control: true, blank: true, trimmed: false }).optional(),
     zone: refSchema.optional(),
     attachTo: nameSchema.optional(),
     metadata: metadataSchema.optional(),
@@ -111,15 +199,15 @@ export const groupingSpecShape = {
 
 export const groupingSchema = z.strictObject({
   name: nameSchema,
-  membersRef: z.array(nameSchema).max(LIMITS.membersRefPerGrouping),
+  membersRef: list(nameSchema, LIMITS.membersRefPerGrouping),
   spec: z.strictObject(groupingSpecShape),
 });
 
 /** The body of either form: top level in args form, `vcluster` in blueprint form. Elements are checked one by one. */
 export const bodySchema = z.strictObject({
   name: nameSchema.optional(),
-  instances: z.array(z.unknown()).min(1).max(LIMITS.members),
-  groupings: z.array(z.unknown()).max(LIMITS.groupings).optional(),
+  instances: list(z.unknown(), LIMITS.members, 1),
+  groupings: list(z.unknown(), LIMITS.groupings).optional(),
 });
 
 export const blueprintRootSchema = z.strictObject({ vcluster: z.unknown() });

@@ -1,14 +1,19 @@
 // The topology file (DESIGN.md format): validation with zod, loading JSON or YAML, and the built-in default.
-// The only I/O in placement lives here.
+// The only I/O in placement lives here. Files are read and parsed as specs are (parse.ts): a
+// bounded read of a regular file, UTF-8 only, repeated keys caught, issues with paths, line and
+// column where known, and "did you mean" for misspelled fields.
 
-import { readFileSync } from "node:fs";
-import { extname } from "node:path";
-import YAML from "yaml";
 import { z } from "zod";
-import type { IssueCode, SpecIssue } from "../model/issues";
+import type { SpecIssue } from "../model/issues";
 import { sortIssues } from "../model/issues";
+import { quote } from "../model/text";
 import type { Topology } from "../model/topology";
-import { type PathSegment, valueAt } from "./paths";
+import { parseJson } from "./json";
+import { FileProblem, formatOf, readTextFile } from "./parse";
+import { joinPath, type PathSegment } from "./paths";
+import { nameSchema, refSchema } from "./schema";
+import { parseYaml } from "./yaml";
+import { convertZodIssues } from "./zod-issues";
 
 export class TopologyFileError extends Error {
   constructor(message: string) {
@@ -19,66 +24,80 @@ export class TopologyFileError extends Error {
 
 const count = z.number().int().nonnegative();
 const resources = { vcpus: count, ramMb: count, diskGb: count };
-const name = z.string().min(1);
+const name = nameSchema;
 
-const schema = z.strictObject({
-  flavors: z.record(name, z.strictObject({ ...resources, id: name.optional() })),
-  hosts: z.array(
-    z.strictObject({
-      name,
-      zone: name,
-      rack: name,
-      ...resources,
-      used: z.strictObject(resources).optional(),
-    }),
-  ),
-  storageBackends: z
-    .array(
-      z.strictObject({
-        name,
-        host: name.optional(),
-        zone: name.optional(),
-        capacityGb: count,
-        usedGb: count.optional(),
-        volumeTypes: z.array(name).optional(),
-      }),
-    )
-    .default([]),
+const flavorSchema = z.strictObject({ ...resources, id: refSchema.optional() });
+const usedSchema = z.strictObject(resources);
+const hostSchema = z.strictObject({
+  name,
+  zone: name,
+  rack: name,
+  ...resources,
+  used: usedSchema.optional(),
+});
+const backendSchema = z.strictObject({
+  name,
+  host: name.optional(),
+  zone: name.optional(),
+  capacityGb: count,
+  usedGb: count.optional(),
+  volumeTypes: z.array(name).optional(),
 });
 
-function pathString(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const k of path) {
-    if (typeof k === "number") out += `[${k}]`;
-    else out += out === "" ? String(k) : `.${String(k)}`;
-  }
-  return out;
+const schema = z.strictObject({
+  flavors: z.record(name, flavorSchema),
+  hosts: z.array(hostSchema),
+  storageBackends: z.array(backendSchema).default([]),
+});
+
+/** The fields allowed at a spot, for "did you mean" on unknown ones. */
+function allowedKeys(rel: readonly PathSegment[]): readonly string[] | undefined {
+  const shape = (o: { shape: object }) => Object.keys(o.shape);
+  const [top, , third] = rel;
+  if (rel.length === 0) return shape(schema);
+  if (rel.length === 2 && top === "flavors") return shape(flavorSchema);
+  if (rel.length === 2 && top === "hosts") return shape(hostSchema);
+  if (rel.length === 3 && top === "hosts" && third === "used") return shape(usedSchema);
+  if (rel.length === 2 && top === "storageBackends") return shape(backendSchema);
+  return undefined;
 }
 
 function zodIssues(input: unknown, error: z.ZodError): SpecIssue[] {
+  return convertZodIssues(error.issues, {
+    root: input,
+    base: "",
+    noun: "the topology",
+    allowedKeys,
+    tolerateUnknowns: false,
+    prefix: "",
+  });
+}
+
+/**
+ * "__proto__" can't name a flavor: flavors are keyed by name, and such a key would be dropped
+ * from the object without a word (zod leaves it out so it can't become a prototype). Hosts and
+ * backends, whose names key placement's own maps, are held to the same rule.
+ */
+function reservedNames(input: unknown): SpecIssue[] {
   const out: SpecIssue[] = [];
-  for (const i of error.issues) {
-    const path = pathString(i.path);
-    if (i.code === "unrecognized_keys") {
-      for (const key of i.keys) {
-        out.push({
-          code: "unknown_field",
-          path: path ? `${path}.${key}` : key,
-          message: `unknown field "${key}"`,
-          hint: "remove it; see the topology file format in the docs",
-        });
-      }
-      continue;
-    }
-    let code: IssueCode = "invalid_value";
-    if (i.code === "invalid_type")
-      code = valueAt(input, i.path as PathSegment[]) === undefined ? "missing_field" : "invalid_type";
-    else if (i.code === "too_small") code = "too_small";
-    else if (i.code === "too_big") code = "too_big";
-    out.push({
-      code,
-      path,
-      message: code === "missing_field" ? "is required" : i.message,
+  const obj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+  if (!obj(input)) return out;
+  const reserved = (path: string, what: string): SpecIssue => ({
+    code: "invalid_value",
+    path,
+    message: `${what} name "__proto__" is reserved: objects keyed by name can't hold it`,
+    hint: "choose another name",
+  });
+  if (obj(input.flavors) && Object.hasOwn(input.flavors, "__proto__"))
+    out.push(reserved(joinPath("flavors", "__proto__"), "flavor"));
+  for (const [list, what] of [
+    ["hosts", "host"],
+    ["storageBackends", "backend"],
+  ] as const) {
+    const items = input[list];
+    if (!Array.isArray(items)) continue;
+    items.forEach((item, i) => {
+      if (obj(item) && item.name === "__proto__") out.push(reserved(`${list}[${i}].name`, what));
     });
   }
   return out;
@@ -87,9 +106,10 @@ function zodIssues(input: unknown, error: z.ZodError): SpecIssue[] {
 /** Validates a topology: shape, then unique names, backends that point at real hosts, usage within capacity. */
 export function validateTopology(input: unknown): { topology?: Topology; issues: SpecIssue[] } {
   const parsed = schema.safeParse(input);
-  if (!parsed.success) return { issues: sortIssues(zodIssues(input, parsed.error)) };
+  const reserved = reservedNames(input);
+  if (!parsed.success) return { issues: sortIssues([...reserved, ...zodIssues(input, parsed.error)]) };
   const t = parsed.data as Topology;
-  const issues: SpecIssue[] = [];
+  const issues: SpecIssue[] = [...reserved];
   const hostNames = new Map<string, number>();
   t.hosts.forEach((h, i) => {
     const first = hostNames.get(h.name);
@@ -97,7 +117,7 @@ export function validateTopology(input: unknown): { topology?: Topology; issues:
       issues.push({
         code: "invalid_value",
         path: `hosts[${i}].name`,
-        message: `host name "${h.name}" is used twice (also hosts[${first}])`,
+        message: `host name ${quote(h.name)} is used twice (also hosts[${first}])`,
         hint: "give every host a unique name",
       });
     else hostNames.set(h.name, i);
@@ -106,7 +126,7 @@ export function validateTopology(input: unknown): { topology?: Topology; issues:
         issues.push({
           code: "too_big",
           path: `hosts[${i}].used.${d}`,
-          message: `host "${h.name}" uses ${h.used[d]} ${d} but has only ${h[d]}`,
+          message: `host ${quote(h.name)} uses ${h.used[d]} ${d} but has only ${h[d]}`,
           hint: `set used.${d} to at most ${h[d]}`,
         });
     }
@@ -118,7 +138,7 @@ export function validateTopology(input: unknown): { topology?: Topology; issues:
       issues.push({
         code: "invalid_value",
         path: `storageBackends[${i}].name`,
-        message: `backend name "${b.name}" is used twice (also storageBackends[${first}])`,
+        message: `backend name ${quote(b.name)} is used twice (also storageBackends[${first}])`,
         hint: "give every backend a unique name",
       });
     else backendNames.set(b.name, i);
@@ -126,21 +146,21 @@ export function validateTopology(input: unknown): { topology?: Topology; issues:
       issues.push({
         code: b.host === undefined ? "missing_field" : "invalid_value",
         path: `storageBackends[${i}]`,
-        message: `backend "${b.name}" must set exactly one of "host" (host-local) or "zone" (zonal)`,
+        message: `backend ${quote(b.name)} must set exactly one of "host" (host-local) or "zone" (zonal)`,
         hint: b.host === undefined ? 'add "zone" or "host"' : 'remove "host" or "zone"',
       });
     else if (b.host !== undefined && !hostNames.has(b.host))
       issues.push({
         code: "invalid_value",
         path: `storageBackends[${i}].host`,
-        message: `backend "${b.name}" names host "${b.host}", which is not in hosts`,
+        message: `backend ${quote(b.name)} names host ${quote(b.host)}, which is not in hosts`,
         hint: 'name an existing host, or make it zonal with "zone"',
       });
     if ((b.usedGb ?? 0) > b.capacityGb)
       issues.push({
         code: "too_big",
         path: `storageBackends[${i}].usedGb`,
-        message: `backend "${b.name}" uses ${b.usedGb} GB but has only ${b.capacityGb} GB`,
+        message: `backend ${quote(b.name)} uses ${b.usedGb} GB but has only ${b.capacityGb} GB`,
         hint: `set usedGb to at most ${b.capacityGb}`,
       });
   });
@@ -148,37 +168,42 @@ export function validateTopology(input: unknown): { topology?: Topology; issues:
   return { topology: t, issues: [] };
 }
 
-/** Reads JSON or YAML (by extension) and validates; a missing or unreadable file throws TopologyFileError. */
+/**
+ * Reads JSON or YAML (by extension: .yaml/.yml is YAML, anything else JSON) and validates. A file
+ * that can't be read (missing, not a regular file, over the size limit) throws TopologyFileError
+ * with a one-line message naming it; everything wrong inside it comes back as issues.
+ */
 export function loadTopologyFile(path: string): { topology?: Topology; issues: SpecIssue[] } {
-  let text: string;
+  const yaml = formatOf(path) === "yaml";
+  let read: ReturnType<typeof readTextFile>;
   try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "not found"
-        : code === "EISDIR"
-          ? "is a directory"
-          : code === "EACCES"
-            ? "permission denied"
-            : "unreadable";
-    throw new TopologyFileError(`topology file "${path}": ${why}`);
+    read = readTextFile(path, yaml ? "yaml" : "json");
+  } catch (error) {
+    if (error instanceof FileProblem) throw new TopologyFileError(error.describe("topology", path));
+    throw error;
   }
-  const ext = extname(path).toLowerCase();
-  let data: unknown;
-  try {
-    data = ext === ".yaml" || ext === ".yml" ? YAML.parse(text) : JSON.parse(text);
-  } catch (e) {
-    const yaml = ext === ".yaml" || ext === ".yml";
-    const first = String((e as Error).message ?? e).split("\n")[0];
+  const code = yaml ? "invalid_yaml" : "invalid_json";
+  const inFile = (i: SpecIssue): SpecIssue => ({ ...i, message: `topology file ${quote(path)}: ${i.message}` });
+  if ("problem" in read) return { issues: [inFile({ code, path: "", ...read.problem })] };
+  if (read.text.trim() === "") {
     return {
       issues: [
-        { code: yaml ? "invalid_yaml" : "invalid_json", path: "", message: `topology file "${path}": ${first}` },
+        inFile({
+          code,
+          path: "",
+          message: "the file is empty",
+          hint: "describe the hosts, flavors and storage backends",
+        }),
       ],
     };
   }
-  return validateTopology(data);
+  const parsed = yaml ? parseYaml(read.text, { noun: "a topology" }) : parseJson(read.text);
+  // Syntax problems name the file (they are about the text); shape problems name a path in it.
+  const parseIssues = parsed.issues.map((i) => (i.code === "duplicate_key" ? i : inFile(i)));
+  if (parsed.value === undefined) return { issues: sortIssues(parseIssues) };
+  const result = validateTopology(parsed.value);
+  if (parseIssues.length === 0) return result;
+  return { issues: sortIssues([...parseIssues, ...result.issues]) };
 }
 
 const DEFAULT_FLAVORS: Topology["flavors"] = {

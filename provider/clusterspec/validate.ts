@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import type { ClusterSpec, Enforcement, Rule, Scope } from "../model/cluster";
 import { type SpecIssue, sortIssues } from "../model/issues";
+import { quote } from "../model/text";
 import { detectContradictions } from "./contradictions";
 import { IMPLIED_PREFIX, normalizeSpec } from "./normalize";
 import { joinPath, type PathSegment } from "./paths";
@@ -45,6 +46,15 @@ export interface ValidationResult {
 
 type Obj = Record<string, unknown>;
 
+/**
+ * Names no member, grouping or metadata key may have. "__proto__" is not an ordinary key of a
+ * JS object: the cluster's state keys members and groupings by name, and the Pulumi SDK reads
+ * its state back into plain objects, where such a member would vanish (created, then never
+ * seen again). Other names such as "constructor" are ordinary data everywhere in this layer.
+ */
+const RESERVED_NAMES: ReadonlySet<string> = new Set(["__proto__"]);
+const RESERVED_WHY = "objects keyed by name, such as the cluster's state, can't hold it";
+
 function isObject(v: unknown): v is Obj {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
@@ -82,7 +92,8 @@ interface GroupingFacts {
 class Validation {
   readonly issues: SpecIssue[] = [];
   readonly tolerate: boolean;
-  prefix = "";
+  /** The cluster's name as far as it is known; every issue carries it (the edges print it). */
+  cluster: string | undefined;
 
   constructor(readonly opts: ValidateOptions) {
     this.tolerate = opts.tolerateUnknowns === true;
@@ -93,12 +104,32 @@ class Validation {
   }
 
   /** A string that is a valid name, and not UNKNOWN when tolerating unknowns. */
-  knownName(v: unknown): string | undefined {
+  validName(v: unknown): string | undefined {
     return typeof v === "string" && !this.unknown(v) && nameSchema.safeParse(v).success ? v : undefined;
   }
 
-  add(code: SpecIssue["code"], path: string, message: string, hint?: string): void {
-    this.issues.push({ code, path, message: `${this.prefix}${message}`, ...(hint ? { hint } : {}) });
+  /** A valid name that a member or grouping may have (not reserved). */
+  knownName(v: unknown): string | undefined {
+    const name = this.validName(v);
+    return name !== undefined && !RESERVED_NAMES.has(name) ? name : undefined;
+  }
+
+  /** `names`: the user's own names the message mentions, unescaped (the message quotes them with quote()). */
+  add(code: SpecIssue["code"], path: string, message: string, hint?: string, names?: readonly string[]): void {
+    this.issues.push({
+      code,
+      path,
+      message,
+      ...(hint ? { hint } : {}),
+      ...(names && names.length > 0 ? { names: [...new Set(names)] } : {}),
+    });
+  }
+
+  /** Reports a reserved name where the user wrote it; true when it was one. */
+  reserved(v: unknown, path: string, message: (name: string) => string, hint = "choose another name"): boolean {
+    if (typeof v !== "string" || !RESERVED_NAMES.has(v)) return false;
+    this.add("invalid_value", path, message(quote(v)), hint, [v]);
+    return true;
   }
 
   zod(
@@ -116,7 +147,7 @@ class Validation {
         noun,
         allowedKeys: keys,
         tolerateUnknowns: this.tolerate,
-        prefix: this.prefix,
+        prefix: "",
       }),
     );
   }
@@ -136,6 +167,7 @@ function checkInstance(v: Validation, raw: unknown, index: number, path: string,
   }
   facts.name = v.knownName(raw.name);
   facts.nameUnknown = v.unknown(raw.name);
+  v.reserved(raw.name, joinPath(path, "name"), (n) => `member name ${n} is reserved: ${RESERVED_WHY}`);
   const type = raw.type;
   const isServer = type === "server";
   const isVolume = type === "volume" || type === "block-storage";
@@ -154,8 +186,29 @@ function checkInstance(v: Validation, raw: unknown, index: number, path: string,
   if (isServer || isVolume) facts.type = isServer ? "server" : "volume";
   if (result.success && (isServer || isVolume)) facts.parsed = result.data as InstanceInput;
   if (isObject(raw.spec)) {
-    facts.zone = v.knownName(raw.spec.zone);
-    if (isVolume) facts.attachTo = v.knownName(raw.spec.attachTo);
+    const specPath = joinPath(path, "spec");
+    facts.zone = v.validName(raw.spec.zone);
+    if (isVolume) {
+      facts.attachTo = v.knownName(raw.spec.attachTo);
+      const who = facts.name ? `volume ${quote(facts.name)}` : "the volume";
+      v.reserved(
+        raw.spec.attachTo,
+        joinPath(specPath, "attachTo"),
+        (n) => `${who} is attached to ${n}, which is reserved and can't be a member's name`,
+        "name a server of this cluster",
+      );
+    }
+    const metadata = raw.spec.metadata;
+    if (isObject(metadata)) {
+      for (const key of Object.keys(metadata)) {
+        v.reserved(
+          key,
+          joinPath(joinPath(specPath, "metadata"), key),
+          (n) => `metadata key ${n} is reserved: it would be lost on the way to the cloud`,
+          "choose another key",
+        );
+      }
+    }
   }
   return facts;
 }
@@ -180,14 +233,22 @@ function checkGrouping(v: Validation, raw: unknown, index: number, path: string)
         : undefined;
   v.zod(groupingSchema.safeParse(raw), raw, path, "a grouping", keys);
   facts.name = v.knownName(raw.name);
+  v.reserved(raw.name, joinPath(path, "name"), (n) => `grouping name ${n} is reserved: ${RESERVED_WHY}`);
   if (Array.isArray(raw.membersRef) && raw.membersRef.length <= LIMITS.membersRefPerGrouping) {
     const refs: string[] = [];
     let complete = true;
-    for (const r of raw.membersRef) {
+    const gName = facts.name ? `grouping ${quote(facts.name)}` : `the grouping at ${path}`;
+    raw.membersRef.forEach((r, k) => {
       const name = v.knownName(r);
       if (name === undefined) complete = false;
       else refs.push(name);
-    }
+      v.reserved(
+        r,
+        joinPath(joinPath(path, "membersRef"), k),
+        (n) => `${gName} names ${n}, which is reserved and can't be a member's name`,
+        "choose another name for that member",
+      );
+    });
     facts.refs = refs;
     facts.rawRefs = raw.membersRef;
     facts.refsComplete = complete;
@@ -214,8 +275,9 @@ function checkGrouping(v: Validation, raw: unknown, index: number, path: string)
       v.add(
         "option_not_for_rule",
         joinPath(joinPath(path, "spec"), "maxPerDomain"),
-        `"maxPerDomain" applies only to anti-affinity, but grouping ${facts.name ? `"${facts.name}"` : `at ${path}`} is ${rule.value}`,
+        `"maxPerDomain" applies only to anti-affinity, but grouping ${facts.name ? quote(facts.name) : `at ${path}`} is ${rule.value}`,
         'remove "maxPerDomain", or make the rule "anti-affinity"',
+        facts.name ? [facts.name] : [],
       );
     }
   }
@@ -223,7 +285,7 @@ function checkGrouping(v: Validation, raw: unknown, index: number, path: string)
 }
 
 function quoteList(names: readonly string[], limit = 5): string {
-  const shown = names.slice(0, limit).map((n) => `"${n}"`);
+  const shown = names.slice(0, limit).map(quote);
   return names.length > limit ? `${shown.join(", ")}, …` : shown.join(", ");
 }
 
@@ -232,10 +294,11 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
   const v = new Validation(opts);
   const hasUnknowns = v.tolerate && containsUnknown(input);
   const done = (spec?: ClusterSpec): ValidationResult => {
-    const issues = sortIssues(v.issues);
+    const cluster = v.cluster;
+    const issues = sortIssues(cluster ? v.issues.map((i) => ({ ...i, cluster })) : v.issues);
     return issues.length === 0 && !hasUnknowns && spec ? { spec, issues, hasUnknowns } : { issues, hasUnknowns };
   };
-  if (opts.name) v.prefix = `cluster "${opts.name}": `;
+  v.cluster = opts.name || undefined;
   if (v.unknown(input)) return done();
   if (!isObject(input)) {
     v.add(
@@ -254,8 +317,7 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
   if (blueprint) {
     body = input.vcluster;
     base = "vcluster";
-    const name = isObject(body) ? v.knownName(body.name) : undefined;
-    if (name ?? opts.name) v.prefix = `cluster "${name ?? opts.name}": `;
+    v.cluster = (isObject(body) ? v.validName(body.name) : undefined) ?? v.cluster;
     v.zod(blueprintRootSchema.safeParse(input), input, "", "the spec", () => ALLOWED_KEYS.blueprintRoot);
     if (v.unknown(body)) return done();
     if (!isObject(body)) {
@@ -269,8 +331,8 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
     }
   }
   const bodyObj = body as Obj;
-  const clusterName = v.knownName(bodyObj.name) ?? opts.name;
-  v.prefix = clusterName ? `cluster "${clusterName}": ` : "";
+  const clusterName = v.validName(bodyObj.name) ?? opts.name;
+  v.cluster = clusterName || undefined;
   v.zod(bodySchema.safeParse(bodyObj), bodyObj, base, "the spec", (rel) =>
     rel.length === 0 ? [...ALLOWED_KEYS.body, ...(blueprint ? [] : ["vcluster"])] : undefined,
   );
@@ -302,8 +364,9 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
       v.add(
         "duplicate_member",
         joinPath(instancePath(f.index), "name"),
-        `member name "${f.name}" is used by both ${instancePath(first.index)} and ${instancePath(f.index)}`,
+        `member name ${quote(f.name)} is used by both ${instancePath(first.index)} and ${instancePath(f.index)}`,
         "give each member its own name",
+        [f.name],
       );
     } else byName.set(f.name, f);
   }
@@ -318,8 +381,9 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
       v.add(
         "invalid_value",
         namePath,
-        `grouping name "${g.name}" starts with "${IMPLIED_PREFIX}", which is reserved for groupings implied by attachTo`,
+        `grouping name ${quote(g.name)} starts with ${quote(IMPLIED_PREFIX)}, which is reserved for groupings implied by attachTo`,
         "choose another name",
+        [g.name],
       );
     }
     const first = groupingByName.get(g.name);
@@ -327,8 +391,9 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
       v.add(
         "duplicate_grouping",
         namePath,
-        `grouping name "${g.name}" is used by both ${groupingPath(first.index)} and ${groupingPath(g.index)}`,
+        `grouping name ${quote(g.name)} is used by both ${groupingPath(first.index)} and ${groupingPath(g.index)}`,
         "give each grouping its own name; groupings that share a name are not merged",
+        [g.name],
       );
     } else groupingByName.set(g.name, g);
   }
@@ -337,7 +402,8 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
   for (const g of groupings) {
     const raw = g.rawRefs;
     if (raw === undefined) continue;
-    const gName = g.name ? `grouping "${g.name}"` : `the grouping at ${groupingPath(g.index)}`;
+    const gName = g.name ? `grouping ${quote(g.name)}` : `the grouping at ${groupingPath(g.index)}`;
+    const gNames = g.name ? [g.name] : [];
     const refsPath = joinPath(groupingPath(g.index), "membersRef");
     const seenAt = new Map<string, number>();
     raw.forEach((r, k) => {
@@ -348,8 +414,9 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
         v.add(
           "duplicate_member_ref",
           joinPath(refsPath, k),
-          `${gName} lists "${name}" twice (membersRef[${first}] and membersRef[${k}])`,
+          `${gName} lists ${quote(name)} twice (membersRef[${first}] and membersRef[${k}])`,
           "list each member once",
+          [...gNames, name],
         );
         return;
       }
@@ -359,21 +426,24 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
         v.add(
           "unknown_member",
           joinPath(refsPath, k),
-          `${gName} names "${name}", which is not a member of the cluster`,
+          `${gName} names ${quote(name)}, which is not a member of the cluster`,
           suggestion
-            ? `did you mean "${suggestion}"?`
+            ? `did you mean ${quote(suggestion)}?`
             : byName.size > 0
-              ? `members are ${quoteList([...byName.keys()])}; add an instance named "${name}" or remove it here`
-              : `add an instance named "${name}"`,
+              ? `members are ${quoteList([...byName.keys()])}; add an instance named ${quote(name)} or remove it here`
+              : `add an instance named ${quote(name)}`,
+          [...gNames, name],
         );
       }
     });
     if (g.refsComplete && seenAt.size < 2) {
+      const only = [...seenAt.keys()];
       v.add(
         "grouping_too_small",
         refsPath,
-        `${gName} has ${seenAt.size === 0 ? "no members" : `only one member ("${[...seenAt.keys()][0]}")`}; a grouping needs at least two to constrain anything`,
+        `${gName} has ${only[0] === undefined ? "no members" : `only one member (${quote(only[0])})`}; a grouping needs at least two to constrain anything`,
         "add members to it or remove the grouping",
+        [...gNames, ...only],
       );
     }
   }
@@ -383,22 +453,25 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
     if (f.type !== "volume" || f.attachTo === undefined) continue;
     const path = joinPath(joinPath(instancePath(f.index), "spec"), "attachTo");
     const target = byName.get(f.attachTo);
-    const who = f.name ? `volume "${f.name}"` : "the volume";
+    const who = f.name ? `volume ${quote(f.name)}` : "the volume";
+    const names = [...(f.name ? [f.name] : []), f.attachTo];
     if (!target) {
       if (!membersComplete) continue;
       const suggestion = suggester.suggest(f.attachTo);
       v.add(
         "attach_to_unknown",
         path,
-        `${who} is attached to "${f.attachTo}", which is not a member of the cluster`,
-        suggestion ? `did you mean "${suggestion}"?` : "name a server of this cluster",
+        `${who} is attached to ${quote(f.attachTo)}, which is not a member of the cluster`,
+        suggestion ? `did you mean ${quote(suggestion)}?` : "name a server of this cluster",
+        names,
       );
     } else if (target.type === "volume") {
       v.add(
         "attach_to_non_server",
         path,
-        `${who} is attached to "${f.attachTo}", which is a volume; volumes attach to servers`,
+        `${who} is attached to ${quote(f.attachTo)}, which is a volume; volumes attach to servers`,
         "name a server in attachTo",
+        names,
       );
     }
   }

@@ -2,6 +2,7 @@
 // written from the user's own value ("must be a number, got the string \"ten\"").
 import type { z } from "zod";
 import type { IssueCode, SpecIssue } from "../model/issues";
+import { quote } from "../model/text";
 import { hasPath, type PathSegment, pathOf, valueAt } from "./paths";
 import { closest } from "./suggest";
 import { pathTouchesUnknown } from "./unknown";
@@ -44,15 +45,18 @@ const EXPECTED: Record<string, string> = {
   boolean: "true or false",
 };
 
-function truncate(s: string, n = 40): string {
-  return s.length > n ? `${s.slice(0, n)}…` : s;
+/** At most n characters, never ending inside a surrogate pair. */
+export function truncate(s: string, n = 40): string {
+  if (s.length <= n) return s;
+  const code = s.charCodeAt(n - 1);
+  return `${s.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n)}…`;
 }
 
 export function describeValue(v: unknown): string {
   if (v === null) return "null";
   if (v === undefined) return "nothing";
   if (Array.isArray(v)) return "an array";
-  if (typeof v === "string") return `the string ${JSON.stringify(truncate(v))}`;
+  if (typeof v === "string") return `the string ${quote(truncate(v))}`;
   if (typeof v === "number") return `the number ${v}`;
   if (typeof v === "boolean") return String(v);
   if (typeof v === "object") return "an object";
@@ -64,9 +68,9 @@ function label(ctx: ConvertContext, rel: readonly PathSegment[]): string {
   const last = rel[rel.length - 1] as PathSegment;
   if (typeof last === "number") {
     const owner = rel[rel.length - 2];
-    return typeof owner === "string" ? `each entry of "${owner}"` : `entry ${last}`;
+    return typeof owner === "string" ? `each entry of ${quote(truncate(owner))}` : `entry ${last}`;
   }
-  return `"${last}"`;
+  return quote(truncate(last));
 }
 
 function issue(
@@ -84,6 +88,17 @@ function arrayHint(key: PathSegment | undefined, value: unknown): string | undef
     return `write an array: "${key}": [ {...}, {...} ]`;
   }
   return undefined;
+}
+
+/** The hint a refinement in schema.ts attached to its issue. */
+function customHint(raw: z.core.$ZodIssue | undefined): string | undefined {
+  const hint = (raw as { params?: { hint?: unknown } } | undefined)?.params?.hint;
+  return typeof hint === "string" ? hint : undefined;
+}
+
+function blankHint(raw: z.core.$ZodIssue, key: PathSegment | undefined): string | undefined {
+  if ((raw as { params?: { blank?: unknown } }).params?.blank !== true) return undefined;
+  return (typeof key === "string" ? MISSING_HINTS[key] : undefined) ?? "write the name or id it refers to";
 }
 
 function convertOne(raw: z.core.$ZodIssue, ctx: ConvertContext): SpecIssue[] {
@@ -138,7 +153,7 @@ function convertOne(raw: z.core.$ZodIssue, ctx: ConvertContext): SpecIssue[] {
       const message =
         value === undefined
           ? `missing required field "${String(key)}"`
-          : `${what} is ${typeof value === "string" ? `"${truncate(value)}"` : describeValue(value)}; expected ${allowed.length === 1 ? list : `one of ${list}`}`;
+          : `${what} is ${typeof value === "string" ? quote(truncate(value)) : describeValue(value)}; expected ${allowed.length === 1 ? list : `one of ${list}`}`;
       const code: IssueCode = value === undefined ? "missing_field" : "invalid_value";
       return [
         issue(ctx, code, rel, message, suggestion ? `did you mean "${suggestion}"?` : MISSING_HINTS[String(key)]),
@@ -153,22 +168,36 @@ function convertOne(raw: z.core.$ZodIssue, ctx: ConvertContext): SpecIssue[] {
           : allowed.length > 0
             ? `allowed here: ${allowed.map((a) => `"${a}"`).join(", ")}`
             : undefined;
-        return issue(ctx, "unknown_field", [...rel, k], `unknown field "${truncate(k)}"`, hint);
+        return issue(ctx, "unknown_field", [...rel, k], `unknown field ${quote(truncate(k))}`, hint);
       });
     }
-    case "invalid_key":
+    case "invalid_key": {
+      // zod's path ends with the key itself; the message is about the object holding it.
+      const holder = rel.slice(0, -1);
+      const inner = raw.issues[0];
+      const why =
+        inner?.code === "custom"
+          ? inner.message
+          : inner?.code === "too_small"
+            ? "must not be empty"
+            : inner?.code === "too_big"
+              ? `is longer than ${(inner as z.core.$ZodIssueTooBig).maximum} characters`
+              : "is not valid";
+      const keyText = typeof key === "string" ? ` ${quote(truncate(key))}` : "";
       return [
         issue(
           ctx,
           "invalid_value",
           rel,
-          `${what} has an invalid key: keys must be non-empty strings of at most 255 characters`,
+          `${label(ctx, holder)} has a key${keyText} that ${why}`,
+          customHint(inner) ?? "keys must be non-empty text of at most 255 characters, without control characters",
         ),
       ];
+    }
     case "invalid_element":
       return raw.issues.flatMap((i) => convertOne({ ...i, path: [...rel, ...i.path] } as z.core.$ZodIssue, ctx));
     case "custom":
-      return [issue(ctx, "invalid_value", rel, `${what} ${raw.message}`)];
+      return [issue(ctx, "invalid_value", rel, `${what} ${raw.message}`, customHint(raw) ?? blankHint(raw, key))];
     default:
       return [issue(ctx, "invalid_value", rel, `${what} is not valid: ${raw.message}`)];
   }

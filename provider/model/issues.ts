@@ -1,7 +1,7 @@
 // Problems found in a spec. Detection produces these as data; formatting for humans
 // happens at the edge (CLI, Pulumi check). Codes are stable: tests and users rely on them.
 
-import { plural } from "./text";
+import { clusterHead, escapeControls, plural } from "./text";
 
 export const ISSUE_CODES = [
   // shape
@@ -36,26 +36,44 @@ export interface SpecIssue {
   code: IssueCode;
   /** Dot path into the user's input, e.g. `groupings[3].membersRef[1]`. "" for the whole document. */
   path: string;
+  /**
+   * What is wrong, one line, without the cluster's name (the edges add it: formatIssues,
+   * pulumi/props failuresFrom). The user's own names in it are written with quote().
+   */
   message: string;
+  /** What would work instead. */
   hint?: string;
+  /** The cluster the spec describes, when its name is known (unescaped). */
+  cluster?: string;
+  /** The user's own names the issue is about (groupings, members, zones; long lists as far as the message shows them), unescaped. */
+  names?: string[];
 }
 
 /** Thrown (once, with every issue) where a caller needs an exception rather than a list. */
 export class SpecError extends Error {
   readonly issues: SpecIssue[];
   constructor(clusterName: string | undefined, issues: SpecIssue[]) {
-    const head = clusterName ? `cluster "${clusterName}": ` : "";
-    super(`${head}${plural(issues.length, "problem")} in the spec:\n${formatIssues(issues)}`);
+    super(`${clusterHead(clusterName)}${plural(issues.length, "problem")} in the spec:\n${formatIssues(issues)}`);
     this.name = "SpecError";
     this.issues = issues;
   }
 }
 
-/** One line per issue, sorted by path then code, hint on the same line. */
+/**
+ * One line per issue, sorted by path then code: `  path: cluster "name": message (hint: …)`.
+ * The cluster's name comes from the issue's data (issues about the file itself, such as a
+ * JSON syntax error, have none). Anything a message carries raw from the input (a control
+ * or bidi character) is escaped here, whatever produced the issue.
+ */
 export function formatIssues(issues: SpecIssue[]): string {
   return sortIssues(issues)
-    .map((i) => `  ${i.path || "(spec)"}: ${i.message}${i.hint ? ` (hint: ${i.hint})` : ""}`)
+    .map((i) => `  ${escapeControls(i.path) || "(spec)"}: ${clusterHead(i.cluster)}${issueText(i)}`)
     .join("\n");
+}
+
+/** `message (hint: …)`, safe to print: the part of a line every edge writes the same way. */
+export function issueText(issue: SpecIssue): string {
+  return escapeControls(`${issue.message}${issue.hint ? ` (hint: ${issue.hint})` : ""}`);
 }
 
 export function sortIssues(issues: SpecIssue[]): SpecIssue[] {

@@ -2,14 +2,16 @@
 // `${err}: ${err.stack}` to stderr (which the engine shows) and sends `err.message` over
 // gRPC; so the message is the user's text, and `toString`/`stack` are arranged to print
 // "openstack-vcluster: <message>" once, with no stack trace.
+import { clusterHead, escapeControls, quote } from "../model/text";
 import type { Props } from "./props";
 
 export class UserFacingError extends Error {
+  /** Controls and bidi characters that reach the message raw (a name echoed by a backend) are escaped; line breaks stay. */
   constructor(message: string) {
-    super(message);
+    super(escapeControls(message, { lines: true }));
     this.name = "openstack-vcluster";
     // The stack would show our file paths to the user; the message is the whole story.
-    this.stack = message;
+    this.stack = this.message;
   }
 
   override toString(): string {
@@ -31,14 +33,21 @@ export class InitializationError extends UserFacingError {
     super(message);
     this.id = id;
     this.properties = properties;
-    this.reasons = [message];
+    this.reasons = [this.message];
   }
 }
 
-/** Makes any thrown value safe to show: our own messages pass through; others lose their stack. */
+/**
+ * Makes any thrown value safe to show: our own messages pass through; others lose their stack
+ * and start with the cluster's name (once: a message that already names it keeps its own).
+ */
 export function toUserFacing(err: unknown, clusterName: string | undefined): UserFacingError {
   if (err instanceof UserFacingError) return err;
   const text = err instanceof Error ? err.message : String(err);
-  const head = clusterName && !text.startsWith(`cluster "${clusterName}"`) ? `cluster "${clusterName}": ` : "";
-  return new UserFacingError(`${head}${text}`);
+  // Lifecycle messages name the cluster as `cluster "name"` (unescaped); either spelling counts.
+  const named =
+    clusterName !== undefined &&
+    clusterName !== "" &&
+    (text.startsWith(`cluster ${quote(clusterName)}`) || text.startsWith(`cluster "${clusterName}"`));
+  return new UserFacingError(named ? text : `${clusterHead(clusterName)}${text}`);
 }

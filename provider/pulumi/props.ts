@@ -4,9 +4,10 @@
 
 import { UNKNOWN } from "../clusterspec/unknown";
 import type { SpecIssue } from "../model/issues";
-import { sortIssues } from "../model/issues";
+import { issueText, sortIssues } from "../model/issues";
 import type { ClusterState } from "../model/state";
 import { STATE_KEYS, STATE_VERSION } from "../model/state";
+import { clusterHead, escapeControls, plural, quote, stripUrlCredentials } from "../model/text";
 
 /** The key the SDK stores the serialized provider under; never ours to interpret. */
 export const PROVIDER_KEY = "__provider";
@@ -55,7 +56,7 @@ export function stateOf(props: Props): ClusterState | undefined {
   const name = knownClusterName(props) ?? "";
   if (version > STATE_VERSION) {
     throw new ProviderStateError(
-      `cluster "${name}": the state was written by a newer openstack-vcluster (state version ${version}, this one reads up to ${STATE_VERSION}) (hint: upgrade the pulumi-openstack-vcluster package in this program)`,
+      `cluster ${quote(name)}: the state was written by a newer openstack-vcluster (state version ${version}, this one reads up to ${STATE_VERSION}) (hint: upgrade the pulumi-openstack-vcluster package in this program)`,
     );
   }
   const obj = <T>(v: unknown, fallback: T): T => (v !== null && typeof v === "object" ? (v as T) : fallback);
@@ -63,7 +64,8 @@ export function stateOf(props: Props): ClusterState | undefined {
     stateVersion: version,
     clusterName: name,
     backendKind: props.backendKind === "openstack" ? "openstack" : "simulated",
-    backendId: typeof props.backendId === "string" ? props.backendId : "",
+    // States written before credentials were stripped from auth URLs may still hold them: never again.
+    backendId: typeof props.backendId === "string" ? stripUrlCredentials(props.backendId) : "",
     mode: props.mode === "delegated" ? "delegated" : "pinned",
     members: members as ClusterState["members"],
     serverGroups: obj(props.serverGroups, {}),
@@ -102,17 +104,32 @@ export interface CheckFailure {
 }
 
 /**
- * One failure per issue, sorted. `property` is left empty on purpose: the engine prints a
- * failure that names a property together with that property's whole value (every instance
- * of the cluster), so the path inside the user's input goes into the reason instead.
+ * One failure per issue, sorted: `cluster "name": path: message (hint: …)`, the cluster's name
+ * said once, first. `clusterName` is the resource's; an issue's own `cluster` stands in when
+ * it is not known. `property` is left empty on purpose: the engine prints a failure that names
+ * a property together with that property's whole value (every instance of the cluster), so
+ * the path inside the user's input goes into the reason instead.
  */
 export function failuresFrom(clusterName: string | undefined, issues: SpecIssue[]): CheckFailure[] {
-  const head = clusterName ? `cluster "${clusterName}": ` : "";
-  return sortIssues(issues).map((i) => {
-    // Spec messages may already name the cluster; say it once, before the path.
-    const message = head && i.message.startsWith(head) ? i.message.slice(head.length) : i.message;
-    return { property: "", reason: `${head}${userPath(i.path)}: ${message}${i.hint ? ` (hint: ${i.hint})` : ""}` };
-  });
+  return sortIssues(issues).map((i) => ({
+    property: "",
+    reason: `${clusterHead(clusterName ?? i.cluster)}${issueLine(i)}`,
+  }));
+}
+
+/**
+ * The one error create/update/diff throw for an invalid spec: the cluster's name once, then
+ * one issue per line, as `check` words them.
+ */
+export function specProblems(clusterName: string | undefined, issues: SpecIssue[]): string {
+  const name = clusterName ?? issues.find((i) => i.cluster)?.cluster;
+  const lines = sortIssues(issues).map((i) => `  ${issueLine(i)}`);
+  return `${clusterHead(name)}${plural(issues.length, "problem")} in the spec:\n${lines.join("\n")}`;
+}
+
+/** `path: message (hint: …)`, the path in the args vocabulary, safe to print. */
+function issueLine(issue: SpecIssue): string {
+  return `${escapeControls(userPath(issue.path))}: ${issueText(issue)}`;
 }
 
 /** Paths are in the args vocabulary, where the cluster's name is `clusterName`. */

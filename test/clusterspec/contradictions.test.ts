@@ -34,8 +34,10 @@ describe("affinity closure against anti-affinity", () => {
         code: "affinity_vs_anti_affinity",
         path: "groupings[2]",
         message:
-          'cluster "c": groupings "g-ab" (affinity, host) and "g-bc" (affinity, host) put "A" and "C" on one host through "B", but "apart" (anti-affinity, rack) wants them in different racks',
+          'groupings "g-ab" (affinity, host) and "g-bc" (affinity, host) put "A" and "C" on one host through "B", but "apart" (anti-affinity, rack) wants them in different racks',
         hint: 'relax one of "apart", "g-ab" or "g-bc" to enforcement: soft, or raise maxPerDomain of "apart" to 2',
+        cluster: "c",
+        names: ["g-ab", "g-bc", "A", "C", "B", "apart"],
       },
     ]);
   });
@@ -52,7 +54,7 @@ describe("affinity closure against anti-affinity", () => {
       ]),
     );
     expect(result.issues.map((i) => i.message)).toEqual([
-      'cluster "c": groupings "short" (affinity, host) and "short-2" (affinity, host) put "A" and "D" on one host through "E", but "apart" (anti-affinity, host) wants them on different hosts',
+      'groupings "short" (affinity, host) and "short-2" (affinity, host) put "A" and "D" on one host through "E", but "apart" (anti-affinity, host) wants them on different hosts',
     ]);
   });
 
@@ -96,7 +98,7 @@ describe("affinity closure against anti-affinity", () => {
       ]),
     ).issues;
     expect(issue?.message).toBe(
-      'cluster "c": grouping "tie" (affinity, host) puts "a" and "b" on one host, but "apart" (anti-affinity, host) wants them on different hosts (3 of its members are tied together: "a", "b" and "c")',
+      'grouping "tie" (affinity, host) puts "a" and "b" on one host, but "apart" (anti-affinity, host) wants them on different hosts (3 of its members are tied together: "a", "b" and "c")',
     );
     expect(issue?.hint).toBe(
       'relax one of "apart" or "tie" to enforcement: soft, or raise maxPerDomain of "apart" to 3',
@@ -130,8 +132,10 @@ describe("anti-affinity over capacity", () => {
         code: "anti_affinity_over_capacity",
         path: "groupings[2]",
         message:
-          'cluster "c": 4 members of "quorum" ("q1", "q2", "q3" and "q4"), tied by groupings "rack-a" (affinity, rack) and "rack-b" (affinity, host), must share one rack but maxPerDomain is 3',
+          '4 members of "quorum" ("q1", "q2", "q3" and "q4"), tied by groupings "rack-a" (affinity, rack) and "rack-b" (affinity, host), must share one rack but maxPerDomain is 3',
         hint: 'raise maxPerDomain of "quorum" to 4, or relax one of "rack-a" or "rack-b" to enforcement: soft',
+        cluster: "c",
+        names: ["quorum", "q1", "q2", "q3", "q4", "rack-a", "rack-b"],
       },
     ]);
   });
@@ -198,8 +202,10 @@ describe("volumes", () => {
         code: "affinity_vs_anti_affinity",
         path: "groupings[1]",
         message:
-          'cluster "c": the attachment of "v" to "s1" and "v-s2" (affinity, zone) put "s1" and "s2" in one zone through "v", but "zones" (anti-affinity, zone) wants them in different zones',
+          'the attachment of "v" to "s1" and "v-s2" (affinity, zone) put "s1" and "s2" in one zone through "v", but "zones" (anti-affinity, zone) wants them in different zones',
         hint: 'relax one of "zones" or "v-s2" to enforcement: soft, remove the attachTo of "v", or raise maxPerDomain of "zones" to 2',
+        cluster: "c",
+        names: ["v", "s1", "v-s2", "s2", "zones"],
       },
     ]);
   });
@@ -246,7 +252,7 @@ describe("volumes", () => {
   it("explains the mixed anti-affinity", () => {
     const [issue] = validateSpec(cluster([server("s"), volume("v")], [grouping("g", ["s", "v"], anti("host"))])).issues;
     expect(issue?.message).toBe(
-      'cluster "c": anti-affinity grouping "g" mixes servers ("s") and volumes ("v"); keeping a server apart from a volume means nothing',
+      'anti-affinity grouping "g" mixes servers ("s") and volumes ("v"); keeping a server apart from a volume means nothing',
     );
     expect(issue?.hint).toBe("split it into one grouping of servers and one of volumes");
   });
@@ -265,8 +271,10 @@ describe("zone pins", () => {
         code: "zone_pin_conflict",
         path: "instances[2].spec.zone",
         message:
-          'cluster "c": "a" is pinned to zone "az1" and "c" to zone "az2", but groupings "ab" (affinity, rack) and "bc" (affinity, zone) put them in one zone through "b"',
+          '"a" is pinned to zone "az1" and "c" to zone "az2", but groupings "ab" (affinity, rack) and "bc" (affinity, zone) put them in one zone through "b"',
         hint: 'pin them to the same zone or drop one pin, or relax one of "ab" or "bc" to enforcement: soft',
+        cluster: "c",
+        names: ["a", "az1", "c", "az2", "ab", "bc", "b"],
       },
     ]);
   });
@@ -277,7 +285,7 @@ describe("zone pins", () => {
       [
         "zone_pin_conflict",
         "instances[1].spec.zone",
-        'cluster "c": "s" is pinned to zone "az1" and "v" to zone "az2", but the attachment of "v" to "s" puts them in one zone',
+        '"s" is pinned to zone "az1" and "v" to zone "az2", but the attachment of "v" to "s" puts them in one zone',
       ],
     ]);
   });
@@ -299,7 +307,7 @@ describe("zone pins", () => {
       [
         "zone_pin_conflict",
         "groupings[1]",
-        'cluster "c": "a", "b" and "c" of "zones" (anti-affinity, zone) are pinned to zone "az1" (some through hard affinity), but it allows at most 2 per zone',
+        '"a", "b" and "c" of "zones" (anti-affinity, zone) are pinned to zone "az1" (some through hard affinity), but it allows at most 2 per zone',
       ],
     ]);
   });

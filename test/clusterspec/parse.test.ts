@@ -156,8 +156,12 @@ describe("loadSpecFile", () => {
   });
 
   it.each([
-    ["a missing file", () => join(dir, "nope.json"), /^cannot read spec file ".*nope\.json": no such file$/],
-    ["a directory", () => dir, /^".*" is a directory, not a spec file$/],
+    ["a missing file", () => join(dir, "nope.json"), /^spec file ".*nope\.json": not found$/],
+    [
+      "a directory",
+      () => dir,
+      /^spec file ".*": it is a directory, not a regular file \(hint: give the path of a file in it\)$/,
+    ],
   ])("throws a one-line SpecFileError for %s", (_what, path, message) => {
     let error: unknown;
     try {
@@ -196,9 +200,10 @@ describe("the blueprint's examples", () => {
       {
         code: "duplicate_grouping",
         path: "vcluster.groupings[1].name",
-        message:
-          'cluster "new-virtual-cluster": grouping name "group-1" is used by both vcluster.groupings[0] and vcluster.groupings[1]',
+        message: 'grouping name "group-1" is used by both vcluster.groupings[0] and vcluster.groupings[1]',
         hint: "give each grouping its own name; groupings that share a name are not merged",
+        cluster: "new-virtual-cluster",
+        names: ["group-1"],
       },
     ]);
   });
@@ -210,8 +215,9 @@ describe("the blueprint's examples", () => {
       {
         code: "invalid_type",
         path: "vcluster.groupings",
-        message: 'cluster "new-virtual-cluster": "groupings" must be an array, got an object',
+        message: '"groupings" must be an array, got an object',
         hint: 'write an array: "groupings": [ {...}, {...} ]',
+        cluster: "new-virtual-cluster",
       },
       {
         code: "duplicate_key",

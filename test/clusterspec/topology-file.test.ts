@@ -8,11 +8,10 @@ import { describe, expect, it } from "vitest";
 import {
   defaultTopology,
   loadTopologyFile,
-  place,
-  renderPlacementTree,
   TopologyFileError,
   validateTopology,
-} from "../../provider/placement";
+} from "../../provider/clusterspec/topology-file";
+import { place, renderPlacementTree } from "../../provider/placement";
 import { group, server, spec, volume } from "../placement/builders";
 
 const fixture = join(__dirname, "../fixtures/topologies/small.json");
@@ -44,7 +43,7 @@ describe("validateTopology", () => {
     });
     expect(topology).toBeUndefined();
     expect(issues.map((i) => [i.code, i.path])).toEqual([
-      ["too_small", "flavors.m1.small.diskGb"],
+      ["too_small", 'flavors["m1.small"].diskGb'],
       ["unknown_field", "hosts[0].colour"],
       ["missing_field", "hosts[0].rack"],
       ["invalid_type", "hosts[0].vcpus"],

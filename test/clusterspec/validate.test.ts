@@ -172,8 +172,8 @@ describe("validateSpec: names", () => {
     );
     const messages = result.issues.filter((i) => i.code.startsWith("duplicate_")).map((i) => i.message);
     expect(messages).toEqual([
-      'cluster "c": grouping name "g" is used by both groupings[0] and groupings[1]',
-      'cluster "c": member name "a" is used by both instances[0] and instances[2]',
+      'grouping name "g" is used by both groupings[0] and groupings[1]',
+      'member name "a" is used by both instances[0] and instances[2]',
     ]);
   });
 
@@ -363,8 +363,9 @@ describe("validateSpec: blueprint form", () => {
     expect(issue).toEqual({
       code: "invalid_type",
       path: "vcluster.instances",
-      message: 'cluster "c": "instances" must be an array, got an object',
+      message: '"instances" must be an array, got an object',
       hint: 'write an array: "instances": [ {...}, {...} ]',
+      cluster: "c",
     });
   });
 });

@@ -1,7 +1,16 @@
 import { describe, expect, test } from "vitest";
+import type { SpecIssue } from "../../provider/model/issues";
 import { type ClusterState, MISSING, STATE_VERSION } from "../../provider/model/state";
 import { InitializationError, toUserFacing, UserFacingError } from "../../provider/pulumi/errors";
-import { failuresFrom, inputsOf, outputsOf, PROVIDER_KEY, specInputOf, stateOf } from "../../provider/pulumi/props";
+import {
+  failuresFrom,
+  inputsOf,
+  outputsOf,
+  PROVIDER_KEY,
+  specInputOf,
+  specProblems,
+  stateOf,
+} from "../../provider/pulumi/props";
 
 function state(overrides: Partial<ClusterState> = {}): ClusterState {
   return {
@@ -89,7 +98,7 @@ describe("check failures", () => {
         message: "expected one of affinity, anti-affinity, proximity",
       },
       { code: "missing_field", path: "name", message: "the cluster has no name" },
-      { code: "duplicate_member", path: "instances[3].name", message: 'cluster "shop": member "a" is named twice' },
+      { code: "duplicate_member", path: "instances[3].name", message: 'member "a" is named twice', cluster: "shop" },
     ]);
     expect(failures.every((f) => f.property === "")).toBe(true);
     expect(failures.map((f) => f.reason)).toMatchInlineSnapshot(`
@@ -104,7 +113,49 @@ describe("check failures", () => {
   });
 });
 
+describe("spec problems as the provider words them", () => {
+  const issues: SpecIssue[] = [
+    { code: "unknown_field", path: "instances[0].spec.x\u001b", message: 'unknown field "x\u001b[2J"' },
+    { code: "missing_field", path: "name", message: "the cluster has no name", hint: 'add "clusterName"' },
+  ];
+
+  test("the cluster's name from the issues when the caller has none; none when nobody knows it", () => {
+    expect(failuresFrom(undefined, [{ ...(issues[1] as SpecIssue), cluster: "from-spec" }])[0]?.reason).toBe(
+      'cluster "from-spec": clusterName: the cluster has no name (hint: add "clusterName")',
+    );
+    expect(failuresFrom(undefined, issues).map((f) => f.reason)).toEqual([
+      'instances[0].spec.x\\u001b: unknown field "x\\u001b[2J"',
+      'clusterName: the cluster has no name (hint: add "clusterName")',
+    ]);
+  });
+
+  test("specProblems: the error create/update throw names the cluster once, escaped", () => {
+    expect(specProblems("c\u202e", issues)).toMatchInlineSnapshot(`
+      "cluster "c\\u202e": 2 problems in the spec:
+        instances[0].spec.x\\u001b: unknown field "x\\u001b[2J"
+        clusterName: the cluster has no name (hint: add "clusterName")"
+    `);
+  });
+});
+
 describe("errors the engine shows", () => {
+  test("never carry a control or bidi character raw; line breaks stay", () => {
+    const e = new UserFacingError('cluster "c": zone "\u001b[31maz\u202e1" is gone\n  and "\u0000" too');
+    expect(e.message).toBe('cluster "c": zone "\\u001b[31maz\\u202e1" is gone\n  and "\\u0000" too');
+    expect(e.stack).toBe(e.message);
+    const init = new InitializationError("rollback of \u009b failed", "c", {});
+    expect(init.reasons).toEqual(["rollback of \\u009b failed"]);
+  });
+
+  test("a foreign error already naming the cluster is not named twice, however the name is spelled", () => {
+    const name = "c\u202e";
+    expect(toUserFacing(new Error(`cluster "${name}": boom`), name).message).toBe('cluster "c\\u202e": boom');
+    expect(toUserFacing(new Error('cluster "c\\u202e" can\'t be placed'), name).message).toBe(
+      'cluster "c\\u202e" can\'t be placed',
+    );
+    expect(toUserFacing(new Error("boom"), name).message).toBe('cluster "c\\u202e": boom');
+  });
+
   test("print the message once, without a stack trace", () => {
     const e = new UserFacingError('cluster "c": server "db-1" went to ERROR');
     // What the SDK's server prints to stderr for a failed check/diff/read/delete:
