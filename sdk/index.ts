@@ -136,7 +136,7 @@ export class VCluster extends pulumi.dynamic.Resource {
       name,
       {
         clusterName,
-        instances: args.instances,
+        instances: secretUserData(args.instances) as VClusterArgs["instances"],
         groupings: args.groupings ?? [],
         members: undefined,
         placement: undefined,
@@ -146,9 +146,66 @@ export class VCluster extends pulumi.dynamic.Resource {
         backendKind: undefined,
         mode: undefined,
       },
-      opts,
+      // The outputs echo the inputs: `instances` (with user_data) is a secret output too.
+      { ...opts, additionalSecretOutputs: [...new Set([...(opts?.additionalSecretOutputs ?? []), "instances"])] },
       "openstack-vcluster",
       "VCluster",
     );
   }
+}
+
+// user_data (a cloud-init script: keys, passwords, join tokens) must never be plain text in the state,
+// whether or not the program made it a secret: each server's user_data is wrapped in pulumi.secret where
+// it stands, so the rest of the cluster stays readable in previews. Where a level of the inputs is an
+// Output or a Promise, its value is rewritten once known. (Module-level functions: used by the
+// constructor only, never by the serialized provider above.)
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    !Array.isArray(v) &&
+    !pulumi.Output.isInstance(v) &&
+    typeof (v as { then?: unknown }).then !== "function"
+  );
+}
+
+/** An Output or a Promise: its structure is known only once it resolves. */
+function isEventual(v: unknown): boolean {
+  return (
+    pulumi.Output.isInstance(v) ||
+    (typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function")
+  );
+}
+
+/**
+ * `rewrite` applied to the value of an Output or a Promise; what it returns may hold Outputs (secrets,
+ * and a Promise's Outputs still unknown at preview, which the SDK serializes as it would have).
+ */
+function whenKnown(v: unknown, rewrite: (known: unknown) => unknown): unknown {
+  if (pulumi.Output.isInstance(v)) return (v as pulumi.Output<unknown>).apply((known) => rewrite(known));
+  return Promise.resolve(v).then(rewrite);
+}
+
+function secretUserData(instances: unknown): unknown {
+  if (isEventual(instances)) return whenKnown(instances, secretUserData);
+  return Array.isArray(instances) ? instances.map(secretInstanceUserData) : instances;
+}
+
+function secretInstanceUserData(instance: unknown): unknown {
+  if (isEventual(instance)) return whenKnown(instance, secretInstanceUserData);
+  if (!isPlainObject(instance)) return instance;
+  const spec = instance.spec;
+  if (isEventual(spec)) return { ...instance, spec: whenKnown(spec, secretSpecUserData) };
+  return { ...instance, spec: secretSpecUserData(spec) };
+}
+
+function secretSpecUserData(spec: unknown): unknown {
+  if (!isPlainObject(spec)) return spec;
+  const out = { ...spec };
+  // userData too: the DESIGN's camelCase spelling, should the SDK take it.
+  for (const key of ["user_data", "userData"]) {
+    if (out[key] !== undefined) out[key] = pulumi.secret(out[key] as pulumi.Input<string>);
+  }
+  return out;
 }

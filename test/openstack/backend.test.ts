@@ -380,6 +380,34 @@ describe("OpenStackBackend.discover", () => {
   });
 });
 
+describe("OpenStackBackend.identity", () => {
+  it("never carries credentials from the auth URL into the cluster's state", async () => {
+    const c = mockCloud();
+    interceptAuth(c.agent);
+    interceptNovaVersion(c.agent, "2.93");
+    const cfg = passwordConfig();
+    if (cfg.auth.type === "password") cfg.auth.authUrl = "http://u:url-pass@keystone.test:5000/v3/";
+    const backend = await OpenStackBackend.connect(cfg, { http: { dispatcherFor: () => c.agent } });
+    expect(await backend.identity()).toBe(`openstack:http://keystone.test:5000/v3|project=${PROJECT}|region=RegionOne`);
+    expect(backend.description).not.toContain("url-pass");
+  });
+
+  it("nor from a compute endpoint without Keystone", async () => {
+    const c = mockCloud();
+    c.agent
+      .get("http://127.0.0.1:8774")
+      .intercept({ path: "/v2.1/", method: "GET" })
+      .reply(200, { version: { id: "v2.1", version: "2.93", min_version: "2.1" } }, json);
+    const cfg = passwordConfig({
+      auth: { type: "noauth", token: "admin:abc", projectId: "abc" },
+      endpointOverrides: { compute: "http://admin:url-pass@127.0.0.1:8774/v2.1" },
+      region: undefined,
+    });
+    const backend = await OpenStackBackend.connect(cfg, { http: { dispatcherFor: () => c.agent } });
+    expect(await backend.identity()).toBe("openstack:http://127.0.0.1:8774/v2.1|project=abc|region=");
+  });
+});
+
 describe("OpenStackBackend.imageProblems", () => {
   it("looks ids up by id and names by name, and says what is wrong with each", async () => {
     const { agent, backend } = await connect("2.93");

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { resolveOpenStackConfig } from "../../provider/backends/openstack/config";
 
 let dir: string;
@@ -193,5 +193,140 @@ describe("resolveOpenStackConfig", () => {
         dir,
       ),
     ).toThrow(/interface "private" is not one of public, internal, admin/);
+  });
+});
+
+describe("clouds.yaml and secure.yaml that are not valid YAML", () => {
+  const PW = "pw-Hunter2-s3cret";
+  const errorOf = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as Error).message.replaceAll(dir, "<dir>");
+    }
+    throw new Error("expected an error");
+  };
+
+  it.each([
+    [
+      "clouds.yaml",
+      "an unclosed quote",
+      `clouds:\n  prod:\n    auth:\n      auth_url: https://k:5000/v3\n      password: "${PW}\n      username: alice\n`,
+      "<dir>/clouds.yaml:7:1: not valid YAML: a missing closing quote or bracket, or a missing ':' after a key (MISSING_CHAR)",
+    ],
+    [
+      "clouds.yaml",
+      "a bad indentation",
+      `clouds:\n  prod:\n    auth:\n     password: ${PW}\n      username: alice\n`,
+      "<dir>/clouds.yaml:4:16: not valid YAML: a mapping nested where it cannot be, check the indentation (BLOCK_AS_IMPLICIT_KEY)",
+    ],
+    [
+      "secure.yaml",
+      "a tab as indentation",
+      `clouds:\n  prod:\n    auth:\n\tpassword: ${PW}\n`,
+      "<dir>/home/.config/openstack/secure.yaml:4:1: not valid YAML: a tab used for indentation (TAB_AS_INDENT)",
+    ],
+    [
+      "secure.yaml",
+      "a key given twice",
+      `clouds:\n  prod:\n    auth:\n      password: ${PW}\n      password: ${PW}x\n`,
+      "<dir>/home/.config/openstack/secure.yaml:5:7: not valid YAML: a key given twice (DUPLICATE_KEY)",
+    ],
+    [
+      "secure.yaml",
+      "an alias whose name is the password",
+      `clouds:\n  prod:\n    auth:\n      password: *${PW}\n`,
+      "<dir>/home/.config/openstack/secure.yaml: not valid YAML: an alias *name whose anchor &name is not set before it",
+    ],
+  ])("reports %s with %s by file, line, column and kind, never its text", (file, _what, text, expected) => {
+    fs.writeFileSync(path.join(dir, "clouds.yaml"), file === "clouds.yaml" ? text : CLOUDS);
+    if (file === "secure.yaml") fs.writeFileSync(path.join(home, ".config", "openstack", "secure.yaml"), text);
+    const message = errorOf(() => resolveOpenStackConfig({}, env({ OS_CLOUD: "prod" }), dir));
+    expect(message.split("\n")[0]).toBe(expected);
+    expect(message).not.toContain(PW);
+    expect(message).not.toContain("username");
+    expect(message).toContain("the file's text is not shown");
+  });
+
+  it("prints no YAML warning (with its code frame) for a tag it doesn't know", async () => {
+    const warnings: unknown[] = [];
+    const onWarning = (w: unknown) => warnings.push(w);
+    process.on("warning", onWarning);
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      fs.writeFileSync(path.join(dir, "clouds.yaml"), CLOUDS);
+      fs.writeFileSync(
+        path.join(home, ".config", "openstack", "secure.yaml"),
+        `clouds:\n  prod:\n    auth:\n      password: !vault ${PW}\n`,
+      );
+      const cfg = resolveOpenStackConfig({}, env({ OS_CLOUD: "prod" }), dir);
+      expect(cfg.auth).toMatchObject({ type: "password", password: PW });
+    } finally {
+      stderr.mockRestore();
+    }
+    // process.emitWarning delivers on the next tick.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    process.off("warning", onWarning);
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe("credentials in the auth URL", () => {
+  const vars = {
+    OS_USERNAME: "alice",
+    OS_PASSWORD: "the-real-password",
+    OS_USER_DOMAIN_NAME: "Default",
+    OS_PROJECT_NAME: "web",
+    OS_PROJECT_DOMAIN_NAME: "Default",
+  };
+
+  it("drops user:password@ from OS_AUTH_URL, keeps the request working, and says so in one line", () => {
+    const cfg = resolveOpenStackConfig(
+      {},
+      env({ ...vars, OS_AUTH_URL: "http://u:url-pass%40word@keystone.example:5000/v3" }),
+      dir,
+    );
+    expect(cfg.auth).toMatchObject({
+      type: "password",
+      authUrl: "http://keystone.example:5000/v3",
+      password: "the-real-password",
+    });
+    expect(cfg.notice).toBe(
+      "the auth URL (auth_url / OS_AUTH_URL) holds credentials (user:password@): they are not used and were removed from it; only the credentials set apart from the URL are used",
+    );
+    expect(JSON.stringify(cfg)).not.toContain("url-pass");
+  });
+
+  it("drops them from clouds.yaml auth_url and endpoint overrides too", () => {
+    fs.writeFileSync(
+      path.join(dir, "clouds.yaml"),
+      "clouds:\n  dev:\n    auth_type: noauth\n    auth:\n      token: admin:0123abcd\n      project_id: 0123abcd\n" +
+        "    compute_endpoint_override: http://admin:pa@ss@127.0.0.1:8774/v2.1\n",
+    );
+    const cfg = resolveOpenStackConfig({}, env({ OS_CLOUD: "dev" }), dir);
+    expect(cfg.endpointOverrides).toEqual({ compute: "http://127.0.0.1:8774/v2.1" });
+    expect(cfg.notice).toMatch(
+      /^the compute endpoint override holds credentials \(user:password@\): they are not used/,
+    );
+  });
+
+  it("refuses when the URL holds the only credentials, without repeating them", () => {
+    const message = (() => {
+      try {
+        resolveOpenStackConfig(
+          {},
+          env({ OS_AUTH_URL: "https://alice:url-pass@k:5000/v3", OS_PROJECT_NAME: "web", OS_PROJECT_DOMAIN_NAME: "D" }),
+          dir,
+        );
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "";
+    })();
+    expect(message).toContain("missing:\n  - username or user_id (OS_USERNAME)\n  - password (OS_PASSWORD)");
+    expect(message).toContain(
+      "hint: credentials in the auth URL (user:password@) are not used: set them as OS_USERNAME / OS_PASSWORD (or username / password under auth in clouds.yaml)",
+    );
+    expect(message).not.toContain("url-pass");
   });
 });

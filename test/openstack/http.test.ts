@@ -367,3 +367,80 @@ describe("HttpClient errors", () => {
     expect(parseRetryAfter("soon")).toBeUndefined();
   });
 });
+
+describe("HttpClient scrubbing", () => {
+  /** OpenStack's message for a 400 whose body is `text`, with every secret registered. */
+  async function echoed(secrets: string[], text: string): Promise<string> {
+    const c = mockCloud();
+    for (const s of secrets) c.http.addSecret(s);
+    c.agent.get(NOVA).intercept({ path: "/v2.1/servers", method: "POST" }).reply(400, text);
+    const err = await failure(
+      c.http.request({ service: "nova", method: "POST", url: `${NOVA}/v2.1/servers`, body: {} }),
+    );
+    return err.message.replace("nova: POST /v2.1/servers returned 400: ", "");
+  }
+
+  const PW = 'pa"ss\\wörd/1 +&x';
+  const json1 = JSON.stringify(PW).slice(1, -1);
+  const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+
+  it.each([
+    ["raw", PW],
+    ["JSON-escaped", json1],
+    ["JSON-escaped twice", JSON.stringify(json1).slice(1, -1)],
+    ["JSON-escaped as Python does (ASCII only, \\/)", json1.replace("ö", "\\u00f6").replace("/", "\\/")],
+    [
+      "JSON-escaped as .NET does (\\u0022, upper-case hex)",
+      json1.replace('\\"', "\\u0022").replace("ö", "\\u00F6").replace("+", "\\u002B").replace("&", "\\u0026"),
+    ],
+    ["URL-encoded", encodeURIComponent(PW)],
+    ["URL-encoded in lower case", encodeURIComponent(PW).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())],
+    ["form-encoded", new URLSearchParams({ p: PW }).toString().slice(2)],
+    ["HTML-escaped", PW.replace("&", "&amp;").replace('"', "&quot;")],
+  ])("removes a password %s from a message", async (_how, encoded) => {
+    expect(await echoed([PW], `echo ${encoded} end`)).toBe("echo *** end");
+  });
+
+  it("removes basic-auth credentials and authorization headers, registered or not", async () => {
+    const out = await echoed(
+      [PW],
+      `Authorization: Basic ${b64(`alice:${PW}`)} then Basic ${b64("bob:pw")}, authorization="Bearer abc.def" ` +
+        "X-Auth-Token: gAAAAB-unregistered; Basic authentication failed",
+    );
+    expect(out).toBe(
+      'Authorization: Basic *** then Basic ***, authorization="Bearer ***" X-Auth-Token: ***; Basic authentication failed',
+    );
+  });
+
+  it.each([0, 1, 2])("removes a password base64-encoded at offset %i inside a longer value", async (offset) => {
+    const blob = b64(`${"x".repeat(offset)}${PW}y`);
+    const out = await echoed([PW], `user_data ${blob} end`);
+    // At most the few characters that mix the password's bits with its neighbours' are left.
+    expect(out).toMatch(/^user_data [A-Za-z0-9+/]{0,3}\*\*\*[A-Za-z0-9+/=]{0,4} end$/);
+  });
+
+  it("removes a secret that OpenStack's message would cut in two, and one that is the whole message", async () => {
+    const long = `${"x".repeat(390)} ${PW}`;
+    expect(await echoed([PW], JSON.stringify({ badRequest: { message: long } }))).toBe(`${"x".repeat(390)} ***`);
+    expect(await echoed(["ab"], JSON.stringify({ badRequest: { message: "ab" } }))).toBe("***");
+  });
+
+  it("stays fast on a secret and a message made of backslashes", () => {
+    const c = mockCloud();
+    c.http.addSecret("\\".repeat(24));
+    c.http.addSecret("\\\\");
+    const started = performance.now();
+    const out = c.http.scrub(`${"\\".repeat(5000)}"`);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(out).not.toContain("\\".repeat(24));
+  });
+
+  it("removes a secret under 4 characters where it stands as a value, and nowhere else", async () => {
+    const text =
+      `{"message": "bad input: {\\"password\\": \\"ab\\", \\"name\\": \\"abc\\"} ` +
+      `password=ab&user=abby 'ab' is too short; about a tab, pw=a%20b (not a b)"}`;
+    expect(await echoed(["ab", "a b"], text)).toBe(
+      `bad input: {"password": "***", "name": "abc"} password=***&user=abby '***' is too short; about a tab, pw=*** (not a b)`,
+    );
+  });
+});

@@ -239,6 +239,25 @@ describe("Session", () => {
     expect(String(err)).not.toContain("s3cret-password");
   });
 
+  it.each([
+    ["with a quote and a backslash", 'pa"ss\\word'],
+    ["under 4 characters", 'p"w'],
+  ])("reports a Keystone error that echoes the request body without the password %s", async (_what, password) => {
+    const c = mockCloud();
+    const cfg = passwordConfig();
+    if (cfg.auth.type === "password") cfg.auth.password = password;
+    c.agent
+      .get(KEYSTONE)
+      .intercept({ path: "/v3/auth/tokens", method: "POST" })
+      .reply(400, (opts) => ({ error: { code: 400, message: `Invalid input: ${String(opts.body)}` } }), json);
+    const err = await session(c, cfg)
+      .request("compute", { method: "GET", path: "/limits" })
+      .catch((e: Error) => e);
+    expect(String(err)).toContain('"user":{"name":"alice","domain":{"name":"Default"},"password":"***"}');
+    expect(String(err)).not.toContain(password);
+    expect(String(err)).not.toContain(JSON.stringify(password).slice(1, -1));
+  });
+
   it("uses endpoint overrides and a fixed token in noauth mode", async () => {
     const c = mockCloud();
     c.agent

@@ -5,8 +5,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parse as parseYaml } from "yaml";
+import { type ErrorCode, parseDocument, type YAMLError } from "yaml";
 import { CONFIG_PREFIX } from "../../model/names";
+import { stripUrlCredentials } from "../../model/text";
 
 export type Interface = "public" | "internal" | "admin";
 
@@ -56,6 +57,8 @@ export interface OpenStackConfig {
   insecure: boolean;
   /** Service type -> endpoint URL, used instead of the catalog (required for noauth). */
   endpointOverrides: Record<string, string>;
+  /** One line for the user about a setting that was not used as written (credentials in a URL). */
+  notice?: string;
   /** Aggregate metadata key that names a host's rack. */
   rackKey: string;
   /** Networks for servers that name none: "auto", "none" or network ids (comma-separated in config). */
@@ -83,6 +86,49 @@ export function cloudsYamlSearchPath(env: NodeJS.ProcessEnv, cwd: string, file =
 
 type Raw = Record<string, unknown>;
 
+/**
+ * What each YAML error means, in words that quote nothing of the file: the YAML library's own messages
+ * come with a code frame (the lines around the error, a password among them) and some quote the text
+ * (an alias's name), and these files hold credentials.
+ */
+const YAML_ERRORS: Record<ErrorCode, string> = {
+  ALIAS_PROPS: "an alias with an anchor or a tag",
+  BAD_ALIAS: "a malformed alias",
+  BAD_COLLECTION_TYPE: "a collection of the wrong kind for its tag",
+  BAD_DIRECTIVE: "a malformed % directive",
+  BAD_DQ_ESCAPE: "a bad backslash escape in a double-quoted string",
+  BAD_INDENT: "a bad indentation",
+  BAD_PROP_ORDER: "an anchor and a tag in the wrong order",
+  BAD_SCALAR_START: "a value that starts with a reserved character, quote it",
+  BLOCK_AS_IMPLICIT_KEY: "a mapping nested where it cannot be, check the indentation",
+  BLOCK_IN_FLOW: "a block value inside [ ] or { }",
+  DUPLICATE_KEY: "a key given twice",
+  IMPOSSIBLE: "a structure the YAML parser cannot read",
+  KEY_OVER_1024_CHARS: "a key longer than 1024 characters",
+  MISSING_CHAR: "a missing closing quote or bracket, or a missing ':' after a key",
+  MULTILINE_IMPLICIT_KEY: "a key that runs over two lines, a missing ':' or quote",
+  MULTIPLE_ANCHORS: "a value with two anchors",
+  MULTIPLE_DOCS: "more than one document",
+  MULTIPLE_TAGS: "a value with two tags",
+  NON_STRING_KEY: "a key that is not a string",
+  RESOURCE_EXHAUSTION: "too many aliases",
+  TAB_AS_INDENT: "a tab used for indentation",
+  TAG_RESOLVE_FAILED: "a tag that cannot be resolved",
+  UNEXPECTED_TOKEN: "an unexpected character",
+};
+
+const NOT_SHOWN = "\nhint: the file's text is not shown, as it may hold credentials; open it at that place";
+
+/** `file:line:column: not valid YAML: <kind> (<code>)`, never the file's text. */
+function yamlProblem(file: string, text: string, err: YAMLError): string {
+  const offset = Math.min(Math.max(err.pos[0], 0), text.length);
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  const column = offset - (before.lastIndexOf("\n") + 1) + 1;
+  const kind = YAML_ERRORS[err.code] ?? err.code.toLowerCase().replace(/_/g, " ");
+  return `${file}:${line}:${column}: not valid YAML: ${kind} (${err.code})${NOT_SHOWN}`;
+}
+
 function readYaml(file: string): Raw | undefined {
   let text: string;
   try {
@@ -90,13 +136,24 @@ function readYaml(file: string): Raw | undefined {
   } catch {
     return undefined;
   }
-  let doc: unknown;
+  // parseDocument, not parse: parse prints each warning (an unknown tag) with its code frame on stderr.
+  const doc = parseDocument(text, { prettyErrors: false });
+  const first = doc.errors[0];
+  if (first) throw new OpenStackConfigError(yamlProblem(file, text, first));
+  let value: unknown;
   try {
-    doc = parseYaml(text);
+    value = doc.toJS();
   } catch (err) {
-    throw new OpenStackConfigError(`${file} is not valid YAML: ${err instanceof Error ? err.message : String(err)}`);
+    // toJS throws (without a position) for an alias it cannot resolve; its message names the alias.
+    const message = err instanceof Error ? err.message : "";
+    const kind = /unresolved alias/i.test(message)
+      ? "an alias *name whose anchor &name is not set before it"
+      : /alias/i.test(message)
+        ? "too many aliases"
+        : "a value that cannot be read as data";
+    throw new OpenStackConfigError(`${file}: not valid YAML: ${kind}${NOT_SHOWN}`);
   }
-  return doc && typeof doc === "object" ? (doc as Raw) : {};
+  return value && typeof value === "object" ? (value as Raw) : {};
 }
 
 function deepMerge(a: Raw, b: Raw): Raw {
@@ -319,6 +376,41 @@ function loadCloud(name: string, env: NodeJS.ProcessEnv, cwd: string): Flat {
   return fromCloudEntry(entry);
 }
 
+/** The URL without `user:password@`; `dropped` when there was one. */
+function withoutCredentials(url: string): { url: string; dropped: boolean } {
+  const stripped = url.includes("://") ? stripUrlCredentials(url) : url.replace(/^[^\s/?#]*@/, "");
+  return { url: stripped, dropped: stripped !== url };
+}
+
+/**
+ * Credentials written into a URL are not used (Keystone takes them in the request body, and the
+ * other services take a token), and a URL goes into the cluster's state (its cloud's identity) and
+ * into messages: each URL loses them here, and the user is told so in one line.
+ */
+function dropUrlCredentials(f: Flat): { notice?: string; authUrlHadCredentials: boolean } {
+  const places: string[] = [];
+  let authUrlHadCredentials = false;
+  if (f.auth_url !== undefined) {
+    const { url, dropped } = withoutCredentials(f.auth_url);
+    f.auth_url = url;
+    if (dropped) places.push("the auth URL (auth_url / OS_AUTH_URL)");
+    authUrlHadCredentials = dropped;
+  }
+  for (const [type, endpoint] of Object.entries(f.endpoints)) {
+    const { url, dropped } = withoutCredentials(endpoint);
+    f.endpoints[type] = url;
+    if (dropped) places.push(`the ${type} endpoint override`);
+  }
+  if (places.length === 0) return { authUrlHadCredentials };
+  const many = places.length > 1;
+  return {
+    authUrlHadCredentials,
+    notice:
+      `${places.join(" and ")} ${many ? "hold" : "holds"} credentials (user:password@): they are not used and were ` +
+      `removed from ${many ? "them" : "it"}; only the credentials set apart from the URL are used`,
+  };
+}
+
 function truthy(v: string | undefined): boolean {
   return v !== undefined && /^(1|true|yes|on)$/i.test(v);
 }
@@ -332,6 +424,7 @@ export function resolveOpenStackConfig(
   const cloudName = stack.cloud ?? str(env.OS_CLOUD);
   const base = cloudName ? loadCloud(cloudName, env, cwd) : fromEnv(env);
   const f = overlay(base, stack.flat);
+  const urls = dropUrlCredentials(f);
   const where = cloudName
     ? `clouds.yaml entry "${cloudName}"`
     : `the OS_* environment variables or stack config "${CONFIG_PREFIX}*"`;
@@ -421,8 +514,11 @@ export function resolveOpenStackConfig(
     }
   }
   if (missing.length > 0) {
+    const hint = urls.authUrlHadCredentials
+      ? "\nhint: credentials in the auth URL (user:password@) are not used: set them as OS_USERNAME / OS_PASSWORD (or username / password under auth in clouds.yaml)"
+      : "";
     throw new OpenStackConfigError(
-      `incomplete OpenStack credentials in ${where}; missing:\n${missing.map((m) => `  - ${m}`).join("\n")}`,
+      `incomplete OpenStack credentials in ${where}; missing:\n${missing.map((m) => `  - ${m}`).join("\n")}${hint}`,
     );
   }
   let networks: OpenStackConfig["networks"] = "auto";
@@ -437,6 +533,7 @@ export function resolveOpenStackConfig(
     ...(f.cacert ? { cacert: path.resolve(cwd, f.cacert) } : {}),
     insecure: truthy(f.insecure),
     endpointOverrides: f.endpoints,
+    ...(urls.notice ? { notice: urls.notice } : {}),
     rackKey: f.rack_key ?? "rack",
     networks,
   };

@@ -16,6 +16,7 @@
 // OpenStack APIs don't serve, and a `retry` callback that waits on an injected sleep breaks under
 // MockAgent (which ignores the pause, so the discarded error body reaches the caller).
 import { type Dispatcher, Pool, errors as undiciErrors } from "undici";
+import { REDACTED, scrubSecrets } from "../../model/text";
 import { BackendError, type BackendErrorCode } from "../backend";
 
 export interface HttpOptions {
@@ -108,9 +109,12 @@ export class HttpClient {
     this.opts = { ...DEFAULTS, ...opts };
   }
 
-  /** Register a secret (password, token) that must never appear in an error message. */
+  /**
+   * Register a secret (password, token) that must never appear in an error message. Any length: a short
+   * one is scrubbed where it stands as a value (scrubSecrets says why not everywhere).
+   */
   addSecret(secret: string | undefined): void {
-    if (secret && secret.length >= 4) this.secrets.add(secret);
+    if (secret) this.secrets.add(secret);
   }
 
   private dispatcher(origin: string): Dispatcher {
@@ -243,7 +247,8 @@ export class HttpClient {
     attempts: number,
     retryHandled: boolean,
   ): HttpError {
-    const osMessage = openStackMessage(res);
+    // Scrubbed before openStackMessage shortens it, which could cut a secret in two and leave half of it.
+    const osMessage = openStackMessage({ json: this.scrubJson(res.json), text: this.scrub(res.text) });
     const code = errorCodeFor(res.status, osMessage);
     const requestId = res.headers["x-openstack-request-id"] ?? res.headers["x-compute-request-id"];
     const msg =
@@ -257,11 +262,23 @@ export class HttpClient {
     });
   }
 
-  /** Removes every registered secret from a message: a token must never reach a log or a state file. */
+  /**
+   * Removes every registered secret from a message, in every encoding a message can carry it (an echoed
+   * request body has it JSON-escaped, a query URL-encoded, basic auth base64-encoded), and credentials in
+   * URLs: a token must never reach a log or a state file.
+   */
   scrub(message: string): string {
-    let out = message;
-    for (const s of this.secrets) out = out.split(s).join("***");
-    return out;
+    return scrubSecrets(message, this.secrets);
+  }
+
+  /** A parsed body with every string scrubbed; a string that is a secret, whole, is one value: gone. */
+  private scrubJson(v: unknown): unknown {
+    if (typeof v === "string") return this.secrets.has(v) ? REDACTED : this.scrub(v);
+    if (Array.isArray(v)) return v.map((x) => this.scrubJson(x));
+    if (v && typeof v === "object") {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.scrubJson(x)]));
+    }
+    return v;
   }
 
   async close(): Promise<void> {
