@@ -1,55 +1,18 @@
 // The command as users run it: real files, exit codes and output. Most cases run the command
 // in-process through `run(argv, io)` (what the binary calls); the smoke tests at the end spawn the
 // built binary itself, so the wrapper, stdout/stderr and the process exit code are proven too.
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run } from "../../provider/cli/program";
+import { cli as runIn, spawned as spawnIn } from "./built";
 
 const ROOT = path.resolve(__dirname, "../..");
-const BIN = path.join(ROOT, "dist/provider/cli/main.js");
 const SPECS = path.join(ROOT, "test/fixtures/specs");
 const TOPOLOGIES = path.join(ROOT, "test/fixtures/topologies");
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  let stdout = "";
-  let stderr = "";
-  const line = (t: string) => (t.endsWith("\n") ? t : `${t}\n`);
-  const code = await run(args, {
-    out: (t) => {
-      stdout += line(t);
-    },
-    err: (t) => {
-      stderr += line(t);
-    },
-    cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-  });
-  return { code, stdout, stderr };
-}
-
-/** The built binary in a process of its own. */
-async function spawned(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
-      cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}) => runIn(args, cwd, env);
+const spawned = (args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}) => spawnIn(args, cwd, env);
 
 let work: string;
 beforeAll(() => {

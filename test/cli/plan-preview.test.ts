@@ -26,7 +26,7 @@ let provider: ProviderServer;
 let session: EngineSession;
 
 beforeAll(async () => {
-  ensureBuilt();
+  await ensureBuilt();
   dir = makeProgramDir("vcluster-plan-preview-");
   simDir = path.join(dir, "sim");
   const text = serializedProvider(dir);

@@ -15,7 +15,9 @@ async function main(argv) {
   if (!dir || !cmd) throw new Error("usage: sim.js <dir> show|json|delete-server <name>");
   const sim = require(path.join(REPO, "dist", "provider", "backends", "simulated"));
   const { TAG_MEMBER } = require(path.join(REPO, "dist", "provider", "backends", "backend"));
-  const cloud = await sim.SimulatedCloud.open({ dir: path.resolve(dir) });
+  // The cloud's own console: faults meant for a run under test (OPENSTACK_VCLUSTER_SIM_FAULTS in the
+  // environment it inherited) are not the console's to hit.
+  const cloud = await sim.SimulatedCloud.open({ dir: path.resolve(dir), env: {} });
   try {
     const snap = await cloud.snapshot();
     if (cmd === "show") {

@@ -26,19 +26,23 @@ import { checkTopology } from "./checks";
 import { DEFAULT_LATENCY, type Latency, type LatencyModel, settle } from "./clock";
 import { DEFAULT_IMAGES, defaultSimulatedTopology } from "./default-topology";
 import { addFault, type Named, TRANSITION_OPS, takeError, takeSlow } from "./fault-plan";
-import { type BackendOp, type Fault, parseFaults, validateFault, validateFaults } from "./faults";
+import { type BackendOp, type Fault, parseFaults, type StoredFault, validateFault, validateFaults } from "./faults";
 import type { OpEnv, Tx, View } from "./op";
 import { remainingQuota } from "./quota";
 import { backendUsage, hostUsage } from "./scheduler";
 import { createServer, deleteServer, rebuildServer, resizeServer, serverInfo } from "./servers";
 import {
+  BROKEN_PREFIX,
   type CloudSnapshot,
   type CloudState,
+  CloudStateError,
   isOwnFile,
   type Quota,
   readState,
   SIM_STATE_VERSION,
+  STATE_FILE,
   statePath,
+  sweepStateTemps,
   withLock,
   writeStateAtomically,
 } from "./store";
@@ -46,15 +50,55 @@ import { byNameThenId, hasTags } from "./util";
 import { attachVolume, createVolume, deleteVolume, detachVolume, extendVolume, volumeInfo } from "./volumes";
 
 /**
- * Faults to add to the stored plan when a process opens a cloud: a JSON array of Fault, e.g.
+ * Faults for this process, read when it opens a cloud: a JSON array of Fault, e.g.
  * `OPENSTACK_VCLUSTER_SIM_FAULTS='[{"kind":"server-error","member":"db-1"}]' pulumi up`. Lets a demo
- * make a separate process (the Pulumi provider, the command) hit a fault. Added once per process and
- * cloud directory, not at every open: the provider opens the cloud for each step of one run.
+ * make a separate process (the Pulumi provider, the command) hit a fault.
+ *
+ * They stay with the process that read the variable: kept in its memory beside the stored plan
+ * (every cloud object of the process on the same directory sees them), never written to
+ * `cloud.json`, so they end with the process instead of failing every later run that never asked
+ * for them. Added once per process and directory, not at every open: the provider opens the cloud
+ * for each step of one run. Faults meant to outlive the process go through `injectFault` (or the
+ * `faults` option) into the stored plan, which `sim show` lists and `sim reset` clears.
  */
 export const SIM_FAULTS_ENV = "OPENSTACK_VCLUSTER_SIM_FAULTS";
 
-/** (directory, variable value) pairs this process has already added to a plan. */
+/** (directory, variable value) pairs this process has already read. */
 const envFaultsApplied = new Set<string>();
+/** Per cloud directory, this process's faults from the environment (negative ids: never stored). */
+const processFaults = new Map<string, StoredFault[]>();
+let nextProcessFaultId = -1;
+
+/** Puts this process's faults into a state read from disk, so the fault plan sees them. */
+function withProcessFaults(dir: string, state: CloudState): CloudState {
+  for (const f of processFaults.get(dir) ?? []) state.faults.push(f);
+  return state;
+}
+
+/** Takes this process's faults back out of a state about to be written, keeping what is left of them. */
+function keepProcessFaults(dir: string, state: CloudState): CloudState {
+  const mine = state.faults.filter((f) => f.id < 0);
+  if (mine.length > 0 || processFaults.has(dir)) {
+    state.faults = state.faults.filter((f) => f.id >= 0);
+    if (mine.length > 0) processFaults.set(dir, mine);
+    else processFaults.delete(dir);
+  }
+  return state;
+}
+
+/** What `SimulatedCloud.recreate` found and did. */
+export interface RecreateOutcome {
+  /** What the directory held: a usable cloud, nothing, or a state file that can't be read. */
+  found: "cloud" | "nothing" | "unreadable";
+  /** The cloud now in the directory (the same one when `found` is "cloud"). */
+  cloudId: string;
+  /** The cloud that was there, when it could be read. */
+  previousCloudId?: string;
+  /** Where an unreadable state file was kept. */
+  keptAs?: string;
+  /** What the old cloud held and is now gone. */
+  lost: { servers: number; volumes: number; serverGroups: number; faults: number };
+}
 
 export interface SimulatedCloudOptions {
   /** State directory; created if absent. */
@@ -74,6 +118,25 @@ export interface SimulatedCloudOptions {
   now?: () => number;
   /** Where to read `OPENSTACK_VCLUSTER_SIM_FAULTS` from; default process.env. */
   env?: NodeJS.ProcessEnv;
+}
+
+function freshState(options: Pick<SimulatedCloudOptions, "topology" | "images">, dir: string, now: number): CloudState {
+  const topology = structuredClone(options.topology ?? defaultSimulatedTopology());
+  checkTopology(topology, dir);
+  return {
+    version: SIM_STATE_VERSION,
+    cloudId: randomUUID(),
+    createdAt: now,
+    projectSalt: randomBytes(8).toString("hex"),
+    topology,
+    images: [...(options.images ?? DEFAULT_IMAGES)],
+    servers: [],
+    volumes: [],
+    serverGroups: [],
+    faults: [],
+    nextFaultId: 1,
+    calls: {},
+  };
 }
 
 const POLICIES: readonly ServerGroupPolicy[] = ["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"];
@@ -111,29 +174,16 @@ export class SimulatedCloud implements Backend {
     const faults = validateFaults(options.faults ?? [], "simulated cloud faults");
     const env = (options.env ?? process.env)[SIM_FAULTS_ENV];
     const envKey = `${dir}\0${env}`;
-    const fromEnv = env !== undefined && env.trim() !== "" && !envFaultsApplied.has(envKey);
-    if (fromEnv) faults.push(...parseFaults(env, SIM_FAULTS_ENV));
+    const envFaults =
+      env !== undefined && env.trim() !== "" && !envFaultsApplied.has(envKey) ? parseFaults(env, SIM_FAULTS_ENV) : [];
     const cloud = new SimulatedCloud(dir, options);
     await withLock(dir, async () => {
+      // Every write is made under the lock: a temp file seen now is one a killed process left.
+      await sweepStateTemps(dir);
       let state = await readState(dir);
       let changed = false;
       if (!state) {
-        const topology = structuredClone(options.topology ?? defaultSimulatedTopology());
-        checkTopology(topology, dir);
-        state = {
-          version: SIM_STATE_VERSION,
-          cloudId: randomUUID(),
-          createdAt: cloud.now(),
-          projectSalt: randomBytes(8).toString("hex"),
-          topology,
-          images: [...(options.images ?? DEFAULT_IMAGES)],
-          servers: [],
-          volumes: [],
-          serverGroups: [],
-          faults: [],
-          nextFaultId: 1,
-          calls: {},
-        };
+        state = freshState(options, dir, cloud.now());
         changed = true;
       }
       if (options.quota !== undefined) {
@@ -141,11 +191,72 @@ export class SimulatedCloud implements Backend {
         changed = true;
       }
       for (const f of faults) addFault(state, f);
+      if (envFaults.length > 0) {
+        const mine = processFaults.get(dir) ?? [];
+        for (const f of envFaults) {
+          const stored: StoredFault = { ...f, id: nextProcessFaultId--, left: f.times ?? 1 };
+          if (f.kind === "error") stored.baseCount = state.calls[f.op] ?? 0;
+          mine.push(stored);
+        }
+        processFaults.set(dir, mine);
+      }
       cloud.cloudId = state.cloudId;
       if (changed || faults.length > 0) await writeStateAtomically(dir, state);
     });
-    if (fromEnv) envFaultsApplied.add(envKey);
+    if (envFaults.length > 0) envFaultsApplied.add(envKey);
     return cloud;
+  }
+
+  /**
+   * `sim reset --force`: makes the directory hold a usable, empty cloud whatever it holds now. A
+   * readable cloud is reset (same id, topology, images and quota); a missing one is created; an
+   * unreadable state file is kept beside it as `cloud.json.broken-<time>` and a new cloud (new id)
+   * takes its place, with `topology` or the default one.
+   */
+  static async recreate(options: Pick<SimulatedCloudOptions, "dir" | "topology" | "images">): Promise<RecreateOutcome> {
+    const dir = path.resolve(options.dir);
+    await fs.mkdir(dir, { recursive: true });
+    return withLock(dir, async () => {
+      await sweepStateTemps(dir);
+      let old: CloudState | undefined;
+      let found: RecreateOutcome["found"] = "nothing";
+      let keptAs: string | undefined;
+      try {
+        old = await readState(dir);
+        if (old) found = "cloud";
+      } catch (e) {
+        if (!(e instanceof CloudStateError)) throw e;
+        found = "unreadable";
+        keptAs = path.join(dir, `${BROKEN_PREFIX}${new Date().toISOString().replace(/[:.]/g, "-")}`);
+        await fs.rename(statePath(dir), keptAs);
+      }
+      processFaults.delete(dir);
+      const lost = {
+        servers: old?.servers.length ?? 0,
+        volumes: old?.volumes.length ?? 0,
+        serverGroups: old?.serverGroups.length ?? 0,
+        faults: old?.faults.length ?? 0,
+      };
+      const state: CloudState = old
+        ? Object.assign(old, { servers: [], volumes: [], serverGroups: [], faults: [], calls: {} })
+        : freshState(options, dir, Date.now());
+      await writeStateAtomically(dir, state);
+      return {
+        found,
+        cloudId: state.cloudId,
+        ...(old ? { previousCloudId: old.cloudId } : {}),
+        ...(keptAs ? { keptAs } : {}),
+        lost,
+      };
+    });
+  }
+
+  /** Whether the directory holds a cloud's state file (readable or not). */
+  static async exists(dir: string): Promise<boolean> {
+    return fs.stat(path.join(path.resolve(dir), STATE_FILE)).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Removes a cloud's directory; refuses if it holds anything but the cloud's own files. */
@@ -363,10 +474,11 @@ export class SimulatedCloud implements Backend {
   /** Lock, read, settle, run `fn`, write (if `write`), unlock. */
   private async transact<T>(fn: (tx: Tx) => T, write = true): Promise<T> {
     return withLock(this.dir, async () => {
-      const state = await this.load();
+      const state = withProcessFaults(this.dir, await this.load());
       const now = this.now();
       settle(state, now);
       const result = fn({ state, now, slow: () => 0 });
+      keepProcessFaults(this.dir, state);
       if (write) await writeStateAtomically(this.dir, state);
       return result;
     });
@@ -378,13 +490,13 @@ export class SimulatedCloud implements Backend {
       if (this.latency.perCallMs > 0) await sleep(this.latency.perCallMs);
       let delayMs = 0;
       const outcome = await withLock(this.dir, async () => {
-        const base = await this.load();
+        const base = withProcessFaults(this.dir, await this.load());
         const now = this.now();
         settle(base, now);
         base.calls[op] = (base.calls[op] ?? 0) + 1;
         const injected = takeError(base, op);
         if (injected) {
-          await writeStateAtomically(this.dir, base);
+          await writeStateAtomically(this.dir, keepProcessFaults(this.dir, base));
           return { error: injected } as const;
         }
         // The operation works on a copy, so one that throws halfway leaves nothing half-done.
@@ -393,10 +505,10 @@ export class SimulatedCloud implements Backend {
         try {
           const value = fn({ state: work, now, slow });
           if (!TRANSITION_OPS.has(op)) delayMs = takeSlow(work, op, undefined);
-          await writeStateAtomically(this.dir, work);
+          await writeStateAtomically(this.dir, keepProcessFaults(this.dir, work));
           return { value } as const;
         } catch (e) {
-          await writeStateAtomically(this.dir, base);
+          await writeStateAtomically(this.dir, keepProcessFaults(this.dir, base));
           throw e;
         }
       });
@@ -411,7 +523,7 @@ export class SimulatedCloud implements Backend {
     if (!state) {
       throw new BackendError(
         "not_found",
-        `simulated cloud in "${this.dir}": ${path.basename(statePath(this.dir))} is gone; hint: open the cloud again to create it`,
+        `simulated cloud in "${this.dir}": ${statePath(this.dir)} is gone, and with it everything the cloud held; hint: restore that file, or run \`openstack-vcluster sim reset --force --sim-dir ${this.dir}\` to start a new, empty cloud`,
       );
     }
     return state;

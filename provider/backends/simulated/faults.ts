@@ -1,5 +1,7 @@
 // Fault injection for the simulated cloud: the plan lives in the cloud's state file, so a fault
-// injected by a test or by the command is seen by every process that opens the same cloud.
+// injected by a test (`injectFault`, the `faults` option) is seen by every process that opens the
+// same cloud, until it fires or `sim reset` clears it. Faults from OPENSTACK_VCLUSTER_SIM_FAULTS
+// are the exception: they stay with the process that read the variable (see cloud.ts).
 import { z } from "zod";
 import type { Backend, BackendErrorCode } from "../backend";
 

@@ -91,10 +91,12 @@ export function renderCloudTree(snapshot: CloudSnapshot): string {
     }
   }
   if (snapshot.faults.length > 0) {
-    out.push("faults");
+    // Stored faults outlive the process that injected them; environment ones (negative ids) don't.
+    out.push('faults (stored ones stay until they fire or "sim reset" clears them)');
     for (const f of snapshot.faults) {
-      const { id: _id, baseCount: _base, left, ...rest } = f;
-      out.push(`  ${JSON.stringify(rest)} (${left} left)`);
+      const { id, baseCount: _base, left, ...rest } = f;
+      const origin = id < 0 ? ", from OPENSTACK_VCLUSTER_SIM_FAULTS, this process only" : "";
+      out.push(`  ${JSON.stringify(rest)} (${left} left${origin})`);
     }
   }
   return `${out.join("\n")}\n`;
