@@ -13,6 +13,8 @@ import { cmp } from "../model/text";
 import type { Ctx, Run } from "./context";
 import { clusterPrefix } from "./errors";
 import {
+  formatElapsed,
+  PROGRESS_EVERY_MS,
   SERVER_ACTIVE,
   until,
   VOLUME_AVAILABLE,
@@ -122,7 +124,15 @@ export async function createMember(
     run.ledger.servers.add(created.id);
     run.made.add(m.name);
     ids.get(m.name)?.resolve(created.id);
-    const ready = await waitServer(ctx, created.id, what, SERVER_ACTIVE, ctx.timeouts.serverMs, run.abort.signal);
+    const ready = await waitServer(
+      ctx,
+      created.id,
+      what,
+      SERVER_ACTIVE,
+      ctx.timeouts.serverMs,
+      run.abort.signal,
+      run.p.spec.name,
+    );
     run.servers.set(m.name, ready as ServerInfo);
     active.get(m.name)?.resolve(created.id);
     return;
@@ -143,30 +153,128 @@ export async function createMember(
   run.ledger.volumes.add(created.id);
   run.made.add(m.name);
   ids.get(m.name)?.resolve(created.id);
-  const ready = await waitVolume(ctx, created.id, what, VOLUME_AVAILABLE, ctx.timeouts.volumeMs, run.abort.signal);
+  const ready = await waitVolume(
+    ctx,
+    created.id,
+    what,
+    VOLUME_AVAILABLE,
+    ctx.timeouts.volumeMs,
+    run.abort.signal,
+    false,
+    run.p.spec.name,
+  );
   run.volumes.set(m.name, ready as VolumeInfo);
 }
 
+/**
+ * Resize a kept server and wait until it shows the new flavor. Flavors compare by identity (Nova
+ * shows a flavor's name, the spec may give its id). The wait ends on a state it can tell apart from
+ * the one it started in: ACTIVE with the target flavor, or with any flavor other than the one it had
+ * (should a backend show flavors in a form the identity can't resolve). When the two can't be told
+ * apart there is nothing to do, and nothing is started.
+ */
 export async function resize(ctx: Ctx, run: Run, member: string, id: string, flavorRef: string): Promise<void> {
-  await ctx.ops.resizeServer(id, flavorRef);
-  const machine = until(SERVER_ACTIVE, (s) => s.flavorRef === flavorRef);
-  const s = await waitServer(ctx, id, `server "${member}"`, machine, ctx.timeouts.serverMs, run.abort.signal);
+  const head = clusterPrefix(run.p.spec.name);
+  const what = `server "${member}"`;
+  const { sameFlavor } = run.p.identity;
+  const from = run.servers.get(member)?.flavorRef;
+  if (from !== undefined && sameFlavor(from, flavorRef)) {
+    ctx.log("info", `${head}${what} already has flavor "${flavorRef}" (shown as "${from}"); nothing to resize`);
+    return;
+  }
+  const goal = `ACTIVE with flavor "${flavorRef}"`;
+  // The backend itself waits for the resize to be ready to confirm (Nova: VERIFY_RESIZE): say so while it does.
+  await withProgress(ctx, run, what, `the resize to "${flavorRef}" to be ready to confirm`, id, () =>
+    ctx.ops.resizeServer(id, flavorRef),
+  );
+  const machine = until(
+    SERVER_ACTIVE,
+    (s) => sameFlavor(s.flavorRef, flavorRef) || (from !== undefined && !sameFlavor(s.flavorRef, from)),
+    goal,
+    (s) => `flavor "${s.flavorRef}"`,
+    (s) => from !== undefined && sameFlavor(s.flavorRef, from),
+  );
+  const s = await waitServer(ctx, id, what, machine, ctx.timeouts.serverMs, run.abort.signal, run.p.spec.name);
   run.servers.set(member, s as ServerInfo);
-  ctx.log("info", `${clusterPrefix(run.p.spec.name)}resized server "${member}" to "${flavorRef}"`);
+  ctx.log("info", `${head}resized ${what} to "${flavorRef}"`);
 }
 
+/**
+ * Rebuild a kept server with another image and wait until it shows it, as resize does: images
+ * compare by identity (Nova shows an image's id, the spec may name it), and the wait ends on ACTIVE
+ * with the target image or with an image other than the one it started with.
+ */
 export async function rebuild(ctx: Ctx, run: Run, member: string, id: string, imageRef: string): Promise<void> {
+  const head = clusterPrefix(run.p.spec.name);
+  const what = `server "${member}"`;
+  const { sameImage } = run.p.identity;
+  const from = run.servers.get(member)?.imageRef;
+  if (from !== undefined && sameImage(from, imageRef)) {
+    ctx.log("info", `${head}${what} already runs image "${imageRef}" (shown as "${from}"); nothing to rebuild`);
+    return;
+  }
   await ctx.ops.rebuildServer(id, imageRef);
-  const machine = until(SERVER_ACTIVE, (s) => s.imageRef === imageRef);
-  const s = await waitServer(ctx, id, `server "${member}"`, machine, ctx.timeouts.serverMs, run.abort.signal);
+  const machine = until(
+    SERVER_ACTIVE,
+    (s) => sameImage(s.imageRef, imageRef) || (from !== undefined && !sameImage(s.imageRef, from)),
+    `ACTIVE with image "${imageRef}"`,
+    (s) => `image "${s.imageRef}"`,
+    (s) => from !== undefined && sameImage(s.imageRef, from),
+  );
+  const s = await waitServer(ctx, id, what, machine, ctx.timeouts.serverMs, run.abort.signal, run.p.spec.name);
   run.servers.set(member, s as ServerInfo);
-  ctx.log("info", `${clusterPrefix(run.p.spec.name)}rebuilt server "${member}" with image "${imageRef}"`);
+  ctx.log("info", `${head}rebuilt ${what} with image "${imageRef}"`);
+}
+
+/**
+ * Runs a backend call that waits inside (the OpenStack backend's resize waits for VERIFY_RESIZE to
+ * confirm it), logging every PROGRESS_EVERY_MS what it waits for and the server's status meanwhile.
+ */
+async function withProgress<T>(
+  ctx: Ctx,
+  run: Run,
+  what: string,
+  waitingFor: string,
+  serverId: string,
+  call: () => Promise<T>,
+): Promise<T> {
+  const start = Date.now();
+  let finished = false;
+  const timer = setInterval(() => {
+    void ctx.ops
+      .getServer(serverId)
+      .then(
+        (s) => (s ? `now ${s.status}, flavor "${s.flavorRef}"` : "it is gone"),
+        () => "can't read it",
+      )
+      .then((now) => {
+        if (finished) return;
+        ctx.log(
+          "info",
+          `${clusterPrefix(run.p.spec.name)}${what}: waiting for ${waitingFor}, ${now} (${formatElapsed(Date.now() - start)})`,
+        );
+      });
+  }, PROGRESS_EVERY_MS);
+  try {
+    return await call();
+  } finally {
+    finished = true;
+    clearInterval(timer);
+  }
 }
 
 export async function extend(ctx: Ctx, run: Run, member: string, id: string, sizeGb: number): Promise<void> {
+  const from = run.volumes.get(member)?.sizeGb;
   await ctx.ops.extendVolume(id, sizeGb);
-  const machine = until(VOLUME_SETTLED, (v) => v.sizeGb === sizeGb);
-  const v = await waitVolume(ctx, id, `volume "${member}"`, machine, ctx.timeouts.volumeMs, run.abort.signal);
+  const machine = until(
+    VOLUME_SETTLED,
+    (v) => v.sizeGb === sizeGb,
+    `available or in-use at ${sizeGb} GB`,
+    (v) => `${v.sizeGb} GB`,
+    (v) => v.sizeGb === from,
+  );
+  const what = `volume "${member}"`;
+  const v = await waitVolume(ctx, id, what, machine, ctx.timeouts.volumeMs, run.abort.signal, false, run.p.spec.name);
   run.volumes.set(member, v as VolumeInfo);
   ctx.log("info", `${clusterPrefix(run.p.spec.name)}extended volume "${member}" to ${sizeGb} GB`);
 }
@@ -176,8 +284,17 @@ export async function attach(ctx: Ctx, run: Run, volume: string, server: string)
   const s = run.servers.get(server);
   if (!v || !s) throw new Error(`can't attach volume "${volume}" to server "${server}": one of them does not exist`);
   await ctx.ops.attachVolume(s.id, v.id);
-  const machine = until(VOLUME_IN_USE, (x) => x.attachedTo.includes(s.id));
-  const ready = await waitVolume(ctx, v.id, `volume "${volume}"`, machine, ctx.timeouts.volumeMs, run.abort.signal);
+  const machine = until(VOLUME_IN_USE, (x) => x.attachedTo.includes(s.id), `in-use, attached to server "${server}"`);
+  const ready = await waitVolume(
+    ctx,
+    v.id,
+    `volume "${volume}"`,
+    machine,
+    ctx.timeouts.volumeMs,
+    run.abort.signal,
+    false,
+    run.p.spec.name,
+  );
   run.volumes.set(volume, ready as VolumeInfo);
 }
 
@@ -187,10 +304,11 @@ export async function detach(
   volumeId: string,
   what: string,
   abort?: AbortController,
+  cluster?: string,
 ): Promise<void> {
   await ctx.ops.detachVolume(serverId, volumeId);
-  const machine = until(VOLUME_SETTLED, (v) => !v.attachedTo.includes(serverId));
-  await waitVolume(ctx, volumeId, what, machine, ctx.timeouts.volumeMs, abort?.signal, true);
+  const machine = until(VOLUME_SETTLED, (v) => !v.attachedTo.includes(serverId), `detached from server ${serverId}`);
+  await waitVolume(ctx, volumeId, what, machine, ctx.timeouts.volumeMs, abort?.signal, true, cluster);
 }
 
 export function waitServer(
@@ -200,6 +318,7 @@ export function waitServer(
   machine: WaitMachine<ServerInfo>,
   timeoutMs: number,
   signal?: AbortSignal,
+  cluster?: string,
 ): Promise<ServerInfo | undefined> {
   return waitFor(machine, {
     what,
@@ -209,6 +328,7 @@ export function waitServer(
     timeoutMs,
     ...intervals(ctx),
     ...(signal ? { signal } : {}),
+    progress: progressLog(ctx, cluster),
   });
 }
 
@@ -220,6 +340,7 @@ export async function waitVolume(
   timeoutMs: number,
   signal?: AbortSignal,
   goneIsFine = false,
+  cluster?: string,
 ): Promise<VolumeInfo | undefined> {
   try {
     return await waitFor(machine, {
@@ -230,11 +351,18 @@ export async function waitVolume(
       timeoutMs,
       ...intervals(ctx),
       ...(signal ? { signal } : {}),
+      progress: progressLog(ctx, cluster),
     });
   } catch (e) {
     if (goneIsFine && e instanceof WaitError && e.kind === "vanished") return undefined;
     throw e;
   }
+}
+
+/** Progress of a wait goes to the controller's log, prefixed with the cluster when known. */
+function progressLog(ctx: Ctx, cluster: string | undefined): (message: string) => void {
+  const head = cluster !== undefined ? clusterPrefix(cluster) : "";
+  return (message) => ctx.log("info", `${head}${message}`);
 }
 
 function intervals(ctx: Ctx): { intervalMs: number; maxIntervalMs: number } {

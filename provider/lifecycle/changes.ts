@@ -7,6 +7,7 @@ import type { ClusterSpec, Member, VolumeMember } from "../model/cluster";
 import type { Placement } from "../model/placement";
 import type { ClusterState } from "../model/state";
 import { cmp } from "../model/text";
+import type { RefIdentity } from "./identity";
 import type { DesiredGroup, RuleMapping } from "./rules";
 import { isBroken, type Live } from "./survey";
 
@@ -141,13 +142,21 @@ export interface ChangeSet extends Baseline {
   attaches: { volume: string; server: string }[];
 }
 
-/** The rest of the diff, once placement has named forced moves. */
+/** Refs compared as written: for backends that report them as they were asked for. */
+const AS_WRITTEN: RefIdentity = { sameFlavor: (a, b) => a === b, sameImage: (a, b) => a === b };
+
+/**
+ * The rest of the diff, once placement has named forced moves. `identity` says when the flavor and
+ * image a server reports are the ones its member names (Nova reports an image by id, a flavor by
+ * name, whatever the spec wrote): an adopted server is resized or rebuilt only when they differ.
+ */
 export function changes(
   spec: ClusterSpec,
   base: Baseline,
   live: Live,
   rules: RuleMapping,
   forcedMoves: { member: string; reason: string }[],
+  identity: RefIdentity = AS_WRITTEN,
 ): ChangeSet {
   const kept: Kept = { server: new Map(base.kept.server), volume: new Map(base.kept.volume) };
   const deleteServers = [...base.deleteServers];
@@ -173,8 +182,12 @@ export function changes(
     if (m.type === "server") {
       const s = kept.server.get(m.name);
       if (!s) continue;
-      if (s.flavorRef !== m.flavorRef) resizes.push({ member: m.name, id: s.id, from: s.flavorRef, to: m.flavorRef });
-      if (s.imageRef !== m.imageRef) rebuilds.push({ member: m.name, id: s.id, from: s.imageRef, to: m.imageRef });
+      if (!identity.sameFlavor(s.flavorRef, m.flavorRef)) {
+        resizes.push({ member: m.name, id: s.id, from: s.flavorRef, to: m.flavorRef });
+      }
+      if (!identity.sameImage(s.imageRef, m.imageRef)) {
+        rebuilds.push({ member: m.name, id: s.id, from: s.imageRef, to: m.imageRef });
+      }
     } else {
       const v = kept.volume.get(m.name);
       if (v && v.sizeGb < m.sizeGb) extendsList.push({ member: m.name, id: v.id, from: v.sizeGb, to: m.sizeGb });
@@ -206,13 +219,20 @@ export function changes(
     attaches.push({ volume: m.name, server: m.attachTo });
   }
 
-  // Server groups: keep a live one whose policy fits, create the rest, drop everything else.
+  // Server groups: keep a live one whose policy fits (the one holding most of the kept servers, so
+  // members made now join the ones a crashed run made), create the rest, drop everything else.
   const createGroups: DesiredGroup[] = [];
   const keepGroups = new Map<string, string>();
   const deleteGroups: Doomed[] = live.strayGroups.map((g) => ({ id: g.id, reason: "untagged leftover" }));
   const desired = new Map(rules.groups.map((g) => [g.grouping, g]));
+  const keptIds = new Set([...kept.server.values()].map((s) => s.id));
+  const holding = (x: ServerGroupInfo) => x.members.filter((id) => keptIds.has(id)).length;
   for (const g of rules.groups) {
-    const fit = (live.groups.get(g.grouping) ?? []).find((x) => groupFits(x, g));
+    const fits = (live.groups.get(g.grouping) ?? []).filter((x) => groupFits(x, g));
+    const fit = fits.reduce<ServerGroupInfo | undefined>(
+      (best, x) => (!best || holding(x) > holding(best) ? x : best),
+      undefined,
+    );
     if (fit) keepGroups.set(g.grouping, fit.id);
     else createGroups.push(g);
   }

@@ -98,7 +98,7 @@ export class ClusterController {
   /** Create (no state) or update (state) to match spec; returns the new state. */
   async apply(spec: ClusterSpec, state?: ClusterState): Promise<ClusterState> {
     const head = clusterPrefix(spec.name);
-    const p = await prepare(this.ctx, spec, state);
+    const p = await prepare(this.ctx, spec, state, { settle: true });
     const blocking = blockingOf(p);
     if (blocking.length > 0) {
       throw new LifecycleError("invalid", blocking.length === 1 ? (blocking[0] as string) : blocking.join("\n"));

@@ -11,6 +11,7 @@ import { clusterPrefix } from "./errors";
 import { finalState, maxOf } from "./state-builders";
 import { deleteObjects } from "./teardown";
 import { verifyAndRepair } from "./verify";
+import { WaitError } from "./wait";
 
 export async function execute(ctx: Ctx, run: Run): Promise<ClusterState> {
   const { p } = run;
@@ -19,12 +20,14 @@ export async function execute(ctx: Ctx, run: Run): Promise<ClusterState> {
   for (const [member, why] of c.moves) ctx.log("warn", `${head}member "${member}" must move (${why}); recreating it`);
 
   // 1. Undo attachments that no longer hold.
-  await phase(run, c.detaches, (d) => detach(ctx, d.serverId, d.volumeId, `volume "${d.volume}"`, run.abort));
+  await phase(run, c.detaches, (d) =>
+    detach(ctx, d.serverId, d.volumeId, `volume "${d.volume}"`, run.abort, p.spec.name),
+  );
   // 2. Delete what goes (members gone from the spec, strays, broken ones and the ones being replaced).
   const leaving = emptyLedger();
   for (const d of c.deleteServers) leaving.servers.add(d.id);
   for (const d of c.deleteVolumes) leaving.volumes.add(d.id);
-  const deleted = await deleteObjects(ctx, leaving, run.abort);
+  const deleted = await deleteObjects(ctx, leaving, run.abort, p.spec.name);
   if (deleted.length > 0) throw new PhaseError(deleted);
   for (const d of [...c.deleteServers, ...c.deleteVolumes]) {
     if (d.member === undefined) continue;
@@ -65,11 +68,17 @@ export async function execute(ctx: Ctx, run: Run): Promise<ClusterState> {
   run.abort.signal.addEventListener("abort", () => {
     for (const d of [...ids.values(), ...active.values()]) d.reject(new Error("stopped"));
   });
+  const after = bootOrder(run, toCreate);
   let done = 0;
   const progressStep = Math.max(1, Math.ceil(toCreate.length / 5));
   await phase(run, toCreate, async (name) => {
     const m = members.get(name) as Member;
     try {
+      const previous = after.get(name);
+      if (previous !== undefined) {
+        await active.get(previous)?.promise.catch(() => undefined);
+        if (run.abort.signal.aborted) throw new WaitError("aborted", "skipped");
+      }
       await createMember(ctx, run, m, ids, active);
     } finally {
       ids.get(name)?.reject(new Error(`"${name}" was not created`));
@@ -88,4 +97,28 @@ export async function execute(ctx: Ctx, run: Run): Promise<ClusterState> {
   // 8. Server groups nobody needs any more.
   await phase(run, c.deleteGroups, (g) => ctx.ops.deleteServerGroup(g.id));
   return finalState(ctx, run, verified);
+}
+
+/**
+ * Delegated mode: servers of one hard Nova server group boot one after another. Booted together, Nova's
+ * scheduler can send two of them to one host before either is claimed; the compute host's late check then
+ * puts one in ERROR ("instance group policy was violated") and the reschedule may find no host left (seen
+ * on a 2-host zone). Pinned mode names every host itself, so it boots everything at once.
+ * Returns, per server, the server it waits for.
+ */
+function bootOrder(run: Run, toCreate: string[]): Map<string, string> {
+  const after = new Map<string, string>();
+  if (run.p.mode !== "delegated") return after;
+  const hard = new Set(
+    run.p.rules.groups.filter((g) => g.policy === "anti-affinity" || g.policy === "affinity").map((g) => g.grouping),
+  );
+  const last = new Map<string, string>();
+  for (const name of toCreate) {
+    const grouping = run.p.rules.groupOf[name];
+    if (grouping === undefined || !Object.hasOwn(run.p.rules.groupOf, name) || !hard.has(grouping)) continue;
+    const previous = last.get(grouping);
+    if (previous !== undefined) after.set(name, previous);
+    last.set(grouping, name);
+  }
+  return after;
 }

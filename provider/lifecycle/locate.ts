@@ -3,6 +3,7 @@
 // hostId, which is equal for servers on one host). Pure.
 import type { Discovery, PlacementMode, ServerInfo, VolumeInfo } from "../backends/backend";
 import type { MemberPlacement, Placement } from "../model/placement";
+import { record } from "../model/records";
 import { findFlavor, type Topology } from "../model/topology";
 
 /** Effectively unbounded capacity for pseudo-hosts where the tenant has no quota limit. */
@@ -82,7 +83,7 @@ export function actualPlacement(
   servers: Map<string, ServerInfo>,
   volumes: Map<string, VolumeInfo>,
 ): { placement: Placement; topology: Topology; unknown: string[] } {
-  const placement: Placement = {};
+  const placement: Placement = record();
   const unknown: string[] = [];
   if (mode === "pinned") {
     for (const [name, s] of servers) {

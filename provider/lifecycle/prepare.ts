@@ -3,6 +3,7 @@
 import type { Discovery, PlacementMode, ServerInfo, VolumeInfo } from "../backends/backend";
 import type { ClusterSpec } from "../model/cluster";
 import type { Placement, PlacementResult } from "../model/placement";
+import { record } from "../model/records";
 import type { ClusterState } from "../model/state";
 import { cmp } from "../model/text";
 import type { Topology } from "../model/topology";
@@ -10,10 +11,11 @@ import { place } from "../placement";
 import { type Baseline, baseline, type ChangeSet, changes } from "./changes";
 import type { Ctx } from "./context";
 import { clusterPrefix, describeError, LifecycleError } from "./errors";
+import { type RefIdentity, resolveIdentity } from "./identity";
 import { coarseTopology, releaseUsage, serverLocation, volumeLocation } from "./locate";
 import { quotaDemand, quotaProblems } from "./quota";
 import { coarseSpec, mapRules, type RuleMapping } from "./rules";
-import { isBroken, type Live, survey } from "./survey";
+import { isBroken, type Live, settle, survey } from "./survey";
 
 export interface Prepared {
   spec: ClusterSpec;
@@ -22,6 +24,8 @@ export interface Prepared {
   mode: PlacementMode;
   rules: RuleMapping;
   live: Live;
+  /** Flavor and image refs compared by what they mean, not how they are written. */
+  identity: RefIdentity;
   base: Baseline;
   result: PlacementResult;
   changes?: ChangeSet;
@@ -45,7 +49,20 @@ export async function discover(ctx: Ctx, clusterName: string): Promise<Discovery
   }
 }
 
-export async function prepare(ctx: Ctx, spec: ClusterSpec, state?: ClusterState): Promise<Prepared> {
+export interface PrepareOptions {
+  /**
+   * Apply: first wait for members a previous run left in progress (BUILD, creating, attaching...)
+   * to settle, so they are diffed and placed where they end up, not half-made. A plan doesn't wait.
+   */
+  settle?: boolean;
+}
+
+export async function prepare(
+  ctx: Ctx,
+  spec: ClusterSpec,
+  state?: ClusterState,
+  options: PrepareOptions = {},
+): Promise<Prepared> {
   const discovery = await discover(ctx, spec.name);
   const mode = discovery.mode;
   const rules = mapRules(spec, mode);
@@ -59,10 +76,21 @@ export async function prepare(ctx: Ctx, spec: ClusterSpec, state?: ClusterState)
       { cause: e },
     );
   }
+  if (options.settle) live = await settle(ctx, spec.name, live);
+  let identity: RefIdentity;
+  try {
+    identity = await resolveIdentity(ctx.backend, spec, discovery.topology.flavors, live);
+  } catch (e) {
+    throw new LifecycleError(
+      "backend",
+      `${clusterPrefix(spec.name)}can't look up images on the ${ctx.backend.description}: ${describeError(e)}`,
+      { cause: e },
+    );
+  }
   const base = baseline(spec, state, live);
 
   // The engine sees the cluster's existing members where they are, with their usage already counted.
-  const current: Placement = {};
+  const current: Placement = record();
   for (const [name, s] of base.kept.server) {
     const at = serverLocation(s, mode, discovery.topology);
     if (at) current[name] = at;
@@ -98,13 +126,14 @@ export async function prepare(ctx: Ctx, spec: ClusterSpec, state?: ClusterState)
     mode,
     rules,
     live,
+    identity,
     base,
     result,
     quota: [],
     images: [],
     ...(state ? { state } : {}),
   };
-  if (result.placed) p.changes = changes(spec, base, live, rules, result.moves);
+  if (result.placed) p.changes = changes(spec, base, live, rules, result.moves, identity);
   const demand = quotaDemand(spec, p.changes ?? base, live, discovery.topology.flavors);
   p.quota = quotaProblems(spec.name, demand, discovery.quota, state !== undefined);
   p.images = await imageProblems(ctx, spec, p.changes ?? base, p.changes?.rebuilds ?? []);

@@ -1,7 +1,7 @@
 // Refresh: re-read every member and server group of a state from the cloud, and with a spec, the rules.
 import { type ServerInfo, TAG_CLUSTER, TAG_MEMBER, type VolumeInfo } from "../backends/backend";
 import type { ClusterSpec } from "../model/cluster";
-import { sortRecord } from "../model/records";
+import { record, sortRecord } from "../model/records";
 import { type ClusterState, type MemberState, MISSING, type ServerGroupState, STATE_VERSION } from "../model/state";
 import { cmp } from "../model/text";
 import type { Ctx } from "./context";
@@ -32,14 +32,14 @@ export async function refresh(ctx: Ctx, state: ClusterState, spec?: ClusterSpec)
         }
       }),
     );
-    const groups: Record<string, ServerGroupState> = {};
+    const groups: Record<string, ServerGroupState> = record();
     await Promise.all(
       Object.values(state.serverGroups).map(async (g) => {
         const live = await ctx.ops.getServerGroup(g.id);
         if (live) groups[g.grouping] = { ...g, policy: live.policy, ...maxOf(live.maxServerPerHost) };
       }),
     );
-    const members: Record<string, MemberState> = {};
+    const members: Record<string, MemberState> = record();
     const nameOfServer = new Map([...servers].map(([name, s]) => [s.id, name]));
     for (const m of sortedValues(state.members)) {
       const obj = m.type === "server" ? servers.get(m.name) : volumes.get(m.name);

@@ -3,6 +3,7 @@
 // can't express at all. Pure: the controller and `plan` both read this.
 import type { PlacementMode, ServerGroupPolicy } from "../backends/backend";
 import type { ClusterSpec, Grouping, Member } from "../model/cluster";
+import { record } from "../model/records";
 
 export interface DesiredGroup {
   grouping: string;
@@ -80,7 +81,7 @@ export function mapRules(spec: ClusterSpec, mode: PlacementMode): RuleMapping {
   }
 
   const groups: DesiredGroup[] = [];
-  const groupOf: Record<string, string> = {};
+  const groupOf: Record<string, string> = record();
   for (const g of candidates) {
     if (overlapping.has(g.name)) continue;
     const policy = hostPolicy(g);
@@ -90,7 +91,7 @@ export function mapRules(spec: ClusterSpec, mode: PlacementMode): RuleMapping {
     for (const s of servers) groupOf[s] = g.name;
   }
 
-  const volumeHints: Record<string, VolumeHints> = {};
+  const volumeHints: Record<string, VolumeHints> = record();
   if (mode === "delegated") {
     for (const [key, servers] of conflicts) {
       const list = servers.sort(byName).map((s) => `"${s}"`);

@@ -3,7 +3,7 @@
 // member's entry (memberState).
 import type { PlacementMode, ServerInfo, VolumeInfo } from "../backends/backend";
 import type { Placement, SoftViolation } from "../model/placement";
-import { sortRecord } from "../model/records";
+import { record, sortRecord } from "../model/records";
 import { type ClusterState, type MemberState, type ServerGroupState, STATE_VERSION } from "../model/state";
 import { cmp } from "../model/text";
 import type { Topology } from "../model/topology";
@@ -22,9 +22,14 @@ export function finalState(
     const grouping = p.rules.groupOf[name];
     if (run.made.has(name)) return grouping !== undefined ? run.groupIds.get(grouping) : undefined;
     const before = p.state?.members[name]?.serverGroup;
-    return before !== undefined && [...run.groupIds.values()].includes(before) ? before : undefined;
+    if (before !== undefined) return [...run.groupIds.values()].includes(before) ? before : undefined;
+    // Adopted from a run that crashed before writing state: the kept group it is a member of.
+    const id = grouping !== undefined ? run.groupIds.get(grouping) : undefined;
+    const serverId = run.servers.get(name)?.id;
+    const group = [...p.live.groups.values()].flat().find((g) => g.id === id);
+    return id !== undefined && serverId !== undefined && group?.members.includes(serverId) ? id : undefined;
   };
-  const members: Record<string, MemberState> = {};
+  const members: Record<string, MemberState> = record();
   for (const m of [...p.spec.members].sort((a, b) => cmp(a.name, b.name))) {
     const obj = m.type === "server" ? run.servers.get(m.name) : run.volumes.get(m.name);
     if (!obj) continue;
@@ -34,7 +39,7 @@ export function finalState(
     if (m.type === "volume" && m.volumeType !== undefined) ms.volumeType = m.volumeType;
     members[m.name] = ms;
   }
-  const serverGroups: Record<string, ServerGroupState> = {};
+  const serverGroups: Record<string, ServerGroupState> = record();
   for (const g of p.rules.groups) {
     const id = run.groupIds.get(g.grouping);
     if (id !== undefined)
@@ -66,8 +71,8 @@ export async function partialState(
   const live = await survey(ctx.ops, clusterName, state);
   const topo = topology ?? (await ctx.ops.discover()).topology;
   const nameOfServer = new Map([...live.servers].map(([name, s]) => [s.id, name]));
-  const members: Record<string, MemberState> = {};
-  const serverGroups: Record<string, ServerGroupState> = {};
+  const members: Record<string, MemberState> = record();
+  const serverGroups: Record<string, ServerGroupState> = record();
   const groupOfServer = new Map<string, string>();
   for (const [grouping, list] of [...live.groups].sort((a, b) => cmp(a[0], b[0]))) {
     const g = list[0];
@@ -102,7 +107,7 @@ export async function partialState(
 
 /** Last resort when the cloud can't even be listed after a failed rollback: what this run knows it made. */
 export function ledgerState(ctx: Ctx, clusterName: string, run: Run): ClusterState {
-  const members: Record<string, MemberState> = {};
+  const members: Record<string, MemberState> = record();
   for (const [name, s] of run.servers) {
     if (run.ledger.servers.has(s.id)) members[name] = { name, type: "server", id: s.id, status: s.status };
   }

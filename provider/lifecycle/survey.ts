@@ -11,7 +11,11 @@ import {
 } from "../backends/backend";
 import type { ClusterState } from "../model/state";
 import { cmp } from "../model/text";
+import { waitServer, waitVolume } from "./actions";
+import type { Ctx } from "./context";
+import { clusterPrefix, describeError, LifecycleError } from "./errors";
 import type { Ops } from "./ops";
+import { SERVER_SETTLED, VOLUME_AT_REST, WaitError } from "./wait";
 
 export interface Live {
   /** Member name -> its object. */
@@ -135,6 +139,75 @@ function pick<T extends { id: string; status: string; metadata: Record<string, s
     strays.push(...rest);
   }
   strays.sort((a, b) => cmp(a.id, b.id));
+}
+
+/** Statuses a server or volume leaves by itself: a previous run's work still under way. */
+const SERVER_IN_PROGRESS = new Set(SERVER_SETTLED.pending);
+const VOLUME_IN_PROGRESS = new Set(VOLUME_AT_REST.pending);
+
+/**
+ * Waits for the members a previous (crashed) run left in progress to settle: a server still in BUILD
+ * has no host yet (so placement can't see where it will be, and Nova refuses to attach to it), a
+ * volume still creating or attaching can't be attached or deleted. Returns `live` with them re-read;
+ * one that vanished meanwhile is dropped (it will be made again). Strays are left alone: they go.
+ */
+export async function settle(ctx: Ctx, clusterName: string, live: Live): Promise<Live> {
+  const servers = [...live.servers].filter(([, s]) => SERVER_IN_PROGRESS.has(s.status));
+  const volumes = [...live.volumes].filter(([, v]) => VOLUME_IN_PROGRESS.has(v.status));
+  if (servers.length === 0 && volumes.length === 0) return live;
+  const head = clusterPrefix(clusterName);
+  const list = [...servers.map(([n, s]) => `"${n}" ${s.status}`), ...volumes.map(([n, v]) => `"${n}" ${v.status}`)];
+  ctx.log("info", `${head}waiting for what a previous run left in progress to settle: ${list.sort(cmp).join(", ")}`);
+  const out: Live = { ...live, servers: new Map(live.servers), volumes: new Map(live.volumes) };
+  const causes: string[] = [];
+  const gone = (e: unknown) => e instanceof WaitError && e.kind === "vanished";
+  await Promise.all([
+    ...servers.map(async ([name, s]) => {
+      try {
+        const now = await waitServer(
+          ctx,
+          s.id,
+          `server "${name}"`,
+          SERVER_SETTLED,
+          ctx.timeouts.serverMs,
+          undefined,
+          clusterName,
+        );
+        if (now) out.servers.set(name, now);
+        else out.servers.delete(name);
+      } catch (e) {
+        if (gone(e)) out.servers.delete(name);
+        else causes.push(describeError(e));
+      }
+    }),
+    ...volumes.map(async ([name, v]) => {
+      const what = `volume "${name}"`;
+      try {
+        const now = await waitVolume(
+          ctx,
+          v.id,
+          what,
+          VOLUME_AT_REST,
+          ctx.timeouts.volumeMs,
+          undefined,
+          true,
+          clusterName,
+        );
+        if (now) out.volumes.set(name, now);
+        else out.volumes.delete(name);
+      } catch (e) {
+        causes.push(describeError(e));
+      }
+    }),
+  ]);
+  if (causes.length > 0) {
+    const timedOut = causes.every((c) => c.includes(" within "));
+    throw new LifecycleError(
+      timedOut ? "timeout" : "backend",
+      `${head}what a previous run left in progress did not settle: ${causes.sort(cmp).join("; ")}`,
+    );
+  }
+  return out;
 }
 
 function sortedMembers(state?: ClusterState) {

@@ -76,13 +76,21 @@ async function teardown(ctx: Ctx, clusterName: string, known: Ledger): Promise<s
     for (const g of groups) all.groups.add(g.id);
   } catch (e) {
     // Still delete what we know of; the next destroy sweeps the rest.
-    return [`can't list the cluster's objects: ${describeError(e)}`, ...(await deleteObjects(ctx, all))];
+    return [
+      `can't list the cluster's objects: ${describeError(e)}`,
+      ...(await deleteObjects(ctx, all, undefined, clusterName)),
+    ];
   }
-  return deleteObjects(ctx, all);
+  return deleteObjects(ctx, all, undefined, clusterName);
 }
 
 /** Detach, delete servers and volumes, wait until gone, then delete server groups. Best effort. */
-export async function deleteObjects(ctx: Ctx, objs: Ledger, abort?: AbortController): Promise<string[]> {
+export async function deleteObjects(
+  ctx: Ctx,
+  objs: Ledger,
+  abort?: AbortController,
+  cluster?: string,
+): Promise<string[]> {
   const failures: string[] = [];
   const note = (e: unknown) => {
     if (!(e instanceof WaitError && e.kind === "aborted")) failures.push(describeError(e));
@@ -93,10 +101,12 @@ export async function deleteObjects(ctx: Ctx, objs: Ledger, abort?: AbortControl
   const volumes = (
     await Promise.all(
       [...objs.volumes].sort(cmp).map((id) =>
-        waitVolume(ctx, id, `volume ${id}`, VOLUME_DELETABLE, ctx.timeouts.volumeMs, signal, true).catch((e) => {
-          note(e);
-          return undefined;
-        }),
+        waitVolume(ctx, id, `volume ${id}`, VOLUME_DELETABLE, ctx.timeouts.volumeMs, signal, true, cluster).catch(
+          (e) => {
+            note(e);
+            return undefined;
+          },
+        ),
       ),
     )
   ).filter((v): v is VolumeInfo => v !== undefined);
@@ -115,7 +125,7 @@ export async function deleteObjects(ctx: Ctx, objs: Ledger, abort?: AbortControl
     volumes.map(async (v) => {
       for (const serverId of v.attachedTo) {
         try {
-          await detach(ctx, serverId, v.id, objectLabel("volume", v), abort);
+          await detach(ctx, serverId, v.id, objectLabel("volume", v), abort, cluster);
         } catch (e) {
           detachFailed.add(v.id);
           note(e);
@@ -128,10 +138,10 @@ export async function deleteObjects(ctx: Ctx, objs: Ledger, abort?: AbortControl
     try {
       if (kind === "server") {
         await ctx.ops.deleteServer(obj.id);
-        await waitServer(ctx, obj.id, what, SERVER_GONE, ctx.timeouts.deleteMs, signal);
+        await waitServer(ctx, obj.id, what, SERVER_GONE, ctx.timeouts.deleteMs, signal, cluster);
       } else {
         await ctx.ops.deleteVolume(obj.id);
-        await waitVolume(ctx, obj.id, what, VOLUME_GONE, ctx.timeouts.deleteMs, signal);
+        await waitVolume(ctx, obj.id, what, VOLUME_GONE, ctx.timeouts.deleteMs, signal, false, cluster);
       }
     } catch (e) {
       note(e instanceof WaitError ? e : new Error(`can't delete ${what}: ${describeError(e)}`));

@@ -120,18 +120,36 @@ async function recreate(ctx: Ctx, run: Run, name: string): Promise<void> {
     const s = run.servers.get(name) as ServerInfo;
     for (const [vName, v] of run.volumes) {
       if (!v.attachedTo.includes(s.id)) continue;
-      await detach(ctx, s.id, v.id, `volume "${vName}"`, run.abort);
+      await detach(ctx, s.id, v.id, `volume "${vName}"`, run.abort, run.p.spec.name);
       reattach.push({ volume: vName, server: name });
     }
     await ctx.ops.deleteServer(s.id);
-    await waitServer(ctx, s.id, `server "${name}"`, SERVER_GONE, ctx.timeouts.deleteMs, run.abort.signal);
+    await waitServer(
+      ctx,
+      s.id,
+      `server "${name}"`,
+      SERVER_GONE,
+      ctx.timeouts.deleteMs,
+      run.abort.signal,
+      run.p.spec.name,
+    );
     run.ledger.servers.delete(s.id);
   } else {
     const v = run.volumes.get(name) as VolumeInfo;
-    for (const serverId of v.attachedTo) await detach(ctx, serverId, v.id, `volume "${name}"`, run.abort);
+    for (const serverId of v.attachedTo)
+      await detach(ctx, serverId, v.id, `volume "${name}"`, run.abort, run.p.spec.name);
     if (m.attachTo !== undefined) reattach.push({ volume: name, server: m.attachTo });
     await ctx.ops.deleteVolume(v.id);
-    await waitVolume(ctx, v.id, `volume "${name}"`, VOLUME_GONE, ctx.timeouts.deleteMs, run.abort.signal);
+    await waitVolume(
+      ctx,
+      v.id,
+      `volume "${name}"`,
+      VOLUME_GONE,
+      ctx.timeouts.deleteMs,
+      run.abort.signal,
+      false,
+      run.p.spec.name,
+    );
     run.ledger.volumes.delete(v.id);
   }
   await createMember(ctx, run, m, new Map());

@@ -17,3 +17,11 @@ export function pickDefined<T extends object, K extends keyof T>(o: T, keys: K[]
 export function sortRecord<T>(r: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(r).sort((a, b) => cmp(a[0], b[0])));
 }
+
+/**
+ * An empty record keyed by user names, with no prototype: looking up an absent member called
+ * "constructor" or "toString" gives undefined, not Object's own function.
+ */
+export function record<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}

@@ -10,7 +10,7 @@ import type {
   PlacementResult,
   SoftViolation,
 } from "../model/placement";
-import { sortRecord } from "../model/records";
+import { record, sortRecord } from "../model/records";
 import { cmp } from "../model/text";
 import type { Topology } from "../model/topology";
 import { lowerBoundCausesOf, sortCauses } from "./bounds";
@@ -46,7 +46,7 @@ function softViolationsOf(state: State): SoftViolation[] {
 }
 
 function placementOf(p: Problem, loc: Int32Array): Placement {
-  const out: Placement = {};
+  const out: Placement = record();
   const order = Array.from({ length: p.nM }, (_, i) => i).sort((a, b) =>
     memberName(p, a) < memberName(p, b) ? -1 : memberName(p, a) > memberName(p, b) ? 1 : 0,
   );
@@ -135,7 +135,7 @@ export function place(input: PlacementInput, options?: { nodeLimit?: number }): 
   const p = compile(input.spec, input.topology, input.current, input.currentIsCounted ?? true);
   const bounds = lowerBoundCausesOf(p);
   if (bounds.length > 0) {
-    const reasons: Record<string, Record<string, number>> = {};
+    const reasons: Record<string, Record<string, number>> = record();
     const state = new State(p);
     for (const c of bounds) {
       if (c.code !== "member_fits_nowhere" && c.code !== "no_backend" && c.code !== "unknown_zone") continue;
@@ -146,7 +146,7 @@ export function place(input: PlacementInput, options?: { nodeLimit?: number }): 
   }
   const r: SolveResult = solve(p, { seed: input.seed ?? 0, nodeLimit });
   if (!r.loc) {
-    const reasons: Record<string, Record<string, number>> = {};
+    const reasons: Record<string, Record<string, number>> = record();
     if (r.stuck) reasons[memberName(p, r.stuck.member)] = r.stuck.reasons;
     const cause = conflictCause(p, input, r.stuck?.member, nodeLimit);
     return explain(input, [cause], reasons, r.exhausted);

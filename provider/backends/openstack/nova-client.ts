@@ -121,6 +121,16 @@ export class NovaClient {
     );
   }
 
+  /**
+   * Whether a flavor as a server shows it (its name from 2.47, its id before) is the flavor with this
+   * id. A name that several flavors share (a private one and a public one) matches any of them.
+   */
+  async isFlavor(shown: string, flavorId: string): Promise<boolean> {
+    if (shown === flavorId) return true;
+    const all = await this.flavors();
+    return all.some((f) => f.id === flavorId && f.name === shown);
+  }
+
   async createServer(req: ServerCreate, imageId: (ref: string) => Promise<string>): Promise<ServerInfo> {
     const [flavorId, image] = [
       await this.flavorId(req.flavorRef),

@@ -2,6 +2,7 @@
 
 import * as fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { stripUrlCredentials } from "../../model/text";
 import {
   type Backend,
   BackendError,
@@ -21,6 +22,9 @@ import { at } from "./nova";
 import { NovaClient } from "./nova-client";
 import { Session } from "./session";
 
+/** Nova and Glance take an image id as is; anything else is looked up by name. */
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
 export interface ConnectOptions {
   /** undici options and test hooks (MockAgent, sleep). */
   http?: HttpOptions;
@@ -34,6 +38,8 @@ export interface ConnectOptions {
 export class OpenStackBackend implements Backend {
   readonly kind = "openstack" as const;
   readonly description: string;
+  /** One line for the user about a setting not used as written (credentials in a URL), to show once. */
+  readonly notice: string | undefined;
   readonly pollIntervalMs: number;
   readonly nova: NovaClient;
   readonly cinder: CinderClient;
@@ -47,6 +53,7 @@ export class OpenStackBackend implements Backend {
   ) {
     const cloud = cfg.cloudName ? ` '${cfg.cloudName}'` : "";
     this.description = `openstack cloud${cloud}${cfg.region ? ` region ${cfg.region}` : ""}`;
+    this.notice = cfg.notice;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.nova = new NovaClient(session, cfg.networks);
     this.cinder = new CinderClient(session);
@@ -80,11 +87,13 @@ export class OpenStackBackend implements Backend {
    * Non-secret identity of the cloud and project, for the cluster's state: Keystone's URL (or the
    * compute endpoint without Keystone), the project the token is scoped to, and the region. The same
    * project reached with other credentials (password, application credential) is the same cloud.
+   * It goes into the state file, outputs and messages: a URL's `user:password@` never does (a config
+   * not read through resolveOpenStackConfig may still carry one).
    */
   async identity(): Promise<string> {
     const where = "authUrl" in this.cfg.auth ? this.cfg.auth.authUrl : (this.cfg.endpointOverrides.compute ?? "noauth");
     const project = (await this.session.projectId()) ?? "unscoped";
-    return `openstack:${where.replace(/\/+$/, "")}|project=${project}|region=${this.cfg.region ?? ""}`;
+    return `openstack:${stripUrlCredentials(where).replace(/\/+$/, "")}|project=${project}|region=${this.cfg.region ?? ""}`;
   }
 
   async imageProblems(refs: string[]): Promise<Record<string, string>> {
@@ -92,6 +101,27 @@ export class OpenStackBackend implements Backend {
     for (const ref of refs) {
       const problem = await this.glance.problem(ref);
       if (problem !== undefined) out[ref] = problem;
+    }
+    return out;
+  }
+
+  /**
+   * Nova reports a server's image by id while a spec may name it: the id each ref means, for the
+   * controller to compare by identity. An id stands for itself; a name that matches no image or
+   * several is left out (the controller then compares it as written, and the image check refuses it).
+   */
+  async imageIds(refs: string[]): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const ref of refs) {
+      if (UUID.test(ref)) {
+        out[ref] = ref.toLowerCase();
+        continue;
+      }
+      try {
+        out[ref] = (await this.glance.imageId(ref)).toLowerCase();
+      } catch (err) {
+        if (!(err instanceof BackendError && err.code === "bad_request")) throw err;
+      }
     }
     return out;
   }
@@ -166,6 +196,11 @@ export class OpenStackBackend implements Backend {
 
   async resizeServer(id: string, flavorRef: string): Promise<void> {
     const flavorId = await this.nova.flavorId(flavorRef);
+    const before = await this.nova.getServer(id);
+    if (before && (await this.nova.isFlavor(before.flavorRef, flavorId))) {
+      // Nova refuses a resize to the flavor a server has; and its ACTIVE could never be told from the end of one.
+      throw new BackendError("bad_request", `nova: server ${id} already has flavor "${flavorRef}"`);
+    }
     await this.nova.action(id, { resize: { flavorRef: flavorId } });
     const deadline = this.now() + (this.opts.resizeTimeoutMs ?? 600_000);
     for (;;) {
@@ -175,8 +210,17 @@ export class OpenStackBackend implements Backend {
       if (s.status === "ERROR") {
         throw new BackendError("internal", `nova: resize of server ${id} failed${s.fault ? `: ${s.fault}` : ""}`);
       }
-      // A cloud with resize_confirm_window may confirm by itself.
-      if (s.status === "ACTIVE" && s.flavorRef === flavorRef) return;
+      // A cloud with resize_confirm_window may confirm by itself. Nova shows the flavor's name (2.47+),
+      // the caller may have given its id: compare flavors, not strings.
+      if (s.status === "ACTIVE" && (await this.nova.isFlavor(s.flavorRef, flavorId))) return;
+      // Nova shows RESIZE from the moment it accepts a resize: ACTIVE with another flavor is a resize that
+      // was undone (no host could take the new flavor), not one still to start. Waiting would never end.
+      if (s.status === "ACTIVE") {
+        throw new BackendError(
+          "conflict",
+          `nova: the resize of server ${id} to flavor "${flavorRef}" did not happen: it is ACTIVE with flavor "${s.flavorRef}" again (no host could take it? see its instance actions)`,
+        );
+      }
       if (this.now() > deadline) {
         throw new BackendError("timeout", `nova: server ${id} did not reach VERIFY_RESIZE (status ${s.status})`);
       }
@@ -186,7 +230,7 @@ export class OpenStackBackend implements Backend {
   }
 
   async rebuildServer(id: string, imageRef: string): Promise<void> {
-    const image = /^[0-9a-f-]{32,36}$/i.test(imageRef) ? imageRef : await this.glance.imageId(imageRef);
+    const image = UUID.test(imageRef) ? imageRef : await this.glance.imageId(imageRef);
     await this.nova.action(id, { rebuild: { imageRef: image } });
   }
 
