@@ -2,10 +2,10 @@
 // command's flags (passed as the same keys) or the environment, never from resource inputs.
 // Credentials are read here, at call time, and go only into the backend object.
 import * as path from "node:path";
+import { loadTopologyFile, TopologyFileError } from "../clusterspec/topology-file";
 import { formatIssues } from "../model/issues";
 import { CONFIG_NAMESPACE } from "../model/names";
 import type { BackendKind } from "../model/state";
-import { loadTopologyFile, TopologyFileError } from "../placement";
 import { type Backend, BackendError } from "./backend";
 import { OpenStackBackend, OpenStackConfigError, resolveOpenStackConfig } from "./openstack";
 import { SimulatedCloud } from "./simulated";
@@ -29,7 +29,32 @@ export function configValue(config: Record<string, string>, key: string): string
 
 export type BackendChoice = BackendKind;
 
-export function chooseBackendKind(config: Record<string, string>, env: NodeJS.ProcessEnv): BackendChoice {
+/**
+ * Nothing says which cloud: a Pulumi program must say so (a cluster's cloud is part of the cluster, and an
+ * environment variable missing in one run must never move it); the command defaults to the simulated cloud.
+ */
+export class NoCloudConfiguredError extends BackendError {
+  constructor() {
+    super(
+      "bad_request",
+      `no cloud is configured: for the embedded simulated cloud run "pulumi config set ${CONFIG_NAMESPACE}:backend simulated"; for OpenStack set OS_CLOUD (or OS_AUTH_URL and the other OS_* variables) or "${CONFIG_NAMESPACE}:cloud"`,
+    );
+    this.name = "NoCloudConfiguredError";
+  }
+}
+
+export interface SelectOptions {
+  /** The command: nothing configured means the simulated cloud beside it, with a one-line notice. */
+  defaultToSimulated?: boolean;
+}
+
+const SIMULATED_KEYS = ["simulatedDir", "simulatedTopology", "simulatedView"];
+
+export function chooseBackendKind(
+  config: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+  opts: SelectOptions = {},
+): BackendChoice {
   const explicit = configValue(config, "backend");
   if (explicit !== undefined) {
     if (explicit !== "simulated" && explicit !== "openstack") {
@@ -40,18 +65,21 @@ export function chooseBackendKind(config: Record<string, string>, env: NodeJS.Pr
     }
     return explicit;
   }
-  if (configValue(config, "cloud") || configValue(config, "authUrl") || env.OS_CLOUD || env.OS_AUTH_URL) {
-    return "openstack";
-  }
-  return "simulated";
+  // Configuration beats the environment: it is kept with the stack, the environment is not.
+  if (configValue(config, "cloud") || configValue(config, "authUrl")) return "openstack";
+  if (SIMULATED_KEYS.some((k) => configValue(config, k) !== undefined)) return "simulated";
+  if (env.OS_CLOUD || env.OS_AUTH_URL) return "openstack";
+  if (opts.defaultToSimulated) return "simulated";
+  throw new NoCloudConfiguredError();
 }
 
 export async function selectBackend(
   config: Record<string, string>,
   env: NodeJS.ProcessEnv,
   cwd: string,
+  opts: SelectOptions = {},
 ): Promise<BackendSelection> {
-  const kind = chooseBackendKind(config, env);
+  const kind = chooseBackendKind(config, env, opts);
   return kind === "openstack" ? openOpenStack(config, env, cwd) : openSimulated(config, env, cwd);
 }
 
@@ -68,7 +96,7 @@ async function openOpenStack(
     if (error instanceof OpenStackConfigError) throw new BackendError("bad_request", error.message);
     throw error;
   }
-  return { backend, backendId: await backend.identity() };
+  return { backend, backendId: await backend.identity(), notice: backend.notice };
 }
 
 async function openSimulated(

@@ -1,7 +1,6 @@
 // Placement: put every member of a cluster on a host or backend so that hard rules and capacities
 // hold and soft rules cost least, or explain why that is impossible.
 
-export { defaultTopology, loadTopologyFile, TopologyFileError, validateTopology } from "../clusterspec/topology-file";
 export * from "../model/placement";
 export * from "../model/topology";
 export { lowerBoundCauses } from "./bounds";

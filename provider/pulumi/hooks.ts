@@ -7,14 +7,17 @@
 // (the deserialized instance lives as long as the plugin process) in a WeakMap, never in
 // inputs or outputs. Credentials are read from config and the environment at call time.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { type BackendSelection, selectBackend } from "../backends/select";
+import { clusterLockDir, withClusterLock } from "../backends/cluster-lock";
+import { type BackendSelection, NoCloudConfiguredError, selectBackend } from "../backends/select";
 import type { ClusterSpec } from "../clusterspec";
 import { validateSpec } from "../clusterspec";
 import { containsUnknown } from "../clusterspec/unknown";
 import { ClusterController, LifecycleError } from "../lifecycle";
+import type { SpecIssue } from "../model/issues";
 import { CONFIG_PREFIX } from "../model/names";
 import type { ClusterState } from "../model/state";
 import { MISSING } from "../model/state";
+import { escapeControls, quote } from "../model/text";
 import { formatExplanation } from "../placement";
 import { InitializationError, toUserFacing, UserFacingError } from "./errors";
 import { type ProgressSink, stdoutProgress } from "./progress";
@@ -27,9 +30,13 @@ import {
   PROVIDER_KEY,
   type Props,
   specInputOf,
+  specProblems,
   stateOf,
   type VClusterInputs,
 } from "./props";
+
+/** Messages may span lines; everything else in them that a terminal would act on is escaped. */
+const LINES = { lines: true };
 
 interface ProviderContext {
   config: Record<string, string>;
@@ -119,12 +126,46 @@ function backendFor(ctx: ProviderContext): Promise<BackendSelection> {
   return ctx.selection;
 }
 
+/**
+ * The backend for a cluster that already exists: the cloud its state names, or a failure that names both
+ * clouds and the fix. A cluster's cloud is part of the cluster: a missing OS_CLOUD in one run, or a
+ * stack pointed elsewhere, must never replace it (its members would be left behind, untracked) nor
+ * refresh it against the wrong cloud (every member would look missing and be recreated there).
+ */
+async function cloudOf(ctx: ProviderContext, name: string, state: ClusterState | undefined): Promise<BackendSelection> {
+  let sel: BackendSelection;
+  try {
+    sel = await backendFor(ctx);
+  } catch (err) {
+    if (state && err instanceof NoCloudConfiguredError) {
+      throw new UserFacingError(
+        `cluster ${quote(name)} lives on ${cloudName(state)}, but no cloud is configured for this stack; nothing was changed (hint: ${KEEP_HINT})`,
+      );
+    }
+    throw err;
+  }
+  if (state && isOtherCloud(state, sel)) {
+    throw new UserFacingError(
+      `cluster ${quote(name)} lives on ${cloudName(state)}, but this stack is now configured for ${sel.backend.kind} cloud "${sel.backendId}" (${sel.backend.description}); nothing was changed (hint: ${KEEP_HINT}; to move the cluster, destroy it with its own cloud configured, then configure the new cloud and run pulumi up)`,
+    );
+  }
+  return sel;
+}
+
+const KEEP_HINT =
+  "configure the cluster's cloud again, as it was when the cluster was built (OS_CLOUD, OS_AUTH_URL or openstack-vcluster:*)";
+
+function cloudName(state: ClusterState): string {
+  return `${state.backendKind} cloud "${state.backendId}"`;
+}
+
 function controllerFor(ctx: ProviderContext, sel: BackendSelection): ClusterController {
   return new ClusterController(sel.backend, { log: ctx.log, backendId: sel.backendId });
 }
 
 interface Validated {
   spec?: ClusterSpec;
+  issues: SpecIssue[];
   failures: CheckFailure[];
   hasUnknowns: boolean;
 }
@@ -132,20 +173,19 @@ interface Validated {
 function validate(inputs: VClusterInputs, tolerateUnknowns: boolean): Validated {
   const name = knownClusterName(inputs as Props);
   const result = validateSpec(specInputOf(inputs), { name, tolerateUnknowns });
-  return { spec: result.spec, failures: failuresFrom(name, result.issues), hasUnknowns: result.hasUnknowns };
+  return {
+    spec: result.spec,
+    issues: result.issues,
+    failures: failuresFrom(name, result.issues),
+    hasUnknowns: result.hasUnknowns,
+  };
 }
 
 /** Validates or throws one error listing every problem (create/update/diff paths). */
 function requireSpec(inputs: VClusterInputs): ClusterSpec {
   const v = validate(inputs, false);
-  if (!v.spec || v.failures.length > 0) {
-    const name = knownClusterName(inputs as Props);
-    const head = name ? `cluster "${name}": ` : "";
-    const lines = v.failures.map((f) => `  ${f.reason.replace(head, "")}`);
-    throw new UserFacingError(
-      `${head}${lines.length} problem${lines.length === 1 ? "" : "s"} in the spec:\n${lines.join("\n")}`,
-    );
-  }
+  if (!v.spec || v.issues.length > 0)
+    throw new UserFacingError(specProblems(knownClusterName(inputs as Props), v.issues));
   return v.spec;
 }
 
@@ -161,11 +201,11 @@ export async function check(host: object, olds: Props, news: Props): Promise<dyn
       const sel = await backendFor(ctx);
       const plan = await controllerFor(ctx, sel).plan(v.spec);
       if (!plan.placement.placed) {
-        failures.push({ property: "", reason: formatExplanation(plan.placement.explanation) });
+        failures.push({ property: "", reason: escapeControls(formatExplanation(plan.placement.explanation), LINES) });
       }
       // What would make apply refuse (rules delegated mode can't express) fails the preview too.
-      for (const w of plan.blocking) failures.push({ property: "", reason: w });
-      for (const w of plan.warnings) if (!plan.blocking.includes(w)) ctx.log("warn", w);
+      for (const w of plan.blocking) failures.push({ property: "", reason: escapeControls(w, LINES) });
+      for (const w of plan.warnings) if (!plan.blocking.includes(w)) ctx.log("warn", escapeControls(w, LINES));
     }
     return { inputs: news, failures };
   } catch (err) {
@@ -185,11 +225,7 @@ export async function diff(host: object, _id: string, olds: Props, news: Props):
     const state = stateOf(olds);
     if (containsUnknown(newInputs)) return { changes: true };
     const spec = requireSpec(newInputs);
-    const sel = await backendFor(ctx);
-    if (state && isOtherCloud(state, sel)) {
-      await dryRun(ctx, sel, spec, undefined);
-      return { changes: true, replaces: ["backend"], deleteBeforeReplace: true };
-    }
+    const sel = await cloudOf(ctx, spec.name, state);
     const oldSpec = safeSpec(inputsOf(olds));
     const needsRepair = state !== undefined && stateNeedsRepair(state, spec);
     const changed = oldSpec === undefined || !sameSpec(oldSpec, spec);
@@ -293,8 +329,12 @@ async function applyOrRecord(
   id: string = spec.name,
 ): Promise<ClusterState> {
   try {
-    const sel = await backendFor(ctx);
-    return await controllerFor(ctx, sel).apply(spec, previous);
+    const sel = await cloudOf(ctx, spec.name, previous);
+    // One change at a time per cluster, shared with the command (and with other stacks on one machine).
+    return await withClusterLock(clusterLockDir(sel), spec.name, () => controllerFor(ctx, sel).apply(spec, previous), {
+      purpose: previous ? "pulumi up (update)" : "pulumi up (create)",
+      log: ctx.log,
+    });
   } catch (err) {
     const failure = toUserFacing(err, spec.name);
     if (err instanceof LifecycleError && err.partialState) {
@@ -321,7 +361,7 @@ export async function read(host: object, id: string, props: Props): Promise<dyna
   try {
     const state = stateOf(props);
     if (!state) return { id, props: { ...props }, inputs };
-    const sel = await backendFor(ctx);
+    const sel = await cloudOf(ctx, name, state);
     const spec = safeSpec(inputs);
     const refreshed = await controllerFor(ctx, sel).refresh(state, spec);
     return { id, props: outputsOf(inputs, refreshed), inputs };
@@ -334,19 +374,19 @@ export async function deleteCluster(host: object, id: string, props: Props): Pro
   const ctx = contextOf(host);
   const name = knownClusterName(props) ?? id;
   try {
-    const sel = await backendFor(ctx);
     const state = stateOf(props);
-    if (state && isOtherCloud(state, sel)) {
-      // The stack now points at another cloud (a backend change replaces the cluster). Sweeping
-      // this cluster's tags there could delete a namesake; the old cloud can't be reached
-      // without its old config. Say what is left behind instead of guessing.
-      ctx.log(
-        "warn",
-        `cluster "${name}": its members live on ${state.backendKind} cloud "${state.backendId}", not on the cloud this stack now uses (${sel.backend.description}); they were left there (hint: run "openstack-vcluster destroy" against that cloud to remove them)`,
-      );
-      return;
-    }
-    await controllerFor(ctx, sel).destroy(state ?? { clusterName: name });
+    // Sweeping this cluster's tags on another cloud could delete a namesake, and dropping it from the
+    // stack would leave its members untracked: refuse, naming both clouds (cloudOf).
+    const sel = await cloudOf(ctx, name, state);
+    await withClusterLock(
+      clusterLockDir(sel),
+      name,
+      () => controllerFor(ctx, sel).destroy(state ?? { clusterName: name }),
+      {
+        purpose: "pulumi destroy",
+        log: ctx.log,
+      },
+    );
   } catch (err) {
     throw toUserFacing(err, name);
   }

@@ -73,6 +73,23 @@ describe("edits to a running cluster", () => {
     const r = await p.ok(["up", "--yes", "--expect-no-changes"]);
     expect(clusterOps(r)).toEqual(["same"]);
   });
+
+  it("a stack pointed at another cloud fails preview and up naming both clouds; nothing is replaced or orphaned", async () => {
+    const before = serverIds(await p.sim());
+    await p.ok(["config", "set", "openstack-vcluster:simulatedDir", "elsewhere"]);
+    for (const args of [["preview"], ["up", "--yes"], ["refresh", "--yes"]]) {
+      const r = await p.pulumi(args);
+      expect(r.code, r.output).not.toBe(0);
+      expect(r.output).toMatch(
+        /cluster "vcluster-demo-e2e-demo" lives on simulated cloud "simulated:[^"]+", but this stack is now configured for simulated cloud/,
+      );
+      expect(clusterOps(r)).not.toEqual(expect.arrayContaining(REPLACING));
+    }
+    expect(serverIds(await p.sim())).toEqual(before);
+    await p.ok(["config", "rm", "openstack-vcluster:simulatedDir"]);
+    const r = await p.ok(["preview", "--expect-no-changes"]);
+    expect(clusterOps(r)).toEqual(["same"]);
+  });
 });
 
 describe("npm run demo", () => {

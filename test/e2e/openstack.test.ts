@@ -69,6 +69,8 @@ describe("blueprint-use-case-2 under pulumi on the openstack devcloud (pinned, d
       OS_PASSWORD: password,
     });
     adaptToDevcloud(p.dir);
+    // The example's Pulumi.yaml chooses the simulated cloud; a stack chooses OpenStack explicitly.
+    await p.ok(["config", "set", "openstack-vcluster:backend", "openstack"]);
     await p.ok(["config", "set", "--secret", "openstack-vcluster:password", password]);
   });
 

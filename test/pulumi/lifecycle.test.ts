@@ -198,21 +198,60 @@ describe("a cluster's life through the engine's calls", () => {
     expect(stack.session.resource?.outputs.missing).toEqual([]);
   });
 
-  test("pointing the stack at another cloud replaces the cluster, delete-before-replace", async () => {
+  test("a stack pointed at another cloud fails preview, refresh and destroy naming both clouds, and changes nothing", async () => {
     const other = await ProviderServer.start(stack.dir);
     try {
       await other.configure({ "openstack-vcluster:simulatedDir": path.join(stack.dir, "other-sim") });
       const stored = stack.session.resource;
       if (!stored) throw new Error("no cluster");
-      const diff = await other.diff(stack.session.urn, stored.id, stored.outputs, stored.inputs);
-      expect(diff).toEqual({ changes: "some", replaces: ["backend"], deleteBeforeReplace: true });
-      // The old members can't be reached from the new cloud: delete says so and touches nothing.
-      await other.delete(stack.session.urn, stored.id, stored.outputs);
-      expect(other.stdout.join("\n")).toContain('cluster "lc": its members live on simulated cloud');
-      const snap = await (await stack.cloud()).snapshot();
-      expect(snap.servers.length).toBe(Object.keys(members(stack.session)).length - 1);
+      const before = (await (await stack.cloud()).snapshot()).servers.map((s) => s.id).sort();
+      for (const call of [
+        () => other.diff(stack.session.urn, stored.id, stored.outputs, stored.inputs),
+        () => other.update(stack.session.urn, stored.id, stored.outputs, stored.inputs),
+        () => other.read(stack.session.urn, stored.id, stored.outputs, stored.inputs),
+        () => other.delete(stack.session.urn, stored.id, stored.outputs),
+      ]) {
+        const message = await call().then(
+          () => "no error",
+          (e: Error) => e.message,
+        );
+        expect(message).toMatch(
+          /^cluster "lc" lives on simulated cloud "simulated:[^"]+", but this stack is now configured for simulated cloud "simulated:[^"]+" \(simulated cloud in .*other-sim.*\); nothing was changed \(hint: configure the cluster's cloud again/,
+        );
+      }
+      const after = (await (await stack.cloud()).snapshot()).servers.map((s) => s.id).sort();
+      expect(after).toEqual(before);
+      expect(fs.existsSync(path.join(stack.dir, "other-sim", "cloud.json"))).toBe(true);
+      const otherCloud = await SimulatedCloud.open({ dir: path.join(stack.dir, "other-sim") });
+      expect((await otherCloud.snapshot()).servers).toEqual([]);
     } finally {
       await other.stop();
+    }
+  });
+
+  test("with no cloud configured at all (a CI job missing OS_CLOUD), preview fails naming the cluster's cloud", async () => {
+    const bare = await ProviderServer.start(stack.dir, { OS_CLOUD: "", OS_AUTH_URL: "" });
+    try {
+      await bare.configure({});
+      const stored = stack.session.resource;
+      if (!stored) throw new Error("no cluster");
+      const message = await bare.diff(stack.session.urn, stored.id, stored.outputs, stored.inputs).then(
+        () => "no error",
+        (e: Error) => e.message,
+      );
+      expect(message).toMatch(
+        /^cluster "lc" lives on simulated cloud "simulated:[^"]+", but no cloud is configured for this stack; nothing was changed/,
+      );
+      // A new cluster with no cloud configured: the simulated cloud is never a silent fallback.
+      const fresh = await bare.check(`${stack.session.urn}-new`, {}, { ...stored.inputs, clusterName: "lc-new" }).then(
+        (r) => r.failures.map((f) => f.reason).join("\n"),
+        (e: Error) => e.message,
+      );
+      expect(fresh).toContain(
+        'no cloud is configured: for the embedded simulated cloud run "pulumi config set openstack-vcluster:backend simulated"',
+      );
+    } finally {
+      await bare.stop();
     }
   });
 
