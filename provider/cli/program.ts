@@ -1,6 +1,8 @@
 // Argument parsing (commander) and dispatch. Each command lives in its own file and returns
 // an exit code; this file only wires flags to them and maps usage errors to exit 3.
+
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import type { ServeFlags } from "../api/command";
 import { applyCommand, type BackendFlags, destroyCommand, showCommand } from "./cluster";
 import { EXIT, type Io } from "./io";
 import { planCommand } from "./plan";
@@ -110,27 +112,57 @@ Examples:
   backendOptions(
     program
       .command("destroy")
-      .description("Delete every member of a cluster and its server groups, and wait until they are gone.")
-      .argument("<spec-file|cluster-name>", "the cluster spec, or the cluster's name"),
-  ).action(async (target: string, opts: BackendFlags) => {
+      .description(
+        "Delete every member of a cluster and its server groups, and wait until they are gone. Without the cluster's state here, lists what is tagged with its name and deletes it only with --yes.",
+      )
+      .argument("<spec-file|cluster-name>", "the cluster spec, or the cluster's name")
+      .option("--yes", "with no state for the cluster here, delete everything tagged with its name"),
+  ).action(async (target: string, opts: BackendFlags & { yes?: boolean }) => {
     setCode(await destroyCommand(io, target, opts));
   });
 
   const sim = program.command("sim").description("Inspect or reset the embedded simulated cloud.");
   sim
     .command("show")
-    .description("The simulated cloud as a tree zone -> rack -> host -> members, with capacity used.")
+    .description(
+      "The simulated cloud as a tree zone -> rack -> host -> members, with capacity used and the faults it holds.",
+    )
     .option("--sim-dir <dir>", "directory of the simulated cloud", ".openstack-vcluster/sim")
+    .option("--state-dir <dir>", "where the command keeps each cluster's state", ".openstack-vcluster")
     .option("--json", "print everything the simulated cloud holds as JSON")
-    .action(async (opts: { simDir?: string; json?: boolean }) => {
-      setCode(await simShowCommand(io, { simDir: opts.simDir, json: opts.json === true }));
+    .action(async (opts: { simDir?: string; stateDir?: string; json?: boolean }) => {
+      setCode(await simShowCommand(io, { ...opts, json: opts.json === true }));
     });
   sim
     .command("reset")
     .description("Delete every server, volume, server group and fault of the simulated cloud (the topology stays).")
     .option("--sim-dir <dir>", "directory of the simulated cloud", ".openstack-vcluster/sim")
-    .action(async (opts: { simDir?: string }) => {
-      setCode(await simResetCommand(io, opts));
+    .option("--state-dir <dir>", "where the command keeps each cluster's state", ".openstack-vcluster")
+    .option(
+      "--force",
+      "also when cloud.json is missing or can't be read: start a new, empty cloud (an unreadable file is kept aside) and set aside the state of the clusters built on the old one",
+    )
+    .option("--sim-topology <file>", "with --force, the topology of a new cloud (default: 3 zones x 2 racks x 4 hosts)")
+    .action(async (opts: { simDir?: string; stateDir?: string; force?: boolean; simTopology?: string }) => {
+      setCode(await simResetCommand(io, { ...opts, force: opts.force === true }));
+    });
+
+  program
+    .command("serve")
+    .description(
+      "Serve the REST API (the Nova blueprint's /v2/{tenant_id}/vclusters, OpenAPI at /openapi.json) over the same lifecycle as `pulumi up`, until SIGINT or SIGTERM. This release: --noauth on the simulated cloud only.",
+    )
+    .option("--listen <host:port>", "address to listen on", "127.0.0.1:8788")
+    .option("--noauth", "trust every request and take the URL's tenant_id as the project (simulated cloud only)")
+    .option("--db <file>", "SQLite file of clusters and operations", ".openstack-vcluster/api.db")
+    .option("--backend <kind>", 'the cloud: "simulated" (the only one --noauth serves)')
+    .option("--sim-dir <dir>", "directory of the simulated cloud (default: .openstack-vcluster/sim)")
+    .option("--sim-topology <file>", "topology for a new simulated cloud (default: 3 zones x 2 racks x 4 hosts)")
+    .option("--concurrency <n>", "cloud operations in flight at once, per cluster operation", parseCount, 10)
+    .action(async (opts: ServeFlags) => {
+      // Loaded only here: the HTTP server and node:sqlite are for serve alone.
+      const { serveCommand } = await import("../api/command");
+      setCode(await serveCommand(io, opts));
     });
 
   return program;

@@ -1,0 +1,7 @@
+// The REST API (the Nova blueprint's `v2/{tenant_id}/vclusters`), as a library the command's
+// `serve` calls: startServer() listens and returns its URL and close().
+
+export { type Authenticator, type AuthRequest, noAuth, type Principal } from "./auth";
+export { ApiError, type ApiIssue, FAULT_NAMES } from "./errors";
+export { MAX_BODY_BYTES, openApiDocument } from "./openapi";
+export { DEFAULT_PORT, type RunningServer, type ServerOptions, startServer } from "./server";
