@@ -88,7 +88,8 @@ describe("bad inputs", () => {
     expect(() => lowerBoundCauses({ spec: c.spec, topology: c.topology })).not.toThrow();
   });
 
-  it("random junk in every field never throws", () => {
+  it("random junk in every field never throws; what is placed is valid, the same every time", () => {
+    const tally = { placed: 0, refused: 0 };
     const junk = fc.oneof(fc.constant(undefined), fc.integer(), fc.double(), fc.string(), fc.constant(null));
     fc.assert(
       fc.property(
@@ -121,10 +122,24 @@ describe("bad inputs", () => {
             storageBackends: [],
           } as unknown as Topology;
           const r = place({ spec: s, topology: t });
-          expect(typeof r.placed).toBe("boolean");
+          expect(r.placed === true || r.placed === false).toBe(true);
+          // The same input gives the same answer.
+          expect(place({ spec: s, topology: t })).toEqual(r);
+          tally[r.placed ? "placed" : "refused"]++;
+          if (r.placed) {
+            // Placed means every member placed, and no hard rule broken.
+            expect(Object.keys(r.placement).sort()).toEqual([...new Set(members.map((m) => m.name))].sort());
+            expect(evaluatePlacement(s, t, r.placement).hardViolations).toEqual([]);
+          } else {
+            expect(formatExplanation(r.explanation)).toMatch(/^cluster "junk" can't be placed: /);
+          }
+          expect(() => lowerBoundCauses({ spec: s, topology: t })).not.toThrow();
         },
       ),
       { numRuns: 200, seed: 1 },
     );
+    // Both answers occur, or the property proves little.
+    expect(tally.placed).toBeGreaterThan(10);
+    expect(tally.refused).toBeGreaterThan(10);
   });
 });
