@@ -57,6 +57,13 @@ export interface Baseline {
 }
 
 /** Which live objects stay, which go, which members must be made. Runs before placement. */
+const STRAY = "duplicate or untagged leftover";
+
+/** "replaces one that is in ERROR", "replaces the old one (the member is now a volume)". */
+function replacing(reason: string): string {
+  return reason.startsWith("it ") ? `replaces one that ${reason.slice(3)}` : `replaces the old one (${reason})`;
+}
+
 export function baseline(spec: ClusterSpec, state: ClusterState | undefined, live: Live): Baseline {
   const head = `cluster "${spec.name}": `;
   const inSpec = new Map(spec.members.map((m) => [m.name, m]));
@@ -64,12 +71,12 @@ export function baseline(spec: ClusterSpec, state: ClusterState | undefined, liv
   const deleteServers: Doomed[] = live.strayServers.map((s) => ({
     ...memberTag(s),
     id: s.id,
-    reason: "duplicate or untagged leftover",
+    reason: STRAY,
   }));
   const deleteVolumes: Doomed[] = live.strayVolumes.map((v) => ({
     ...memberTag(v),
     id: v.id,
-    reason: "duplicate or untagged leftover",
+    reason: STRAY,
   }));
   const create = new Map<string, string>();
   const problems: string[] = [];
@@ -103,8 +110,10 @@ export function baseline(spec: ClusterSpec, state: ClusterState | undefined, liv
   for (const m of sortedMembers(spec)) {
     if (kept.server.has(m.name) || kept.volume.has(m.name)) continue;
     const was = state?.members[m.name];
-    const doomed = [...deleteServers, ...deleteVolumes].find((d) => d.member === m.name);
-    create.set(m.name, doomed ? `replaces one that ${doomed.reason.replace(/^it /, "")}` : was ? "missing" : "new");
+    // The member's own old object says why best; a stray copy only if that is all there is.
+    const doomedAll = [...deleteServers, ...deleteVolumes].filter((d) => d.member === m.name);
+    const doomed = doomedAll.find((d) => d.reason !== STRAY) ?? doomedAll[0];
+    create.set(m.name, doomed ? replacing(doomed.reason) : was ? "missing" : "new");
   }
   deleteServers.sort(byMemberThenId);
   deleteVolumes.sort(byMemberThenId);

@@ -3,6 +3,7 @@
 import { BackendError } from "../backends/backend";
 import type { Explanation } from "../model/placement";
 import type { ClusterState } from "../model/state";
+import { clusterHead } from "../model/text";
 
 export type LifecycleErrorCode =
   | "invalid"
@@ -33,7 +34,7 @@ export class LifecycleError extends Error {
 
 /** `cluster "c": ` — every message users read starts with the cluster's name. */
 export function clusterPrefix(clusterName: string): string {
-  return `cluster "${clusterName}": `;
+  return clusterHead(clusterName);
 }
 
 /** One line of text for any thrown value: the message only, never a stack. */

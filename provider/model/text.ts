@@ -27,7 +27,8 @@ function uEscape(c: string): string {
  * the line it appears in. `quote('a\u001b[31m')` is `"a\u001b[31m"` (a backslash, not an ESC).
  */
 export function quote(name: string): string {
-  return JSON.stringify(name).replace(UNSAFE, uEscape);
+  // The engine also explains unvalidated input (a flavorRef that is undefined): never throw here.
+  return JSON.stringify(typeof name === "string" ? name : String(name)).replace(UNSAFE, uEscape);
 }
 
 /**

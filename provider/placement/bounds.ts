@@ -4,17 +4,15 @@
 import type { Member } from "../model/cluster";
 import type { Cause, CauseCode, PlacementInput } from "../model/placement";
 import { CAUSE_CODES } from "../model/placement";
-import { plural } from "../model/text";
+import { plural, quote } from "../model/text";
 import type { Topology } from "../model/topology";
 import { compile, type Problem, scopeName, staticOk } from "./problem";
 
 const DIM_NAMES = ["vcpus", "ramMb", "diskGb"] as const;
 const DIM_UNITS = ["vCPUs", "MB of RAM", "GB of disk"] as const;
 
-const q = (s: string) => `"${s}"`;
-
 function listNames(names: string[], max = 5): string {
-  const shown = names.slice(0, max).map(q).join(", ");
+  const shown = names.slice(0, max).map(quote).join(", ");
   return names.length > max ? `${shown} and ${names.length - max} more` : shown;
 }
 
@@ -63,7 +61,7 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
   const names = (ms: number[]) => ms.map((m) => (p.members[m] as Member).name).sort();
   const flavors = p.topology.flavors ?? {};
   const flavorNames = Object.keys(flavors).sort();
-  const zoneList = p.zones.length > 0 ? p.zones.map(q).join(", ") : "none";
+  const zoneList = p.zones.length > 0 ? p.zones.map(quote).join(", ") : "none";
 
   // Unknown flavors and zones: no amount of search helps.
   const byFlavor = new Map<string, number[]>();
@@ -79,7 +77,7 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
       code: "unknown_flavor",
       groupings: [],
       members: names(ms),
-      message: `flavor ${q(f)} of ${listNames(names(ms))} is not in the topology`,
+      message: `flavor ${quote(f)} of ${listNames(names(ms))} is not in the topology`,
       hint: flavorNames.length > 0 ? `use one of ${listNames(flavorNames, 8)}` : "add flavors to the topology",
     });
   }
@@ -88,7 +86,7 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
       code: "unknown_zone",
       groupings: [],
       members: names(ms),
-      message: `${listNames(names(ms))} ${ms.length === 1 ? "is" : "are"} pinned to zone ${q(z)}, which the topology lacks`,
+      message: `${listNames(names(ms))} ${ms.length === 1 ? "is" : "are"} pinned to zone ${quote(z)}, which the topology lacks`,
       hint: `pin to one of ${zoneList}, or drop the zone`,
     });
   }
@@ -128,8 +126,8 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
     }
     const unserved = shapeSeen.get(`${key}:unserved`) === true || !served;
     const label = p.isVol[m]
-      ? `volume of ${p.dem[m * 3]} GB${vt !== undefined ? ` of type ${q(vt)}` : ""}${member.zone !== undefined ? ` in zone ${q(member.zone)}` : ""}`
-      : `flavor ${q((member as { flavorRef: string }).flavorRef)}${member.zone !== undefined ? ` in zone ${q(member.zone)}` : ""}`;
+      ? `volume of ${p.dem[m * 3]} GB${vt !== undefined ? ` of type ${quote(vt)}` : ""}${member.zone !== undefined ? ` in zone ${quote(member.zone)}` : ""}`
+      : `flavor ${quote((member as { flavorRef: string }).flavorRef)}${member.zone !== undefined ? ` in zone ${quote(member.zone)}` : ""}`;
     const target = p.isVol[m] && unserved ? noBackend : nowhere;
     target.set(label, [...(target.get(label) ?? []), m]);
   }
@@ -163,7 +161,7 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
       message: `${label} of ${listNames(names(ms))} fits no single ${p.isVol[m] ? "backend" : "host"}: ${short || "no host has room in every dimension at once"}`,
       hint: p.isVol[m]
         ? "use a smaller volume or add backend capacity"
-        : `use a smaller flavor than ${q((p.members[m] as { flavorRef: string }).flavorRef)}, or add a host with room for it`,
+        : `use a smaller flavor than ${quote((p.members[m] as { flavorRef: string }).flavorRef)}, or add a host with room for it`,
     });
   }
 
@@ -220,8 +218,8 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
           code: "capacity",
           groupings: [],
           members: names(ms),
-          message: `the servers pinned to zone ${q(zone)} need ${need} ${DIM_UNITS[k]} but its hosts have ${have} free`,
-          hint: `add ${plural(hostsToAdd(need - have, k), "host")} to zone ${q(zone)}, or pin some servers elsewhere`,
+          message: `the servers pinned to zone ${quote(zone)} need ${need} ${DIM_UNITS[k]} but its hosts have ${have} free`,
+          hint: `add ${plural(hostsToAdd(need - have, k), "host")} to zone ${quote(zone)}, or pin some servers elsewhere`,
         });
       }
     }
@@ -312,8 +310,8 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
         code: "anti_affinity_domains",
         groupings: [g.g.name],
         members: names(g.members),
-        message: `anti-affinity grouping ${q(g.g.name)} needs ${plural(needDoms, unit)} but only ${plural(doms, unit)} can take ${flavorsOf.join(" or ")}`,
-        hint: `add ${plural(needDoms - doms, unit)}, raise maxPerDomain to ${Math.ceil(g.members.length / Math.max(1, doms))}, or relax ${q(g.g.name)} to enforcement: soft`,
+        message: `anti-affinity grouping ${quote(g.g.name)} needs ${plural(needDoms, unit)} but only ${plural(doms, unit)} can take ${flavorsOf.join(" or ")}`,
+        hint: `add ${plural(needDoms - doms, unit)}, raise maxPerDomain to ${Math.ceil(g.members.length / Math.max(1, doms))}, or relax ${quote(g.g.name)} to enforcement: soft`,
       });
     }
   }

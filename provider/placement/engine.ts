@@ -11,7 +11,7 @@ import type {
   SoftViolation,
 } from "../model/placement";
 import { record, sortRecord } from "../model/records";
-import { cmp } from "../model/text";
+import { cmp, quote } from "../model/text";
 import type { Topology } from "../model/topology";
 import { lowerBoundCausesOf, sortCauses } from "./bounds";
 import { type CGroup, type Cover, compile, locPlacement, type Problem, State, scopeName, staticOk } from "./problem";
@@ -20,7 +20,6 @@ import { isSmall, type SolveResult, solve } from "./search";
 
 export const DEFAULT_NODE_LIMIT = 200_000;
 
-const q = (s: string) => `"${s}"`;
 const DIM_NAMES = ["vcpus", "ramMb", "diskGb"] as const;
 
 function memberName(p: Problem, m: number): string {
@@ -55,7 +54,7 @@ function placementOf(p: Problem, loc: Int32Array): Placement {
 }
 
 function groupHint(g: CGroup): string {
-  const name = q(g.g.name);
+  const name = quote(g.g.name);
   if (g.kind === "anti-affinity")
     return `relax ${name} to enforcement: soft, raise its maxPerDomain above ${g.maxPer}, or add hosts`;
   if (g.kind === "affinity") return `relax ${name} to enforcement: soft, or widen its scope beyond ${scopeName(g.s)}`;
@@ -97,7 +96,7 @@ function conflictCause(p: Problem, input: PlacementInput, stuck: number | undefi
     kept = stuck === undefined ? hard : hard.filter((g) => g.members.includes(stuck));
   }
   const members = [...new Set(kept.flatMap((g) => g.members.map((m) => memberName(p, m))))].sort();
-  const list = kept.map((g) => `${g.kind} grouping ${q(g.g.name)} (${scopeName(g.s)})`);
+  const list = kept.map((g) => `${g.kind} grouping ${quote(g.g.name)} (${scopeName(g.s)})`);
   const what =
     list.length === 0
       ? "the hosts' free capacity"
@@ -123,7 +122,7 @@ function explain(
   const why = first ? first.message : "no placement was found";
   const budget = exhausted ? " (search budget exhausted; the causes are the best found)" : "";
   const explanation: Explanation = {
-    summary: `cluster ${q(input.spec.name)} can't be placed: ${why}${more}${budget}`,
+    summary: `cluster ${quote(input.spec.name)} can't be placed: ${why}${more}${budget}`,
     causes: sorted,
     members: memberReasons,
   };
@@ -180,7 +179,7 @@ function forcedMoves(p: Problem, loc: Int32Array, state: State): ForcedMove[] {
       from: locPlacement(p, from),
       to: locPlacement(p, to),
       reason: why
-        ? `old spot ${q(p.locName[from] as string)}: ${why}`
+        ? `old spot ${quote(p.locName[from] as string)}: ${why}`
         : "moved so that hard rules and capacities hold for the other members",
     });
   }
@@ -207,7 +206,7 @@ export function evaluatePlacement(
     const name = memberName(p, m);
     const at = Object.hasOwn(placement, name) ? placement[name] : undefined;
     if (!at) {
-      hard.push({ members: [name], message: `${q(name)} is not placed` });
+      hard.push({ members: [name], message: `${quote(name)} is not placed` });
       continue;
     }
     const l = at.type === "server" ? locIdx.get(at.host) : locIdx.get(at.backend);
@@ -215,13 +214,13 @@ export function evaluatePlacement(
       const where = at.type === "server" ? at.host : at.backend;
       hard.push({
         members: [name],
-        message: `${q(name)} is placed on ${q(where)}, which is not a ${p.isVol[m] ? "storage backend" : "host"} of the topology`,
+        message: `${quote(name)} is placed on ${quote(where)}, which is not a ${p.isVol[m] ? "storage backend" : "host"} of the topology`,
       });
       continue;
     }
     if (!staticOk(p, m, l)) {
       const r = reasonAt(state, m, l, new Float64Array(3)) ?? "does not match its spec";
-      hard.push({ members: [name], message: `${q(name)} on ${q(p.locName[l] as string)}: ${r}` });
+      hard.push({ members: [name], message: `${quote(name)} on ${quote(p.locName[l] as string)}: ${r}` });
     }
     state.place(m, l);
   }
@@ -238,7 +237,7 @@ export function evaluatePlacement(
         const what = l < p.nH ? DIM_NAMES[k] : "GB";
         hard.push({
           members: ms.sort(),
-          message: `${l < p.nH ? "host" : "backend"} ${q(p.locName[l] as string)} is over capacity by ${-f} ${what}`,
+          message: `${l < p.nH ? "host" : "backend"} ${quote(p.locName[l] as string)} is over capacity by ${-f} ${what}`,
         });
       }
     }
@@ -257,7 +256,7 @@ export function evaluatePlacement(
         hard.push({
           grouping: g.g.name,
           members: over.map((m) => memberName(p, m)).sort(),
-          message: `anti-affinity grouping ${q(g.g.name)} has more than ${g.maxPer} per ${scope}`,
+          message: `anti-affinity grouping ${quote(g.g.name)} has more than ${g.maxPer} per ${scope}`,
         });
       return;
     }
@@ -266,7 +265,7 @@ export function evaluatePlacement(
       hard.push({
         grouping: g.g.name,
         members: names,
-        message: `${g.kind} grouping ${q(g.g.name)} spans ${cover.value()} ${scope}s`,
+        message: `${g.kind} grouping ${quote(g.g.name)} spans ${cover.value()} ${scope}s`,
       });
   });
   hard.sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
@@ -289,7 +288,7 @@ export function formatExplanation(explanation: Explanation): string {
       .sort((a, b) => (reasons[b] ?? 0) - (reasons[a] ?? 0) || cmp(a, b))
       .map((k) => `${reasons[k]} ${volume ? k.slice("backend: ".length) : k}`);
     lines.push(
-      `  ${fit}/${total} ${volume ? "backends" : "hosts"} fit ${q(member)}${parts.length > 0 ? `: ${parts.join(", ")}` : ""}`,
+      `  ${fit}/${total} ${volume ? "backends" : "hosts"} fit ${quote(member)}${parts.length > 0 ? `: ${parts.join(", ")}` : ""}`,
     );
   }
   return lines.join("\n");

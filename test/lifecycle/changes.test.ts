@@ -257,12 +257,9 @@ describe("baseline", () => {
     ]);
   });
 
-  // Bug (reported, not fixed here): a replacement's reason is built as `replaces one that ${reason}` with
-  // a leading "it " cut off, which reads only for "it is in ERROR". The other reasons give
-  // "replaces one that the member is now a volume", "replaces one that a leftover that doesn't match the
-  // spec" and, when a member's duplicates are all broken, "replaces one that duplicate or untagged
-  // leftover" (the stray's reason is found before the chosen object's). The plan shows these lines.
-  it.fails.each([
+  // A replacement's reason reads as a sentence whatever the old object's reason was (the plan shows it),
+  // and a member's own old object explains it before a stray copy does.
+  it.each([
     { name: "server now a volume", members: [volume("a", 10)], live: liveOf({ servers: { a: liveServer("s-a") } }) },
     {
       name: "leftover volume that doesn't fit",
