@@ -1,29 +1,15 @@
 // The REST API end to end: real HTTP on 127.0.0.1, a real server over a temp simulated cloud and a
 // temp SQLite file. The blueprint's two use cases go POST -> GET until ACTIVE -> DELETE -> 404, and
 // what the cloud holds is checked beside what the API says.
-import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SimulatedCloud } from "../../provider/backends/simulated";
-import {
-  blueprint,
-  call,
-  makeCloud,
-  onCloud,
-  removeTempDirs,
-  serve,
-  spec,
-  type TestServer,
-  tempDir,
-  waitFor,
-} from "./helpers";
+import { blueprint, call, onCloud, removeTempDirs, serveOnTempCloud, spec, type TestServer, waitFor } from "./helpers";
 
 let server: TestServer;
 let cloud: SimulatedCloud;
 
 beforeAll(async () => {
-  const dir = tempDir();
-  cloud = await makeCloud(path.join(dir, "sim"));
-  server = await serve({ simDir: path.join(dir, "sim"), db: path.join(dir, "api.db") });
+  ({ server, cloud } = await serveOnTempCloud());
 });
 
 afterAll(async () => {

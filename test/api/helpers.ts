@@ -137,3 +137,11 @@ export async function onCloud(
     groups: snap.serverGroups.filter(mine).length,
   };
 }
+
+/** A server over a fresh temp simulated cloud and SQLite file, for one test file (removeTempDirs cleans up). */
+export async function serveOnTempCloud(): Promise<{ server: TestServer; cloud: SimulatedCloud }> {
+  const dir = tempDir();
+  const cloud = await makeCloud(path.join(dir, "sim"));
+  const server = await serve({ simDir: path.join(dir, "sim"), db: path.join(dir, "api.db") });
+  return { server, cloud };
+}

@@ -11,6 +11,7 @@ import {
   onCloud,
   removeTempDirs,
   serve,
+  serveOnTempCloud,
   spec,
   type TestServer,
   tempDir,
@@ -21,9 +22,7 @@ let server: TestServer;
 let cloud: SimulatedCloud;
 
 beforeAll(async () => {
-  const dir = tempDir();
-  cloud = await makeCloud(path.join(dir, "sim"));
-  server = await serve({ simDir: path.join(dir, "sim"), db: path.join(dir, "api.db") });
+  ({ server, cloud } = await serveOnTempCloud());
 });
 
 afterAll(async () => {
