@@ -20,7 +20,7 @@ import { clusterFileName, clusterLockDir, withClusterLock } from "../backends/cl
 import { type BackendSelection, chooseBackendKind, DEFAULT_SIM_DIR, selectBackend } from "../backends/select";
 import { CloudStateError, SimulatedCloud, STATE_FILE } from "../backends/simulated";
 import { ClusterController, type ClusterState, LifecycleError } from "../lifecycle";
-import { plural, quote } from "../model/text";
+import { listItems, listNames, plural, quote } from "../model/text";
 import { formatExplanation } from "../placement";
 import { EXIT, type Io, json } from "./io";
 import { loadSpec } from "./load";
@@ -233,11 +233,6 @@ export function clustersRecordedOn(
   return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-export function listNames(names: string[], max = 10): string {
-  const quoted = names.slice(0, max).map(quote).join(", ");
-  return names.length > max ? `${quoted} and ${names.length - max} more` : quoted;
-}
-
 /**
  * When the simulated cloud's directory has no cloud.json but the state directory records clusters
  * built on it, opening it would silently make a new, empty cloud and strand them: the message
@@ -253,7 +248,10 @@ export function missingCloudProblem(
   const stranded = clustersRecordedOn(io, flags, simDir);
   if (stranded.length === 0) return undefined;
   const prefix = clusterName === undefined ? "openstack-vcluster: " : head(clusterName);
-  return `${prefix}the simulated cloud in ${shown(io, simDir)} is gone (no ${STATE_FILE}), and ${shown(io, clustersDir(io, flags))} records ${plural(stranded.length, "cluster")} built on it: ${listNames(stranded.map((c) => c.name))}; hint: restore ${shown(io, path.join(simDir, STATE_FILE))} from a backup, or run \`openstack-vcluster sim reset --force${locationFlags(flags)}\` to start a new, empty cloud there and set their state aside (what they held is lost)`;
+  return `${prefix}the simulated cloud in ${shown(io, simDir)} is gone (no ${STATE_FILE}), and ${shown(io, clustersDir(io, flags))} records ${plural(stranded.length, "cluster")} built on it: ${listNames(
+    stranded.map((c) => c.name),
+    10,
+  )}; hint: restore ${shown(io, path.join(simDir, STATE_FILE))} from a backup, or run \`openstack-vcluster sim reset --force${locationFlags(flags)}\` to start a new, empty cloud there and set their state aside (what they held is lost)`;
 }
 
 /** The command, unlike a Pulumi program, defaults to the simulated cloud beside it (with a notice). */
@@ -521,11 +519,6 @@ async function taggedWith(backend: Backend, name: string): Promise<string[]> {
   ];
 }
 
-function listItems(items: string[], max = 10): string {
-  const shownItems = items.slice(0, max).join(", ");
-  return items.length > max ? `${shownItems} and ${items.length - max} more` : shownItems;
-}
-
 /**
  * With the cluster's state, destroy deletes what the state names plus whatever is tagged with the
  * cluster's name. Without state, the name alone decides: nothing tagged is "nothing found" (a typo
@@ -542,13 +535,13 @@ export async function destroyCommand(io: Io, target: string, flags: BackendFlags
       if (tagged.length === 0) {
         const known = clustersWithState(io, flags);
         io.err(
-          `${head(name)}nothing found: no state in ${where} and nothing tagged with it on ${selection.backend.description}; hint: check the name${known.length > 0 ? ` (clusters with state here: ${listNames(known)})` : ""}, or the cloud and --state-dir it was built with`,
+          `${head(name)}nothing found: no state in ${where} and nothing tagged with it on ${selection.backend.description}; hint: check the name${known.length > 0 ? ` (clusters with state here: ${listNames(known, 10)})` : ""}, or the cloud and --state-dir it was built with`,
         );
         return EXIT.usage;
       }
       if (flags.yes !== true) {
         io.err(
-          `${head(name)}no state in ${where}, but ${plural(tagged.length, "object")} on ${selection.backend.description} ${tagged.length === 1 ? "is" : "are"} tagged with its name and would be deleted: ${listItems(tagged)}; hint: run \`openstack-vcluster destroy ${shellWord(name)} --yes${locationFlags(flags)}\` to delete them`,
+          `${head(name)}no state in ${where}, but ${plural(tagged.length, "object")} on ${selection.backend.description} ${tagged.length === 1 ? "is" : "are"} tagged with its name and would be deleted: ${listItems(tagged, 10)}; hint: run \`openstack-vcluster destroy ${shellWord(name)} --yes${locationFlags(flags)}\` to delete them`,
         );
         return EXIT.usage;
       }

@@ -8,11 +8,10 @@ import { existsSync, mkdirSync, renameSync } from "node:fs";
 import * as path from "node:path";
 import { DEFAULT_SIM_DIR } from "../backends/select";
 import { type RecreateOutcome, renderCloudTree, SimulatedCloud, STATE_FILE } from "../backends/simulated";
-import { plural } from "../model/text";
+import { listNames, plural } from "../model/text";
 import {
   cloudStateProblem,
   clustersRecordedOn,
-  listNames,
   missingCloudProblem,
   type RecordedCluster,
   shown,
@@ -117,7 +116,10 @@ async function forceReset(io: Io, opts: SimFlags & { simTopology?: string }): Pr
   }
   if (setAside.length > 0) {
     parts.push(
-      `; ${plural(setAside.length, "cluster")} built on the old cloud (${listNames(setAside.map((c) => c.name))}) went with it: ${setAside.length === 1 ? "its state was" : "their state was"} moved to ${shown(io, lostDir(io, opts))}`,
+      `; ${plural(setAside.length, "cluster")} built on the old cloud (${listNames(
+        setAside.map((c) => c.name),
+        10,
+      )}) went with it: ${setAside.length === 1 ? "its state was" : "their state was"} moved to ${shown(io, lostDir(io, opts))}`,
     );
   }
   io.out(`${parts.join("")}.`);

@@ -239,3 +239,14 @@ function base64Fragments(secret: string): string[] {
   }
   return [...out].sort((a, b) => b.length - a.length);
 }
+
+/** "a, b, c" or "a, b, c and 4 more": at most `max` items shown, each through `show`. */
+export function listItems(items: readonly string[], max: number, show: (item: string) => string = (x) => x): string {
+  const shown = items.slice(0, max).map(show).join(", ");
+  return items.length > max ? `${shown} and ${items.length - max} more` : shown;
+}
+
+/** The user's names, quoted, as listItems lists them. */
+export function listNames(names: readonly string[], max = 5): string {
+  return listItems(names, max, quote);
+}

@@ -4,17 +4,12 @@
 import type { Member } from "../model/cluster";
 import type { Cause, CauseCode, PlacementInput } from "../model/placement";
 import { CAUSE_CODES } from "../model/placement";
-import { plural, quote } from "../model/text";
+import { listNames, plural, quote } from "../model/text";
 import type { Topology } from "../model/topology";
 import { compile, type Problem, scopeName, staticOk } from "./problem";
 
 const DIM_NAMES = ["vcpus", "ramMb", "diskGb"] as const;
 const DIM_UNITS = ["vCPUs", "MB of RAM", "GB of disk"] as const;
-
-function listNames(names: string[], max = 5): string {
-  const shown = names.slice(0, max).map(quote).join(", ");
-  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
-}
 
 export function sortCauses(causes: Cause[]): Cause[] {
   const rank = (c: CauseCode) => CAUSE_CODES.indexOf(c);
