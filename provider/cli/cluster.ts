@@ -20,7 +20,7 @@ import { clusterFileName, clusterLockDir, withClusterLock } from "../backends/cl
 import { type BackendSelection, chooseBackendKind, DEFAULT_SIM_DIR, selectBackend } from "../backends/select";
 import { CloudStateError, SimulatedCloud, STATE_FILE } from "../backends/simulated";
 import { ClusterController, type ClusterState, LifecycleError } from "../lifecycle";
-import { listItems, listNames, plural, quote } from "../model/text";
+import { clusterHead, listItems, listNames, plural, quote } from "../model/text";
 import { formatExplanation } from "../placement";
 import { EXIT, type Io, json } from "./io";
 import { loadSpec } from "./load";
@@ -42,11 +42,6 @@ function flagsToConfig(flags: BackendFlags): Record<string, string> {
   if (flags.simDir) config.simulatedDir = flags.simDir;
   if (flags.simTopology) config.simulatedTopology = flags.simTopology;
   return config;
-}
-
-/** `cluster "x": `, the name quoted so no character of it can restyle the line. */
-function head(name: string): string {
-  return `cluster ${quote(name)}: `;
 }
 
 /** A word of a command line the user can paste: quoted for the shell when it needs to be. */
@@ -113,12 +108,12 @@ export function stateFile(io: Io, flags: BackendFlags, clusterName: string): str
       // Only a disk that ignores case gives two names one file now.
       throw new BackendError(
         "conflict",
-        `${head(clusterName)}its state file ${shown(io, file)} holds the state of cluster ${quote(owner)}: the names differ only in case, which this disk does not tell apart; hint: keep this cluster's state elsewhere with --state-dir, or rename it`,
+        `${clusterHead(clusterName)}its state file ${shown(io, file)} holds the state of cluster ${quote(owner)}: the names differ only in case, which this disk does not tell apart; hint: keep this cluster's state elsewhere with --state-dir, or rename it`,
       );
     }
     throw new BackendError(
       "conflict",
-      `${head(clusterName)}its state file ${shown(io, file)} holds the state of cluster ${quote(owner)} (an older release gave both names that file); hint: run \`openstack-vcluster show ${shellWord(owner)}${locationFlags(flags)}\` once to move that cluster's state to its own file, then run this again`,
+      `${clusterHead(clusterName)}its state file ${shown(io, file)} holds the state of cluster ${quote(owner)} (an older release gave both names that file); hint: run \`openstack-vcluster show ${shellWord(owner)}${locationFlags(flags)}\` once to move that cluster's state to its own file, then run this again`,
     );
   }
   if (existsSync(file)) return file;
@@ -247,7 +242,7 @@ export function missingCloudProblem(
   if (existsSync(path.join(simDir, STATE_FILE))) return undefined;
   const stranded = clustersRecordedOn(io, flags, simDir);
   if (stranded.length === 0) return undefined;
-  const prefix = clusterName === undefined ? "openstack-vcluster: " : head(clusterName);
+  const prefix = clusterName === undefined ? "openstack-vcluster: " : clusterHead(clusterName);
   return `${prefix}the simulated cloud in ${shown(io, simDir)} is gone (no ${STATE_FILE}), and ${shown(io, clustersDir(io, flags))} records ${plural(stranded.length, "cluster")} built on it: ${listNames(
     stranded.map((c) => c.name),
     10,
@@ -298,7 +293,7 @@ export function cloudStateProblem(
   clusterName?: string,
 ): string | undefined {
   if (!(error instanceof CloudStateError)) return undefined;
-  const prefix = clusterName === undefined ? "openstack-vcluster: " : head(clusterName);
+  const prefix = clusterName === undefined ? "openstack-vcluster: " : clusterHead(clusterName);
   return `${prefix}the simulated cloud's state ${shown(io, path.join(error.dir, STATE_FILE))} ${error.problem}; hint: restore that file from a backup, or run \`openstack-vcluster sim reset --force${locationFlags(flags)}\` to start a new, empty cloud there (what the old one held is lost; the file is kept aside)`;
 }
 
@@ -425,7 +420,7 @@ async function onCluster(
         try {
           previous = readState(at.readFrom);
         } catch (error) {
-          io.err(`${head(name)}${failureText(error)}`);
+          io.err(`${clusterHead(name)}${failureText(error)}`);
           return EXIT.usage;
         }
         try {
@@ -535,13 +530,13 @@ export async function destroyCommand(io: Io, target: string, flags: BackendFlags
       if (tagged.length === 0) {
         const known = clustersWithState(io, flags);
         io.err(
-          `${head(name)}nothing found: no state in ${where} and nothing tagged with it on ${selection.backend.description}; hint: check the name${known.length > 0 ? ` (clusters with state here: ${listNames(known, 10)})` : ""}, or the cloud and --state-dir it was built with`,
+          `${clusterHead(name)}nothing found: no state in ${where} and nothing tagged with it on ${selection.backend.description}; hint: check the name${known.length > 0 ? ` (clusters with state here: ${listNames(known, 10)})` : ""}, or the cloud and --state-dir it was built with`,
         );
         return EXIT.usage;
       }
       if (flags.yes !== true) {
         io.err(
-          `${head(name)}no state in ${where}, but ${plural(tagged.length, "object")} on ${selection.backend.description} ${tagged.length === 1 ? "is" : "are"} tagged with its name and would be deleted: ${listItems(tagged, 10)}; hint: run \`openstack-vcluster destroy ${shellWord(name)} --yes${locationFlags(flags)}\` to delete them`,
+          `${clusterHead(name)}no state in ${where}, but ${plural(tagged.length, "object")} on ${selection.backend.description} ${tagged.length === 1 ? "is" : "are"} tagged with its name and would be deleted: ${listItems(tagged, 10)}; hint: run \`openstack-vcluster destroy ${shellWord(name)} --yes${locationFlags(flags)}\` to delete them`,
         );
         return EXIT.usage;
       }
