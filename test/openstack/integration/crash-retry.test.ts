@@ -258,4 +258,21 @@ describe("kill -9 and retry, and updates by name, through the command on the ope
       await destroy(name, dir);
     });
   }
+  it("two applies of one spec at once, from two state directories, build one cluster: the second waits, then adopts it", async () => {
+    const name = `crash-twice-${RUN}`;
+    const first = clusterDir(name);
+    const second = { dir: fs.mkdtempSync(path.join(work, `${name}-b-`)), spec: "" };
+    second.spec = path.join(second.dir, "cluster.yaml");
+    fs.writeFileSync(second.spec, specYaml(name));
+    const [a, b2] = await Promise.all([
+      command(first.dir, ["apply", first.spec]).done,
+      command(second.dir, ["apply", second.spec]).done,
+    ]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b2.code, b2.stderr).toBe(0);
+    expect(`${a.stderr}${b2.stderr}`).toMatch(/waiting for another run changing cluster/);
+    await expectExactly(name, first.dir);
+    await expectExactly(name, second.dir);
+    await destroy(name, first.dir);
+  });
 });
