@@ -10,10 +10,11 @@ import type { ClusterSpec } from "../model/cluster";
 import type { ClusterState } from "../model/state";
 import { plural } from "../model/text";
 import { formatExplanation, renderPlacementTree } from "../placement";
-import { type BackendFlags, onOtherCloud, openBackend, readState, stateFile } from "./cluster";
+import { type BackendFlags, onOtherCloud, openBackend } from "./cluster";
 import { renderPlacementHtml } from "./html";
 import { EXIT, type Io, json } from "./io";
 import { loadSpec, loadTopology } from "./load";
+import { readState, stateFile } from "./state-files";
 
 export interface PlanOptions extends BackendFlags {
   /** A topology file to plan against; absent: the configured cloud. */

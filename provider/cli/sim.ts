@@ -9,16 +9,10 @@ import * as path from "node:path";
 import { DEFAULT_SIM_DIR } from "../backends/select";
 import { type RecreateOutcome, renderCloudTree, SimulatedCloud, STATE_FILE } from "../backends/simulated";
 import { listNames, plural } from "../model/text";
-import {
-  cloudStateProblem,
-  clustersRecordedOn,
-  missingCloudProblem,
-  type RecordedCluster,
-  shown,
-  stateDirOf,
-} from "./cluster";
+import { cloudStateProblem } from "./cluster";
 import { EXIT, type Io, json } from "./io";
 import { loadTopology } from "./load";
+import { clustersRecordedOn, missingCloudProblem, type RecordedCluster, shown, stateDirOf } from "./state-files";
 
 interface SimFlags {
   simDir?: string;
