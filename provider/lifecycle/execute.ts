@@ -115,7 +115,7 @@ function bootOrder(run: Run, toCreate: string[]): Map<string, string> {
   const last = new Map<string, string>();
   for (const name of toCreate) {
     const grouping = run.p.rules.groupOf[name];
-    if (grouping === undefined || !Object.hasOwn(run.p.rules.groupOf, name) || !hard.has(grouping)) continue;
+    if (grouping === undefined || !hard.has(grouping)) continue;
     const previous = last.get(grouping);
     if (previous !== undefined) after.set(name, previous);
     last.set(grouping, name);

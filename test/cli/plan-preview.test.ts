@@ -4,7 +4,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { run } from "../../provider/cli/program";
 import {
   EngineSession,
   ensureBuilt,
@@ -13,6 +12,7 @@ import {
   ProviderServer,
   serializedProvider,
 } from "../harness/engine";
+import { cli, type Result } from "./built";
 
 const server = (name: string, flavorRef = "m1.small") => ({
   name,
@@ -40,23 +40,11 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function plan(args: Props): Promise<{ code: number; stdout: string; stderr: string }> {
+async function plan(args: Props): Promise<Result> {
   const file = path.join(dir, `${String(args.clusterName)}.json`);
   const { clusterName, ...rest } = args;
   fs.writeFileSync(file, JSON.stringify({ vcluster: { name: clusterName, ...rest } }));
-  let stdout = "";
-  let stderr = "";
-  const code = await run(["plan", file, "--backend", "simulated", "--sim-dir", simDir, "--json"], {
-    out: (t) => {
-      stdout += t;
-    },
-    err: (t) => {
-      stderr += `${t}\n`;
-    },
-    cwd: dir,
-    env: { PATH: process.env.PATH },
-  });
-  return { code, stdout, stderr };
+  return cli(["plan", file, "--backend", "simulated", "--sim-dir", simDir, "--json"], dir);
 }
 
 test("a placeable cluster: plan's placement is exactly what pulumi up then builds", async () => {
