@@ -142,6 +142,19 @@ describe("withClusterLock", () => {
     expect(readdirSync(dir)).toEqual([`c.lock.${hostTag}.${pid}.abcd1234.tmp`]);
   });
 
+  it("sweeps the temp file of a process killed while it waited (it held no lock, so nothing was taken over)", async () => {
+    const dir = tempDir();
+    const pid = await deadPid();
+    const file = clusterLockFile(dir, "waiter");
+    const { createHash } = await import("node:crypto");
+    const tag = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
+    writeFileSync(`${file}.${tag}.${pid}.abcd1234.tmp`, "{}");
+    const log: string[] = [];
+    await withClusterLock(dir, "waiter", async () => {}, { log: (_l, m) => log.push(m) });
+    expect(log).toEqual([]);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it("takes over a lock naming its own pid that it does not hold (a pid reused after a restart)", async () => {
     const dir = tempDir();
     writeFileSync(clusterLockFile(dir, "c"), holderRecord(process.pid));

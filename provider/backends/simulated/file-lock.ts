@@ -60,13 +60,16 @@ const MAX_POLL_MS = 100;
  * Tokens of the locks this process holds now, and per path the tail of its queue. Kept on
  * globalThis so two copies of this module in one process (source and dist) still agree.
  */
-type Shared = { held: Set<string>; queues: Map<string, Promise<void>> };
+type Shared = { held: Set<string>; queues: Map<string, Promise<void>>; swept?: Set<string> };
 const SHARED_KEY = Symbol.for("openstack-vcluster.file-lock");
 const registry = globalThis as unknown as Record<symbol, Shared | undefined>;
 const shared: Shared = registry[SHARED_KEY] ?? { held: new Set<string>(), queues: new Map<string, Promise<void>>() };
 registry[SHARED_KEY] = shared;
 const held = shared.held;
 const queues = shared.queues;
+/** Lock files whose dead processes' temp files this process has swept. */
+shared.swept ??= new Set<string>();
+const swept = shared.swept;
 
 export function formatSince(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, "Z");
@@ -162,6 +165,12 @@ async function acquireOnDisk(file: string, options: FileLockOptions): Promise<st
       }
       try {
         await fs.link(tmp, file);
+        // A process killed while waiting (or between calls) held no lock, so no takeover swept its
+        // temp file: the first lock this process takes here sweeps every dead process's.
+        if (!swept.has(file)) {
+          swept.add(file);
+          await sweepTemps(file);
+        }
         return token;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
