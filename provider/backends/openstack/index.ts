@@ -1,4 +1,5 @@
 // The OpenStack backend's public surface.
-export { type OpenStackAuth, type OpenStackConfig, OpenStackConfigError, resolveOpenStackConfig } from "./config";
+export { type OpenStackAuth, type OpenStackConfig, resolveOpenStackConfig } from "./config";
+export { OpenStackConfigError } from "./config-error";
 export { HttpClient, type HttpOptions } from "./http";
 export { type ConnectOptions, OpenStackBackend } from "./openstack-backend";

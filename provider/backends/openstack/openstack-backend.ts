@@ -15,7 +15,8 @@ import {
   type VolumeInfo,
 } from "../backend";
 import { CinderClient, GlanceClient, PlacementClient } from "./cinder-client";
-import { type OpenStackConfig, OpenStackConfigError } from "./config";
+import type { OpenStackConfig } from "./config";
+import { OpenStackConfigError } from "./config-error";
 import { availableZones, flavorsFrom, hostZonesFrom, pinnedTopology, quotaFrom } from "./discovery";
 import { HttpClient, type HttpOptions } from "./http";
 import { at } from "./nova";
