@@ -14,9 +14,10 @@ import { record, sortRecord } from "../model/records";
 import { cmp, quote } from "../model/text";
 import type { Topology } from "../model/topology";
 import { lowerBoundCausesOf, sortCauses } from "./bounds";
-import { type CGroup, type Cover, compile, locPlacement, type Problem, State, scopeName, staticOk } from "./problem";
+import { type CGroup, compile, locPlacement, type Problem, scopeName, staticOk } from "./problem";
 import { FITS, reasonAt, reasonCounts } from "./reasons";
 import { isSmall, type SolveResult, solve } from "./search";
+import { type Cover, State } from "./search-state";
 
 export const DEFAULT_NODE_LIMIT = 200_000;
 

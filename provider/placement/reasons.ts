@@ -2,7 +2,8 @@
 // once under its first failing filter (fixed order: zone pin, volume type, capacity, rules by name).
 
 import type { Member } from "../model/cluster";
-import { type CGroup, type Cover, type State, scopeName } from "./problem";
+import { type CGroup, scopeName } from "./problem";
+import type { Cover, State } from "./search-state";
 
 /** A location that passes every filter now, but the rest could not be placed around it. */
 export const FITS = "fits, but the other members can't be placed around it";

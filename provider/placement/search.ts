@@ -3,8 +3,9 @@
 // found whenever one exists there and its cost (moves first, then soft cost) is minimal.
 
 import { mulberry32, type Rng } from "./prng";
-import { type CGroup, type Cover, INFEASIBLE, type Problem, State, staticOk } from "./problem";
+import { type CGroup, type Problem, staticOk } from "./problem";
 import { reasonCounts } from "./reasons";
+import { type Cover, INFEASIBLE, State } from "./search-state";
 
 export interface SolveOptions {
   seed: number;
