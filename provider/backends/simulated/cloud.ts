@@ -26,8 +26,15 @@ import { checkTopology } from "./checks";
 import { DEFAULT_LATENCY, type Latency, type LatencyModel, settle } from "./clock";
 import { DEFAULT_IMAGES, defaultSimulatedTopology } from "./default-topology";
 import { addFault, type Named, TRANSITION_OPS, takeError, takeSlow } from "./fault-plan";
-import { type BackendOp, type Fault, parseFaults, type StoredFault, validateFault, validateFaults } from "./faults";
+import { type BackendOp, type Fault, validateFault, validateFaults } from "./faults";
 import type { OpEnv, Tx, View } from "./op";
+import {
+  addProcessFaults,
+  envFaultsFor,
+  forgetProcessFaults,
+  keepProcessFaults,
+  withProcessFaults,
+} from "./process-faults";
 import { remainingQuota } from "./quota";
 import { backendUsage, hostUsage } from "./scheduler";
 import { createServer, deleteServer, rebuildServer, resizeServer, serverInfo } from "./servers";
@@ -48,43 +55,6 @@ import {
 } from "./store";
 import { byNameThenId, hasTags } from "./util";
 import { attachVolume, createVolume, deleteVolume, detachVolume, extendVolume, volumeInfo } from "./volumes";
-
-/**
- * Faults for this process, read when it opens a cloud: a JSON array of Fault, e.g.
- * `OPENSTACK_VCLUSTER_SIM_FAULTS='[{"kind":"server-error","member":"db-1"}]' pulumi up`. Lets a demo
- * make a separate process (the Pulumi provider, the command) hit a fault.
- *
- * They stay with the process that read the variable: kept in its memory beside the stored plan
- * (every cloud object of the process on the same directory sees them), never written to
- * `cloud.json`, so they end with the process instead of failing every later run that never asked
- * for them. Added once per process and directory, not at every open: the provider opens the cloud
- * for each step of one run. Faults meant to outlive the process go through `injectFault` (or the
- * `faults` option) into the stored plan, which `sim show` lists and `sim reset` clears.
- */
-export const SIM_FAULTS_ENV = "OPENSTACK_VCLUSTER_SIM_FAULTS";
-
-/** (directory, variable value) pairs this process has already read. */
-const envFaultsApplied = new Set<string>();
-/** Per cloud directory, this process's faults from the environment (negative ids: never stored). */
-const processFaults = new Map<string, StoredFault[]>();
-let nextProcessFaultId = -1;
-
-/** Puts this process's faults into a state read from disk, so the fault plan sees them. */
-function withProcessFaults(dir: string, state: CloudState): CloudState {
-  for (const f of processFaults.get(dir) ?? []) state.faults.push(f);
-  return state;
-}
-
-/** Takes this process's faults back out of a state about to be written, keeping what is left of them. */
-function keepProcessFaults(dir: string, state: CloudState): CloudState {
-  const mine = state.faults.filter((f) => f.id < 0);
-  if (mine.length > 0 || processFaults.has(dir)) {
-    state.faults = state.faults.filter((f) => f.id >= 0);
-    if (mine.length > 0) processFaults.set(dir, mine);
-    else processFaults.delete(dir);
-  }
-  return state;
-}
 
 /** What `SimulatedCloud.recreate` found and did. */
 export interface RecreateOutcome {
@@ -172,10 +142,7 @@ export class SimulatedCloud implements Backend {
     const dir = path.resolve(options.dir);
     await fs.mkdir(dir, { recursive: true });
     const faults = validateFaults(options.faults ?? [], "simulated cloud faults");
-    const env = (options.env ?? process.env)[SIM_FAULTS_ENV];
-    const envKey = `${dir}\0${env}`;
-    const envFaults =
-      env !== undefined && env.trim() !== "" && !envFaultsApplied.has(envKey) ? parseFaults(env, SIM_FAULTS_ENV) : [];
+    const envFaults = envFaultsFor(dir, options.env ?? process.env);
     const cloud = new SimulatedCloud(dir, options);
     await withLock(dir, async () => {
       // Every write is made under the lock: a temp file seen now is one a killed process left.
@@ -191,19 +158,11 @@ export class SimulatedCloud implements Backend {
         changed = true;
       }
       for (const f of faults) addFault(state, f);
-      if (envFaults.length > 0) {
-        const mine = processFaults.get(dir) ?? [];
-        for (const f of envFaults) {
-          const stored: StoredFault = { ...f, id: nextProcessFaultId--, left: f.times ?? 1 };
-          if (f.kind === "error") stored.baseCount = state.calls[f.op] ?? 0;
-          mine.push(stored);
-        }
-        processFaults.set(dir, mine);
-      }
+      addProcessFaults(dir, state, envFaults.faults);
       cloud.cloudId = state.cloudId;
       if (changed || faults.length > 0) await writeStateAtomically(dir, state);
     });
-    if (envFaults.length > 0) envFaultsApplied.add(envKey);
+    envFaults.taken();
     return cloud;
   }
 
@@ -230,7 +189,7 @@ export class SimulatedCloud implements Backend {
         keptAs = path.join(dir, `${BROKEN_PREFIX}${new Date().toISOString().replace(/[:.]/g, "-")}`);
         await fs.rename(statePath(dir), keptAs);
       }
-      processFaults.delete(dir);
+      forgetProcessFaults(dir);
       const lost = {
         servers: old?.servers.length ?? 0,
         volumes: old?.volumes.length ?? 0,
