@@ -32,7 +32,7 @@
 
 import { type ClusterSpec, type Grouping, SCOPES, type Scope, scopeRank } from "../model/cluster";
 import type { SpecIssue } from "../model/issues";
-import { quote } from "../model/text";
+import { joinNames, quote } from "../model/text";
 
 /** Where each grouping and each member's zone pin is in the user's input. */
 export interface ContradictionPaths {
@@ -50,7 +50,7 @@ const APART: Record<Scope, string> = {
 const CHAIN_BUDGET = 2_000_000;
 const LIST_LIMIT = 8;
 
-/** As many of a list as a message shows (listNames cuts the rest). */
+/** As many of a list as a message shows (joinNames cuts the rest). */
 function shown(names: readonly string[]): string[] {
   return names.slice(0, LIST_LIMIT);
 }
@@ -58,14 +58,6 @@ function shown(names: readonly string[]): string[] {
 /** The names an issue is about, each once, in the order given. */
 function involved(...lists: (readonly string[])[]): string[] {
   return [...new Set(lists.flat())];
-}
-
-/** `"a"`, `"a" and "b"`, `"a", "b" and "c"`, long lists cut with "and N more". */
-export function listNames(names: readonly string[], limit = LIST_LIMIT, conjunction: "and" | "or" = "and"): string {
-  const quoted = names.slice(0, limit).map((n) => quote(n));
-  if (names.length > limit) return `${quoted.join(", ")} ${conjunction} ${names.length - limit} more`;
-  if (quoted.length <= 1) return quoted.join("");
-  return `${quoted.slice(0, -1).join(", ")} ${conjunction} ${quoted[quoted.length - 1]}`;
 }
 
 class UnionFind {
@@ -150,7 +142,7 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
       issues.push({
         code: "rule_not_for_volumes",
         path: paths.grouping(i),
-        message: `anti-affinity grouping ${quote(g.name)} mixes servers (${listNames(servers)}) and volumes (${listNames(vols)}); keeping a server apart from a volume means nothing`,
+        message: `anti-affinity grouping ${quote(g.name)} mixes servers (${joinNames(servers)}) and volumes (${joinNames(vols)}); keeping a server apart from a volume means nothing`,
         hint: "split it into one grouping of servers and one of volumes",
         names: involved([g.name], shown(servers), shown(vols)),
       });
@@ -159,7 +151,7 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
       issues.push({
         code: "rule_not_for_volumes",
         path: paths.grouping(i),
-        message: `proximity grouping ${quote(g.name)} has only volumes (${listNames(vols)}); proximity means nothing between volumes`,
+        message: `proximity grouping ${quote(g.name)} has only volumes (${joinNames(vols)}); proximity means nothing between volumes`,
         hint: "use affinity to keep volumes on one backend or in one zone, or add the servers that use them",
         names: involved([g.name], shown(vols)),
       });
@@ -291,8 +283,8 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
     const parts: string[] = [];
     if (relaxable.length === 1) parts.push(`relax ${quote(relaxable[0] as string)} to enforcement: soft`);
     else if (relaxable.length > 1)
-      parts.push(`relax one of ${listNames(relaxable, LIST_LIMIT, "or")} to enforcement: soft`);
-    if (attachments.length > 0) parts.push(`remove the attachTo of ${listNames(attachments, LIST_LIMIT, "or")}`);
+      parts.push(`relax one of ${joinNames(relaxable, LIST_LIMIT, "or")} to enforcement: soft`);
+    if (attachments.length > 0) parts.push(`remove the attachTo of ${joinNames(attachments, LIST_LIMIT, "or")}`);
     return parts.join(", ");
   };
 
@@ -323,11 +315,11 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
         const b = names[targets[0] as number] as string;
         const more =
           k > 2
-            ? ` (${k} of its members are tied together: ${listNames(together.map((j) => names[j] as string))})`
+            ? ` (${k} of its members are tied together: ${joinNames(together.map((j) => names[j] as string))})`
             : "";
         if (found) {
           const s = subject(found.groupings);
-          const through = found.via.length > 0 ? ` through ${listNames(found.via.map((j) => names[j] as string))}` : "";
+          const through = found.via.length > 0 ? ` through ${joinNames(found.via.map((j) => names[j] as string))}` : "";
           issues.push({
             code: "affinity_vs_anti_affinity",
             path: paths.grouping(i),
@@ -347,7 +339,7 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
           });
         }
       } else {
-        const list = listNames(together.map((j) => names[j] as string));
+        const list = joinNames(together.map((j) => names[j] as string));
         const by = found ? `, tied by ${subject(found.groupings).text},` : ", tied by hard affinity,";
         issues.push({
           code: "anti_affinity_over_capacity",
@@ -389,7 +381,7 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
       const b = names[j] as string;
       const s = found ? subject(found.groupings) : { text: "hard affinity groupings", plural: true };
       const through =
-        found && found.via.length > 0 ? ` through ${listNames(found.via.map((x) => names[x] as string))}` : "";
+        found && found.via.length > 0 ? ` through ${joinNames(found.via.map((x) => names[x] as string))}` : "";
       issues.push({
         code: "zone_pin_conflict",
         path: paths.memberZone(j),
@@ -422,7 +414,7 @@ export function detectContradictions(spec: ClusterSpec, paths: ContradictionPath
       issues.push({
         code: "zone_pin_conflict",
         path: paths.grouping(i),
-        message: `${listNames(entry.members.map((j) => names[j] as string))} of ${quote(g.name)} (anti-affinity, zone) are pinned to zone ${quote(zone)}${indirect ? " (some through hard affinity)" : ""}, but it allows at most ${g.maxPerDomain} per zone`,
+        message: `${joinNames(entry.members.map((j) => names[j] as string))} of ${quote(g.name)} (anti-affinity, zone) are pinned to zone ${quote(zone)}${indirect ? " (some through hard affinity)" : ""}, but it allows at most ${g.maxPerDomain} per zone`,
         hint: `pin them to different zones, or raise maxPerDomain of ${quote(g.name)} to ${entry.members.length}`,
         names: involved(shown(entry.members.map((j) => names[j] as string)), [g.name, zone]),
       });

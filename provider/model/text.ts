@@ -250,3 +250,14 @@ export function listItems(items: readonly string[], max: number, show: (item: st
 export function listNames(names: readonly string[], max = 5): string {
   return listItems(names, max, quote);
 }
+
+/**
+ * The user's names, quoted, as a sentence lists them: `"a"`, `"a" and "b"`, `"a", "b" and "c"`;
+ * past `max`, `"a", "b" and 3 more`. For messages that read as prose (the spec's contradictions).
+ */
+export function joinNames(names: readonly string[], max = 8, conjunction: "and" | "or" = "and"): string {
+  const quoted = names.slice(0, max).map(quote);
+  if (names.length > max) return `${quoted.join(", ")} ${conjunction} ${names.length - max} more`;
+  if (quoted.length <= 1) return quoted.join("");
+  return `${quoted.slice(0, -1).join(", ")} ${conjunction} ${quoted[quoted.length - 1]}`;
+}
