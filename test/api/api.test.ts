@@ -3,7 +3,16 @@
 // what the cloud holds is checked beside what the API says.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SimulatedCloud } from "../../provider/backends/simulated";
-import { blueprint, call, onCloud, removeTempDirs, serveOnTempCloud, spec, type TestServer, waitFor } from "./helpers";
+import {
+  blueprintNamed,
+  call,
+  onCloud,
+  removeTempDirs,
+  serveOnTempCloud,
+  specFile,
+  type TestServer,
+  waitFor,
+} from "../support/api";
 
 let server: TestServer;
 let cloud: SimulatedCloud;
@@ -22,7 +31,7 @@ describe("the blueprint's use cases, through the API", () => {
     ["blueprint-usecase-1.json", ["db-server-1"], ["db-vol-1"]],
     ["blueprint-usecase-2.json", ["db-server-1", "db-server-2"], ["db-vol-1", "db-vol-2"]],
   ])("%s: POST -> BUILD -> ACTIVE -> DELETE -> 404", async (file, servers, volumes) => {
-    const created = await call(server.url, "POST", "/v2/tenant-a/vclusters", spec(file));
+    const created = await call(server.url, "POST", "/v2/tenant-a/vclusters", specFile(file));
     expect(created.status).toBe(202);
     const vc = created.body.vcluster;
     expect(vc).toMatchObject({ name: "new-virtual-cluster", status: "BUILD", tenant_id: "tenant-a" });
@@ -64,10 +73,10 @@ describe("the blueprint's use cases, through the API", () => {
 
 describe("tenants", () => {
   it("another tenant's cluster is a 404 everywhere, and missing from its list", async () => {
-    const created = await call(server.url, "POST", "/v2/tenant-a/vclusters", blueprint("a-only"));
+    const created = await call(server.url, "POST", "/v2/tenant-a/vclusters", blueprintNamed("a-only"));
     const id = created.body.vcluster.id;
     await waitFor(server.url, "tenant-a", id, ["ACTIVE"]);
-    const body = blueprint("a-only");
+    const body = blueprintNamed("a-only");
     for (const [method, payload] of [
       ["GET", undefined],
       ["PUT", body],
@@ -90,7 +99,7 @@ describe("tenants", () => {
     const name = `x'); DROP TABLE clusters; -- "%_\\ ünï`;
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const r = await call(server.url, "POST", "/v2/tenant-c/vclusters", blueprint(name));
+      const r = await call(server.url, "POST", "/v2/tenant-c/vclusters", blueprintNamed(name));
       expect(r.status).toBe(202);
       expect(r.body.vcluster.name).toBe(name);
       ids.push(r.body.vcluster.id);
@@ -112,7 +121,7 @@ describe("list", () => {
   it("pages newest first with limit and marker, and links the next page", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = await call(server.url, "POST", "/v2/tenant-l/vclusters", blueprint(`list-${i}`));
+      const r = await call(server.url, "POST", "/v2/tenant-l/vclusters", blueprintNamed(`list-${i}`));
       ids.push(r.body.vcluster.id);
     }
     const page1 = await call(server.url, "GET", "/v2/tenant-l/vclusters?limit=2");
@@ -145,7 +154,7 @@ describe("list", () => {
 describe("dry run", () => {
   it("places a spec and creates nothing", async () => {
     const before = (await cloud.snapshot()).servers.length;
-    const r = await call(server.url, "POST", "/v2/tenant-a/vclusters/dry-run", spec("blueprint-usecase-2.json"));
+    const r = await call(server.url, "POST", "/v2/tenant-a/vclusters/dry-run", specFile("blueprint-usecase-2.json"));
     expect(r.status).toBe(200);
     const d = r.body.dry_run;
     expect(d).toMatchObject({ name: "new-virtual-cluster", placeable: true, mode: "pinned", blocking: [] });

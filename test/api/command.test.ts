@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseListen, serveCommand } from "../../provider/api/command";
 import type { Io } from "../../provider/cli/io";
-import { makeCloud, removeTempDirs, tempDir } from "./helpers";
+import { makeCloud, removeTempDirs, tempDir } from "../support/api";
 
 afterAll(removeTempDirs);
 

@@ -3,7 +3,17 @@
 // repeated key (the blueprint's own examples repeat "instance") named with its lines.
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blueprint, call, makeCloud, removeTempDirs, serve, spec, type TestServer, tempDir, waitFor } from "./helpers";
+import {
+  blueprintNamed,
+  call,
+  makeCloud,
+  removeTempDirs,
+  serve,
+  specFile,
+  type TestServer,
+  tempDir,
+  waitFor,
+} from "../support/api";
 
 let server: TestServer;
 
@@ -22,7 +32,7 @@ const POST = "/v2/tenant-a/vclusters";
 
 describe("request bodies", () => {
   it("a repeated key is a 400 naming the key and its lines, with a hint to write an array", async () => {
-    const r = await call(server.url, "POST", POST, spec("blueprint-example-1-repeated-keys.json"));
+    const r = await call(server.url, "POST", POST, specFile("blueprint-example-1-repeated-keys.json"));
     expect(r.status).toBe(400);
     const fault = r.body.badRequest;
     expect(fault.code).toBe(400);
@@ -66,7 +76,7 @@ describe("request bodies", () => {
   });
 
   it("every problem of a spec at once, each with a code, a path and a hint", async () => {
-    const body = blueprint("typos", {
+    const body = blueprintNamed("typos", {
       groupings: [{ name: "g", membersRef: ["db-server-1", "db-vol-9"], spec: { rule: "affinity", scop: "host" } }],
     });
     const r = await call(server.url, "POST", POST, body);
@@ -110,7 +120,7 @@ describe("request bodies", () => {
   });
 
   it("a body over 1 MiB is a 413", async () => {
-    const big = JSON.stringify(blueprint("big", { padding: "x".repeat(1024 * 1024) }));
+    const big = JSON.stringify(blueprintNamed("big", { padding: "x".repeat(1024 * 1024) }));
     const r = await call(server.url, "POST", POST, big);
     expect(r.status).toBe(413);
     expect(r.body.overLimit).toMatchObject({
@@ -120,7 +130,7 @@ describe("request bodies", () => {
   });
 
   it("a body just under 1 MiB is read (and judged on its content)", async () => {
-    const body = JSON.stringify(blueprint("big", { padding: "" }));
+    const body = JSON.stringify(blueprintNamed("big", { padding: "" }));
     const padded = body.replace('"padding":""', `"padding":"${"x".repeat(1024 * 1024 - body.length - 10)}"`);
     const r = await call(server.url, "POST", POST, padded);
     expect(r.status).toBe(400);
@@ -138,7 +148,7 @@ describe("request bodies", () => {
         message: `content type "${type}" is not supported; hint: send the body as application/json`,
       });
     }
-    const charset = await call(server.url, "POST", POST, spec("blueprint-usecase-1.json"), {
+    const charset = await call(server.url, "POST", POST, specFile("blueprint-usecase-1.json"), {
       "content-type": "application/json; charset=utf-8",
     });
     expect(charset.status).toBe(202);
@@ -146,10 +156,10 @@ describe("request bodies", () => {
   });
 
   it("a PUT with a bad body changes nothing", async () => {
-    const created = await call(server.url, "POST", POST, blueprint("keep-me"));
+    const created = await call(server.url, "POST", POST, blueprintNamed("keep-me"));
     const id = created.body.vcluster.id;
     await waitFor(server.url, "tenant-a", id, ["ACTIVE"]);
-    const r = await call(server.url, "PUT", `${POST}/${id}`, spec("blueprint-example-1-repeated-keys.json"));
+    const r = await call(server.url, "PUT", `${POST}/${id}`, specFile("blueprint-example-1-repeated-keys.json"));
     expect(r.status).toBe(400);
     const after = await call(server.url, "GET", `${POST}/${id}`);
     expect(after.body.vcluster).toMatchObject({ name: "keep-me", status: "ACTIVE", operation: { action: "create" } });

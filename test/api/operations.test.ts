@@ -5,18 +5,18 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SimulatedCloud } from "../../provider/backends/simulated";
 import {
-  blueprint,
+  blueprintNamed,
   call,
   makeCloud,
   onCloud,
   removeTempDirs,
   serve,
   serveOnTempCloud,
-  spec,
+  specFile,
   type TestServer,
   tempDir,
   waitFor,
-} from "./helpers";
+} from "../support/api";
 
 let server: TestServer;
 let cloud: SimulatedCloud;
@@ -34,7 +34,7 @@ const BASE = "/v2/tenant-o/vclusters";
 
 /** Use case 1 plus a third server, whose build the cloud is told to make slow. */
 function withThirdServer(name: string): Record<string, unknown> {
-  const body = JSON.parse(spec("blueprint-usecase-1.json")) as {
+  const body = JSON.parse(specFile("blueprint-usecase-1.json")) as {
     vcluster: { name: string; instances: unknown[] };
   };
   body.vcluster.name = name;
@@ -48,7 +48,7 @@ function withThirdServer(name: string): Record<string, unknown> {
 
 describe("one operation at a time per cluster", () => {
   it("a second PUT while one runs is a 409; DELETE too; the first one finishes as pulumi up would", async () => {
-    const created = await call(server.url, "POST", BASE, blueprint("busy"));
+    const created = await call(server.url, "POST", BASE, blueprintNamed("busy"));
     const id = created.body.vcluster.id;
     const before = (await waitFor(server.url, "tenant-o", id, ["ACTIVE"])).body.vcluster;
     const server1 = before.members.find((m: { name: string }) => m.name === "db-server-1");
@@ -97,7 +97,7 @@ describe("many clusters", () => {
     const n = 8;
     const created = await Promise.all(
       Array.from({ length: n }, (_, i) =>
-        call(server.url, "POST", BASE, spec("blueprint-usecase-2.json").replace("new-virtual-cluster", `par-${i}`)),
+        call(server.url, "POST", BASE, specFile("blueprint-usecase-2.json").replace("new-virtual-cluster", `par-${i}`)),
       ),
     );
     expect(created.map((r) => r.status)).toEqual(Array(n).fill(202));
@@ -121,7 +121,7 @@ describe("many clusters", () => {
       member: "db-server-1",
       fault: 'No valid host was found. Host "az1-r1-h1" lacks vCPUs (need 4, free 0).',
     });
-    const created = await call(server.url, "POST", BASE, blueprint("raced"));
+    const created = await call(server.url, "POST", BASE, blueprintNamed("raced"));
     const id = created.body.vcluster.id;
     const vc = (await waitFor(server.url, "tenant-o", id, ["ACTIVE", "ERROR"])).body.vcluster;
     expect(vc.fault).toBeUndefined();
@@ -140,7 +140,7 @@ describe("many clusters", () => {
       fault: "Build of instance aborted: disk full.",
       times: 1,
     });
-    const created = await call(server.url, "POST", BASE, blueprint("doomed"));
+    const created = await call(server.url, "POST", BASE, blueprintNamed("doomed"));
     const id = created.body.vcluster.id;
     const vc = (await waitFor(server.url, "tenant-o", id, ["ACTIVE", "ERROR"])).body.vcluster;
     expect(vc.status).toBe("ERROR");
@@ -163,7 +163,7 @@ describe("close()", () => {
     const own = await makeCloud(sim, [{ kind: "slow", member: "db-server-1", ms: 800 }]);
     const where = { simDir: sim, db: path.join(dir, "api.db") };
     const first = await serve(where);
-    const created = await call(first.url, "POST", "/v2/t/vclusters", blueprint("closing"));
+    const created = await call(first.url, "POST", "/v2/t/vclusters", blueprintNamed("closing"));
     const id = created.body.vcluster.id;
     await first.close();
     await expect(fetch(`${first.url}/v2`)).rejects.toThrow();

@@ -9,7 +9,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TAG_CLUSTER, TAG_MEMBER } from "../../provider/backends/backend";
 import type { SimulatedCloud } from "../../provider/backends/simulated";
-import { call, makeCloud, onCloud, REPO, removeTempDirs, serve, spec, tempDir, waitFor } from "./helpers";
+import { call, makeCloud, onCloud, removeTempDirs, serve, specFile, tempDir, waitFor } from "../support/api";
+import { REPO } from "../support/build";
 
 let bundle: string;
 const children: ChildProcess[] = [];
@@ -72,7 +73,7 @@ describe("a server killed mid-create", () => {
     const cloud: SimulatedCloud = await makeCloud(where.simDir, [{ kind: "slow", member: "db-server-2", ms: 2500 }]);
 
     const first = await spawnServer(where.db, where.simDir);
-    const created = await call(first.url, "POST", "/v2/tenant-r/vclusters", spec("blueprint-usecase-2.json"));
+    const created = await call(first.url, "POST", "/v2/tenant-r/vclusters", specFile("blueprint-usecase-2.json"));
     expect(created.status).toBe(202);
     const id: string = created.body.vcluster.id;
     await until("db-server-2 to be building", async () =>

@@ -2,9 +2,10 @@
 // figure in the JSON can be reproduced by running the same family, size and seed again.
 // Planted families hide a feasible assignment first and derive every rule from it.
 
-import type { ClusterSpec, Grouping, Member, Scope, ServerMember } from "../../provider/model/cluster";
+import type { ClusterSpec, Grouping, Member, ServerMember } from "../../provider/model/cluster";
 import type { CauseCode, Host, StorageBackend, Topology } from "../../provider/placement";
-import { seededTools } from "../placement/random-instance";
+import { grouping, server } from "../support/model";
+import { seededTools } from "../support/random-instance";
 
 export interface BenchInstance {
   spec: ClusterSpec;
@@ -37,29 +38,6 @@ type Tools = ReturnType<typeof seededTools>;
 const tools = seededTools;
 
 const pad = (i: number, w = 5) => String(i).padStart(w, "0");
-
-function server(name: string, flavorRef: string): ServerMember {
-  return { type: "server", name, imageRef: "debian-12", flavorRef };
-}
-
-function grouping(
-  name: string,
-  rule: Grouping["rule"],
-  members: string[],
-  scope: Scope,
-  over: Partial<Grouping> = {},
-): Grouping {
-  return {
-    name,
-    members,
-    rule,
-    scope,
-    enforcement: rule === "proximity" ? "soft" : "hard",
-    weight: 50,
-    maxPerDomain: 1,
-    ...over,
-  };
-}
 
 interface Fleet {
   hosts: number;
@@ -134,18 +112,18 @@ export function f1(hosts: number, seed: number): BenchInstance {
   const web = tier("web", t.int(6, 8), ["m1.small", "m1.medium"]);
   const app = tier("app", t.int(5, 7), ["m1.medium", "m1.large"]);
   const db = tier("db", 3, ["m1.large", "m1.xlarge"]);
-  groupings.push(grouping("web-apart", "anti-affinity", web, "host"));
-  groupings.push(grouping("app-apart", "anti-affinity", app, "host"));
-  groupings.push(grouping("db-apart", "anti-affinity", db, "host"));
+  groupings.push(grouping("web-apart", "anti-affinity", web, { scope: "host" }));
+  groupings.push(grouping("app-apart", "anti-affinity", app, { scope: "host" }));
+  groupings.push(grouping("db-apart", "anti-affinity", db, { scope: "host" }));
   // Each db (and some app servers) keeps its data on a volume local to it.
   const withData = [...db, ...app.slice(0, t.int(2, 4))];
   for (const s of withData) {
     const v = `${s}-data`;
     members.push({ type: "volume", name: v, sizeGb: t.pick([50, 100, 200]), attachTo: s });
-    groupings.push(grouping(`${v}-local`, "affinity", [s, v], "host"));
+    groupings.push(grouping(`${v}-local`, "affinity", [s, v], { scope: "host" }));
   }
   // Soft: keep the app and db tiers in one rack if possible, never beyond a zone.
-  groupings.push(grouping("app-db-near", "proximity", [...app, ...db], "zone", { weight: t.int(10, 90) }));
+  groupings.push(grouping("app-db-near", "proximity", [...app, ...db], { scope: "zone", weight: t.int(10, 90) }));
   return { spec: { name: `f1-${hosts}-${seed}`, members, groupings }, topology, planted: false };
 }
 
@@ -194,7 +172,7 @@ export function f2(n: number, kind: F2Kind, seed: number): BenchInstance {
     let g = 0;
     for (let i = 0; i < pool.length; ) {
       const size = Math.min(pool.length - i, t.int(2, Math.min(6, nHosts)));
-      if (size >= 2) groupings.push(grouping(`g${g++}`, "anti-affinity", pool.slice(i, i + size), "host"));
+      if (size >= 2) groupings.push(grouping(`g${g++}`, "anti-affinity", pool.slice(i, i + size), { scope: "host" }));
       i += size;
     }
   } else {
@@ -209,7 +187,7 @@ export function f2(n: number, kind: F2Kind, seed: number): BenchInstance {
     }
     [...edges].sort().forEach((e, i) => {
       const [a, b] = e.split(":").map(Number) as [number, number];
-      groupings.push(grouping(`e${i}`, "anti-affinity", [names[a] as string, names[b] as string], "host"));
+      groupings.push(grouping(`e${i}`, "anti-affinity", [names[a] as string, names[b] as string], { scope: "host" }));
     });
   }
   const hosts: Host[] = Array.from({ length: nHosts }, (_, i) => ({
@@ -295,7 +273,7 @@ function attachVolumes(t: Tools, pl: Planted, servers: number[], groupings: Grou
     const sName = (pl.members[s] as Member).name;
     const v = `${sName}-vol`;
     pl.members.push({ type: "volume", name: v, sizeGb: t.pick(sizes), attachTo: sName });
-    groupings.push(grouping(`${v}-local`, "affinity", [sName, v], "host"));
+    groupings.push(grouping(`${v}-local`, "affinity", [sName, v], { scope: "host" }));
   }
 }
 
@@ -320,8 +298,8 @@ export function f3(seed: number, scale = 1): BenchInstance {
   const groups = spreadGroups(t, topology, pl, Math.round(100 * scale), 10, 3);
   groups.forEach((ms, g) => {
     const names = ms.map((m) => (pl.members[m] as Member).name);
-    groupings.push(grouping(`svc-${g}-hosts`, "anti-affinity", names, "host"));
-    groupings.push(grouping(`svc-${g}-racks`, "anti-affinity", names, "rack", { maxPerDomain: 3 }));
+    groupings.push(grouping(`svc-${g}-hosts`, "anti-affinity", names, { scope: "host" }));
+    groupings.push(grouping(`svc-${g}-racks`, "anti-affinity", names, { scope: "rack", maxPerDomain: 3 }));
   });
   const withVol = t.shuffle(Array.from({ length: nMembers }, (_, i) => i)).slice(0, Math.round(500 * scale));
   attachVolumes(
@@ -357,9 +335,10 @@ export function f4(seed: number, scale = 1): BenchInstance {
   const spread = spreadGroups(t, topology, pl, Math.round(nGroups * 0.6), 8, 8);
   spread.forEach((ms, g) => {
     const names = ms.map((m) => (pl.members[m] as Member).name);
-    groupings.push(grouping(`spread-${g}`, "anti-affinity", names, "host", { maxPerDomain: 2 }));
+    groupings.push(grouping(`spread-${g}`, "anti-affinity", names, { scope: "host", maxPerDomain: 2 }));
     groupings.push(
-      grouping(`spread-${g}-zones`, "anti-affinity", names, "zone", {
+      grouping(`spread-${g}-zones`, "anti-affinity", names, {
+        scope: "zone",
         enforcement: "soft",
         maxPerDomain: Math.ceil(names.length / 3),
         weight: 20,
@@ -376,13 +355,15 @@ export function f4(seed: number, scale = 1): BenchInstance {
     if (pairs >= Math.round(nGroups * 0.25)) break;
     if (ms.length < 2) continue;
     const names = ms.slice(0, 2).map((m) => (pl.members[m] as Member).name);
-    groupings.push(grouping(`pair-${pairs++}`, "affinity", names, "host"));
+    groupings.push(grouping(`pair-${pairs++}`, "affinity", names, { scope: "host" }));
   }
   // 150 soft rack affinity groups of 4 (may cost: the hidden assignment ignores them).
   for (let g = 0; g < Math.round(nGroups * 0.15); g++) {
     const names = [...new Set(Array.from({ length: 4 }, () => (pl.members[t.int(0, nMembers - 1)] as Member).name))];
     if (names.length >= 2)
-      groupings.push(grouping(`near-${g}`, "affinity", names, "rack", { enforcement: "soft", weight: t.int(5, 60) }));
+      groupings.push(
+        grouping(`near-${g}`, "affinity", names, { scope: "rack", enforcement: "soft", weight: t.int(5, 60) }),
+      );
   }
   const withVol = t.shuffle(Array.from({ length: nMembers }, (_, i) => i)).slice(0, Math.round(2000 * scale));
   attachVolumes(
@@ -415,7 +396,7 @@ export function f5(seed: number, scale = 1): BenchInstance {
   const groupings: Grouping[] = [];
   spreadGroups(t, topology, pl, Math.round(1000 * scale), 10, 10).forEach((ms, g) => {
     const names = ms.map((m) => (pl.members[m] as Member).name);
-    groupings.push(grouping(`spread-${g}`, "anti-affinity", names, "host"));
+    groupings.push(grouping(`spread-${g}`, "anti-affinity", names, { scope: "host" }));
   });
   const withVol = t.shuffle(Array.from({ length: nMembers }, (_, i) => i)).slice(0, Math.round(nMembers * 0.1));
   for (const s of withVol.sort((a, b) => a - b)) {
@@ -453,7 +434,7 @@ export function f6(kind: F6Kind, n: number, seed: number): BenchInstance {
         `spread-${g}`,
         "anti-affinity",
         members.slice(g * 4, g * 4 + 4).map((m) => m.name),
-        "host",
+        { scope: "host" },
       ),
     );
   }
@@ -464,12 +445,12 @@ export function f6(kind: F6Kind, n: number, seed: number): BenchInstance {
     // One more member than hosts × maxPerDomain.
     const names = Array.from({ length: nHosts * 2 + 1 }, (_, i) => `x${pad(i)}`);
     for (const x of names) members.push(server(x, "c1.small"));
-    groupings.push(grouping("too-many", "anti-affinity", names, "host", { maxPerDomain: 2 }));
+    groupings.push(grouping("too-many", "anti-affinity", names, { scope: "host", maxPerDomain: 2 }));
     expectCause = "anti_affinity_domains";
   } else if (kind === "racks") {
     const names = Array.from({ length: racks + 1 }, (_, i) => `x${pad(i)}`);
     for (const x of names) members.push(server(x, "c1.small"));
-    groupings.push(grouping("one-per-rack", "anti-affinity", names, "rack"));
+    groupings.push(grouping("one-per-rack", "anti-affinity", names, { scope: "rack" }));
     expectCause = "anti_affinity_domains";
   } else if (kind === "backend") {
     // Volumes of a type only one backend serves, more than it holds.
@@ -493,8 +474,8 @@ export function f6(kind: F6Kind, n: number, seed: number): BenchInstance {
     const perRack = Math.max(...[...countBy(topology.hosts.map((h) => h.rack)).values()]);
     const names = Array.from({ length: perRack + 1 }, (_, i) => `x${pad(i)}`);
     for (const x of names) members.push(server(x, "c1.small"));
-    groupings.push(grouping("together", "affinity", names, "rack"));
-    groupings.push(grouping("apart", "anti-affinity", names, "host"));
+    groupings.push(grouping("together", "affinity", names, { scope: "rack" }));
+    groupings.push(grouping("apart", "anti-affinity", names, { scope: "host" }));
     expectCause = "conflict";
   }
   return {

@@ -9,7 +9,7 @@
 import type { ClusterSpec, Member } from "../../provider/model/cluster";
 import type { MemberPlacement, Placement, Topology } from "../../provider/placement";
 import { findFlavor } from "../../provider/placement";
-import { encodeMilp } from "../placement/milp";
+import { encodeMilp } from "../support/milp";
 
 export type PeerName = "ffd" | "nova-spread" | "nova-pack" | "k8s";
 export const PEERS: PeerName[] = ["ffd", "nova-spread", "nova-pack", "k8s"];
@@ -339,7 +339,7 @@ function statusOf(s: string, hasPrimal: boolean): ExactResult["status"] {
   return hasPrimal ? "feasible" : "unknown";
 }
 
-/** The placement problem as the engine defines it (test/placement/milp.ts): minimal soft cost. */
+/** The placement problem as the engine defines it (test/support/milp.ts): minimal soft cost. */
 export function exactPlacement(highs: Highs, spec: ClusterSpec, topology: Topology, timeLimitS: number): ExactResult {
   const milp = encodeMilp(spec, topology);
   const { sol, ms } = solveLp(highs, milp.lp, timeLimitS);

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli as runIn, spawned as spawnIn } from "./built";
+import { cli as runIn, spawned as spawnIn } from "../support/cli";
 
 const ROOT = path.resolve(__dirname, "../..");
 const SPECS = path.join(ROOT, "test/fixtures/specs");

@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync,
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli, ensureBuilt, type Result, spawned } from "./built";
+import { ensureBuilt } from "../support/build";
+import { cli, type Result, spawned } from "../support/cli";
 
 let work: string;
 beforeAll(() => {

@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt, type Result, spawned, start, tempFiles } from "./built";
+import { ensureBuilt } from "../support/build";
+import { type Result, spawned, start, tempFiles } from "../support/cli";
 
 const MEMBERS = 20;
 let work: string;

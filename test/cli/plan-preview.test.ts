@@ -4,21 +4,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import {
-  EngineSession,
-  ensureBuilt,
-  makeProgramDir,
-  type Props,
-  ProviderServer,
-  serializedProvider,
-} from "../harness/engine";
-import { cli, type Result } from "./built";
-
-const server = (name: string, flavorRef = "m1.small") => ({
-  name,
-  type: "server",
-  spec: { imageRef: "debian-12", flavorRef },
-});
+import { ensureBuilt } from "../support/build";
+import { cli, type Result } from "../support/cli";
+import { server } from "../support/clusterspec";
+import { EngineSession, makeProgramDir, type Props, ProviderServer, serializedProvider } from "../support/engine";
 
 let dir: string;
 let simDir: string;
@@ -51,7 +40,7 @@ test("a placeable cluster: plan's placement is exactly what pulumi up then build
   const apps = ["app-1", "app-2", "app-3", "app-4"];
   const args: Props = {
     clusterName: "same",
-    instances: [...apps.map((a) => server(a)), server("db", "m1.large")],
+    instances: [...apps.map((a) => server(a)), server("db", { flavorRef: "m1.large" })],
     groupings: [
       { name: "apart", membersRef: apps, spec: { rule: "anti-affinity", scope: "rack" } },
       { name: "near", membersRef: ["app-1", "db"], spec: { rule: "affinity", scope: "zone" } },

@@ -10,7 +10,7 @@ import {
   scopeRank,
   validateSpec,
 } from "../../provider/clusterspec";
-import { cluster, codes, grouping, server, servers, volume } from "./builders";
+import { cluster, codes, grouping, server, servers, volume } from "../support/clusterspec";
 
 const affinity = (scope: Scope, enforcement = "hard") => ({ rule: "affinity", scope, enforcement });
 const anti = (scope: Scope, maxPerDomain = 1, enforcement = "hard") => ({

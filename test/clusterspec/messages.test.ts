@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatIssues, loadSpecFile, SpecError, validateSpec } from "../../provider/clusterspec";
-import { cluster, grouping, server, volume } from "./builders";
+import { cluster, grouping, server, volume } from "../support/clusterspec";
 
 const fixtures = join(__dirname, "..", "fixtures", "specs");
 

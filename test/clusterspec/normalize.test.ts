@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type ClusterSpec, ENFORCEMENTS, type Grouping, RULES, SCOPES, validateSpec } from "../../provider/clusterspec";
-import { blueprint, cluster, grouping, server, servers, volume } from "./builders";
+import { blueprint, cluster, grouping, server, servers, volume } from "../support/clusterspec";
 
 function specOf(input: unknown): ClusterSpec {
   const result = validateSpec(input);

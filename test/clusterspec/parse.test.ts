@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadSpecFile, parseSpecText, SpecFileError } from "../../provider/clusterspec";
-import { codes } from "./builders";
+import { codes } from "../support/clusterspec";
 
 const fixtures = join(__dirname, "..", "fixtures", "specs");
 

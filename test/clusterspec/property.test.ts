@@ -12,7 +12,7 @@ import {
   validateSpec,
 } from "../../provider/clusterspec";
 import { hasPath, type PathSegment, valueAt } from "../../provider/clusterspec/paths";
-import { cluster, grouping, server, volume } from "./builders";
+import { cluster, grouping, server, volume } from "../support/clusterspec";
 
 type Json = unknown;
 

@@ -12,7 +12,7 @@ import {
   validateTopology,
 } from "../../provider/clusterspec/topology-file";
 import { place, renderPlacementTree } from "../../provider/placement";
-import { group, server, spec, volume } from "../placement/builders";
+import { grouping, server, spec, volume } from "../support/model";
 
 const fixture = join(__dirname, "../fixtures/topologies/small.json");
 const tmp = mkdtempSync(join(tmpdir(), "topology-"));
@@ -123,6 +123,7 @@ describe("renderPlacementTree", () => {
     const { topology } = loadTopologyFile(fixture);
     if (!topology) throw new Error("fixture must load");
     const s = spec(
+      "shop",
       [
         server("web-1", "m1.large"),
         server("web-2", "m1.large"),
@@ -130,10 +131,9 @@ describe("renderPlacementTree", () => {
         volume("logs", 600),
       ],
       [
-        group("web", "anti-affinity", ["web-1", "web-2"], { scope: "zone" }),
-        group("att", "affinity", ["web-1", "data"]),
+        grouping("web", "anti-affinity", ["web-1", "web-2"], { scope: "zone" }),
+        grouping("att", "affinity", ["web-1", "data"]),
       ],
-      "shop",
     );
     const r = place({ spec: s, topology });
     expect(r.placed).toBe(true);

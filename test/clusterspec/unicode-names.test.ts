@@ -3,7 +3,7 @@
 // "URI malformed"), no control characters, and references that say something (not blank).
 import { describe, expect, it } from "vitest";
 import { parseSpecText, type SpecIssue, validateParsed, validateSpec } from "../../provider/clusterspec";
-import { cluster, codes, grouping, server, volume } from "./builders";
+import { cluster, codes, grouping, server, volume } from "../support/clusterspec";
 
 const LONE_HIGH = "\ud800";
 const LONE_LOW = "\udc00";

@@ -14,7 +14,7 @@ import {
 } from "../../provider/clusterspec";
 import { escapeControls, escapeJsonText, quote } from "../../provider/model/text";
 import { failuresFrom, specProblems } from "../../provider/pulumi/props";
-import { cluster, codes, grouping, server, servers, volume } from "./builders";
+import { cluster, codes, grouping, server, servers, volume } from "../support/clusterspec";
 
 /** C0/C1 controls, DEL, bidi controls, line/paragraph separators: none may be printed raw. */
 const UNSAFE = /[\p{Cc}\p{Bidi_Control}\u2028\u2029]/u;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ISSUE_CODES, LIMITS, parseSpecText, UNKNOWN, validateParsed, validateSpec } from "../../provider/clusterspec";
-import { blueprint, cluster, codes, grouping, server, servers, volume } from "./builders";
+import { blueprint, cluster, codes, grouping, server, servers, volume } from "../support/clusterspec";
 
 const ok = cluster(servers("a", "b"), [grouping("g", ["a", "b"])]);
 

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TAG_CLUSTER, TAG_MEMBER } from "../../provider/backends/backend";
 import type { OpenStackBackend } from "../../provider/backends/openstack/openstack-backend";
-import { connectDevcloud, DEVCLOUD, devcloudPassword, requireDevcloud } from "../openstack/integration/cloud";
+import { connectDevcloud, DEVCLOUD, devcloudPassword, requireDevcloud } from "../support/devcloud";
 import { clusterOps, Program, summary } from "./harness";
 
 const CLUSTER = `uc2-${randomBytes(3).toString("hex")}`;

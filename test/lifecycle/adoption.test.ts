@@ -13,7 +13,8 @@ import type { ImageResolver } from "../../provider/lifecycle/identity";
 import { SERVER_ACTIVE, until, WaitError, waitFor } from "../../provider/lifecycle/wait";
 import type { ClusterSpec } from "../../provider/model/cluster";
 import { findFlavor, type Topology } from "../../provider/model/topology";
-import { callCounts, grouping, MUTATING_OPS, perMember, server, smallTopology, spec, volume } from "./helpers";
+import { callCounts, MUTATING_OPS, perMember } from "../support/lifecycle";
+import { grouping, server, smallTopology, spec, volume } from "../support/model";
 
 /** Glance's ids of the simulated cloud's images. */
 const IMAGE_IDS: Record<string, string> = {
@@ -26,7 +27,10 @@ const IMAGE_NAMES = Object.fromEntries(Object.entries(IMAGE_IDS).map(([name, id]
 function topologyWithIds(): Topology {
   const t = smallTopology();
   const ids: Record<string, string> = { "m1.small": "2", "m1.medium": "3", "m1.large": "4" };
-  for (const [name, f] of Object.entries(t.flavors)) f.id = ids[name] as string;
+  for (const [name, id] of Object.entries(ids)) {
+    const f = t.flavors[name];
+    if (f) f.id = id;
+  }
   return t;
 }
 
@@ -104,7 +108,7 @@ function killedAt(
 
 /** Four servers in host anti-affinity, two with a volume attached; images by name, flavors by id. */
 function crashSpec(): ClusterSpec {
-  const servers = ["w1", "w2", "w3", "w4"].map((n) => server(n, { imageRef: "debian-12", flavorRef: "2" }));
+  const servers = ["w1", "w2", "w3", "w4"].map((n) => server(n, "2", { imageRef: "debian-12" }));
   return spec(
     "crash",
     [...servers, volume("d1", 10, { attachTo: "w1" }), volume("d2", 10, { attachTo: "w2" })],

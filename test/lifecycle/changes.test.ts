@@ -7,8 +7,8 @@ import type { Live } from "../../provider/lifecycle/survey";
 import type { Member } from "../../provider/model/cluster";
 import type { Placement } from "../../provider/model/placement";
 import type { ClusterState } from "../../provider/model/state";
-import { server, spec, volume } from "./helpers";
-import { liveGroup, liveOf, liveServer, liveVolume, stateOf, tags } from "./live";
+import { liveGroup, liveOf, liveServer, liveVolume, stateOf, tags } from "../support/live";
+import { server, spec, volume } from "../support/model";
 
 const C = "c";
 
@@ -303,9 +303,9 @@ describe("changes", () => {
     {
       name: "a new flavor resizes, a new image rebuilds, both may happen to one server",
       members: [
-        server("a", { flavorRef: "m1.large" }),
-        server("b", { imageRef: "ubuntu-24.04" }),
-        server("d", { flavorRef: "m1.medium", imageRef: "cirros" }),
+        server("a", "m1.large"),
+        server("b", "m1.small", { imageRef: "ubuntu-24.04" }),
+        server("d", "m1.medium", { imageRef: "cirros" }),
       ],
       live: liveOf({ servers: { a: liveServer("s-a"), b: liveServer("s-b"), d: liveServer("s-d") } }),
       want: {
@@ -328,7 +328,7 @@ describe("changes", () => {
     },
     {
       name: "a forced move wins over an in-place change",
-      members: [server("a", { flavorRef: "m1.large" }), server("b")],
+      members: [server("a", "m1.large"), server("b")],
       live: liveOf({ servers: { a: liveServer("s-a"), b: liveServer("s-b") } }),
       moves: [{ member: "a", reason: 'anti-affinity "g"' }],
       want: { moves: { a: 'anti-affinity "g"' } },
@@ -466,10 +466,7 @@ describe("changes", () => {
   });
 
   it("flavors and images are compared by the identity given, not as written", () => {
-    const s = spec(C, [
-      server("a", { flavorRef: "m1.large", imageRef: "debian-12" }),
-      server("b", { flavorRef: "m1.large" }),
-    ]);
+    const s = spec(C, [server("a", "m1.large", { imageRef: "debian-12" }), server("b", "m1.large")]);
     const live = liveOf({
       servers: {
         a: liveServer("s-a", { flavorRef: "f-large", imageRef: "img-debian" }),
@@ -525,8 +522,8 @@ describe("changes", () => {
 describe("describeSteps", () => {
   it("lists every step in the order apply takes them", () => {
     const members = [
-      server("a", { flavorRef: "m1.large" }),
-      server("b", { imageRef: "cirros" }),
+      server("a", "m1.large"),
+      server("b", "m1.small", { imageRef: "cirros" }),
       server("d"),
       volume("v", 20),
       volume("w", 10, { attachTo: "d" }),

@@ -2,18 +2,8 @@
 // hostId; what a tenant can't express is refused before anything is made.
 import { afterEach, describe, expect, it } from "vitest";
 import { LifecycleError } from "../../provider/lifecycle";
-import {
-  callCounts,
-  expectEmpty,
-  grouping,
-  type Harness,
-  inventory,
-  MUTATING_OPS,
-  openHarness,
-  server,
-  spec,
-  volume,
-} from "./helpers";
+import { callCounts, expectEmpty, type Harness, inventory, MUTATING_OPS, openHarness } from "../support/lifecycle";
+import { grouping, server, spec, volume } from "../support/model";
 
 let h: Harness | undefined;
 afterEach(async () => {

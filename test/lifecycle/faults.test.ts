@@ -6,17 +6,8 @@ import { TAG_CLUSTER, TAG_MEMBER } from "../../provider/backends/backend";
 import type { BackendOp } from "../../provider/backends/simulated";
 import { LifecycleError } from "../../provider/lifecycle";
 import type { ClusterSpec } from "../../provider/model/cluster";
-import {
-  callCounts,
-  expectEmpty,
-  grouping,
-  type Harness,
-  openHarness,
-  perMember,
-  server,
-  spec,
-  volume,
-} from "./helpers";
+import { callCounts, expectEmpty, type Harness, openHarness, perMember } from "../support/lifecycle";
+import { grouping, server, spec, volume } from "../support/model";
 
 /** 3 servers apart on hosts, 2 volumes attached: 5 members, every kind of step. */
 function cluster(): ClusterSpec {

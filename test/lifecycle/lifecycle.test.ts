@@ -7,21 +7,18 @@ import type { ClusterSpec } from "../../provider/model/cluster";
 import {
   callCounts,
   expectEmpty,
-  grouping,
   type Harness,
   inventory,
   MUTATING_OPS,
   openHarness,
   perMember,
-  server,
-  spec,
-  volume,
-} from "./helpers";
+} from "../support/lifecycle";
+import { grouping, server, spec, volume } from "../support/model";
 
 function dbCluster(over: { servers?: number; flavor?: string; image?: string; vol1Size?: number } = {}): ClusterSpec {
   const n = over.servers ?? 5;
   const servers = Array.from({ length: n }, (_, i) =>
-    server(`db-${i + 1}`, {
+    server(`db-${i + 1}`, "m1.small", {
       ...(i === 0 && over.flavor ? { flavorRef: over.flavor } : {}),
       ...(i === 1 && over.image ? { imageRef: over.image } : {}),
     }),

@@ -4,7 +4,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Backend, VolumeCreate } from "../../provider/backends/backend";
 import { ClusterController } from "../../provider/lifecycle";
-import { grouping, type Harness, openHarness, server, smallTopology, spec, volume } from "./helpers";
+import { type Harness, openHarness } from "../support/lifecycle";
+import { grouping, server, smallTopology, spec, volume } from "../support/model";
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -14,8 +14,8 @@ import {
 import type { MemberPlacement } from "../../provider/model/placement";
 import type { Topology } from "../../provider/model/topology";
 import { evaluatePlacement } from "../../provider/placement";
-import { grouping, server, smallTopology, spec } from "./helpers";
-import { liveServer, liveVolume } from "./live";
+import { liveServer, liveVolume } from "../support/live";
+import { grouping, server, smallTopology, spec } from "../support/model";
 
 const UNBOUNDED = 1e12;
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type Backend, BackendError, type BackendErrorCode, type ServerInfo } from "../../provider/backends/backend";
 import { HttpClient, HttpError } from "../../provider/backends/openstack/http";
 import { Ops } from "../../provider/lifecycle/ops";
-import { type Harness, openHarness } from "./helpers";
+import { type Harness, openHarness } from "../support/lifecycle";
 
 /** A backend whose methods are the given fakes (anything else throws); retries wait 1 ms. */
 function fakeBackend(methods: Partial<Backend>): Backend {

@@ -5,7 +5,8 @@ import type { Quota } from "../../provider/backends/simulated";
 import { LifecycleError } from "../../provider/lifecycle";
 import { quotaProblems } from "../../provider/lifecycle/quota";
 import type { Member } from "../../provider/model/cluster";
-import { callCounts, expectEmpty, type Harness, MUTATING_OPS, openHarness, server, spec, volume } from "./helpers";
+import { callCounts, expectEmpty, type Harness, MUTATING_OPS, openHarness } from "../support/lifecycle";
+import { server, spec, volume } from "../support/model";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -14,7 +15,7 @@ afterEach(async () => {
 });
 
 const servers = (n: number, flavorRef = "m1.small"): Member[] =>
-  Array.from({ length: n }, (_, i) => server(`s${i + 1}`, { flavorRef }));
+  Array.from({ length: n }, (_, i) => server(`s${i + 1}`, flavorRef));
 
 describe("quota at plan and apply", () => {
   const cases: { name: string; view: "admin" | "tenant"; quota: Quota; members: Member[]; expected: string[] }[] = [
@@ -139,7 +140,10 @@ describe("quotaProblems", () => {
 describe("images before anything is made", () => {
   it("an image the cloud doesn't have blocks the plan and apply refuses, naming the members", async () => {
     h = await openHarness();
-    const c = spec("c", [server("web-1", { imageRef: "debain-12" }), server("web-2", { imageRef: "debain-12" })]);
+    const c = spec("c", [
+      server("web-1", "m1.small", { imageRef: "debain-12" }),
+      server("web-2", "m1.small", { imageRef: "debain-12" }),
+    ]);
     const plan = await h.controller.plan(c);
     expect(plan.blocking).toEqual([
       'cluster "c": image "debain-12" of "web-1", "web-2" does not exist (known images: debian-12, ubuntu-24.04, cirros)',
@@ -161,7 +165,7 @@ describe("images before anything is made", () => {
     await h.controller.apply(c);
     const plan = await h.controller.plan(spec("c", [server("web-1")]));
     expect(plan.blocking).toEqual([]);
-    const rebuild = await h.controller.plan(spec("c", [server("web-1", { imageRef: "nope" })]));
+    const rebuild = await h.controller.plan(spec("c", [server("web-1", "m1.small", { imageRef: "nope" })]));
     expect(rebuild.blocking).toEqual([
       'cluster "c": image "nope" of "web-1" does not exist (known images: debian-12, ubuntu-24.04, cirros)',
     ]);

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { PlacementMode, ServerInfo } from "../../provider/backends/backend";
 import { coarseSpec, mapRules } from "../../provider/lifecycle/rules";
 import { SERVER_ACTIVE, SERVER_GONE, until, WaitError, waitFor } from "../../provider/lifecycle/wait";
-import { grouping, server, spec, volume } from "./helpers";
+import { grouping, server, spec, volume } from "../support/model";
 
 describe("mapRules", () => {
   const s3 = [server("a"), server("b"), server("c")];
@@ -54,7 +54,7 @@ describe("mapRules", () => {
     {
       name: "delegated: host proximity is affinity",
       mode: "delegated",
-      groupings: [grouping("p", "proximity", ["a", "b"])],
+      groupings: [grouping("p", "proximity", ["a", "b"], { scope: "host" })],
       groups: ["p:affinity"],
     },
     {

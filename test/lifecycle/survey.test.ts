@@ -5,7 +5,7 @@ import type { Backend, ServerGroupInfo, ServerInfo, VolumeInfo } from "../../pro
 import { Ops } from "../../provider/lifecycle/ops";
 import { isBroken, type Live, survey } from "../../provider/lifecycle/survey";
 import type { ClusterState } from "../../provider/model/state";
-import { liveGroup, liveServer, liveVolume, stateOf, tags } from "./live";
+import { liveGroup, liveServer, liveVolume, stateOf, tags } from "../support/live";
 
 const C = "c";
 

@@ -12,7 +12,7 @@ import {
   PLACEMENT,
   PROJECT,
   passwordConfig,
-} from "./helpers";
+} from "../support/openstack-mock";
 
 async function connect(novaMax: string, roles = ["member"]): Promise<{ agent: MockAgent; backend: OpenStackBackend }> {
   const c = mockCloud();

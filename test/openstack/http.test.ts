@@ -11,7 +11,7 @@ import {
   openStackMessage,
   parseRetryAfter,
 } from "../../provider/backends/openstack/http";
-import { json, mockCloud, NOVA, TOKEN } from "./helpers";
+import { json, mockCloud, NOVA, TOKEN } from "../support/openstack-mock";
 
 async function failure(p: Promise<unknown>): Promise<BackendError> {
   try {

@@ -14,7 +14,7 @@ import {
   session,
   TOKEN,
   tokenBody,
-} from "./helpers";
+} from "../support/openstack-mock";
 
 type KeystoneAuth = Exclude<OpenStackAuth, { type: "noauth" }>;
 

@@ -5,7 +5,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt } from "../harness/engine";
+import { ensureBuilt } from "../support/build";
 
 interface Registration {
   name: string;

@@ -3,8 +3,8 @@
 
 import { describe, expect, it } from "vitest";
 import { evaluatePlacement, type Placement, place, type ServerPlacement } from "../../provider/placement";
-import { grid, group, server, spec } from "./builders";
-import { randomInstance } from "./random-instance";
+import { grid, grouping, server, spec } from "../support/model";
+import { randomInstance } from "../support/random-instance";
 
 const at = (host: string): ServerPlacement => {
   const [zone, rack] = host.split("-") as [string, string];
@@ -26,8 +26,9 @@ describe("current placement", () => {
   it("keeps existing members where they are, even when moving would lower the soft cost", () => {
     const current = { a: at("z1-r1-h1"), b: at("z2-r1-h1") };
     const s = spec(
+      "test",
       [server("a", "m1.large"), server("b", "m1.large"), server("c", "m1.large")],
-      [group("near", "affinity", ["a", "b", "c"], { soft: true, weight: 10 })],
+      [grouping("near", "affinity", ["a", "b", "c"], { enforcement: "soft", weight: 10 })],
     );
     const r = place({ spec: s, topology: counted(current, LARGE), current });
     expect(r.placed).toBe(true);
@@ -44,7 +45,7 @@ describe("current placement", () => {
     const t = topo();
     t.hosts = t.hosts.filter((h) => h.name === "z1-r1-h1" || h.name === "z1-r1-h2");
     for (const h of t.hosts) h.used = { vcpus: 8, ramMb: 16384, diskGb: 160 };
-    const s = spec([server("a", "m1.xlarge"), server("b", "m1.xlarge")]);
+    const s = spec("test", [server("a", "m1.xlarge"), server("b", "m1.xlarge")]);
     const r = place({ spec: s, topology: t, current });
     expect(r.placed && r.moves).toEqual([]);
     // With currentIsCounted: false the same `used` is foreign load, and nothing fits.
@@ -53,7 +54,11 @@ describe("current placement", () => {
 
   it("moves a member a new hard rule forbids where it is, and says why", () => {
     const current = { a: at("z1-r1-h1"), b: at("z1-r1-h1") };
-    const s = spec([server("a", "m1.large"), server("b", "m1.large")], [group("apart", "anti-affinity", ["a", "b"])]);
+    const s = spec(
+      "test",
+      [server("a", "m1.large"), server("b", "m1.large")],
+      [grouping("apart", "anti-affinity", ["a", "b"])],
+    );
     const r = place({ spec: s, topology: counted(current, LARGE), current });
     expect(r.placed).toBe(true);
     if (!r.placed) return;
@@ -72,8 +77,9 @@ describe("current placement", () => {
     const t = grid(1, 2, 2, { size: { vcpus: 8 } });
     t.hosts = t.hosts.filter((h) => h.name !== "z1-r2-h2");
     const s = spec(
+      "test",
       [server("a", "m1.xlarge"), server("b", "m1.large"), server("c", "m1.xlarge"), server("d", "m1.large")],
-      [group("apart", "anti-affinity", ["a", "c"])],
+      [grouping("apart", "anti-affinity", ["a", "c"])],
     );
     const r = place({ spec: s, topology: t, current, currentIsCounted: false });
     expect(r.placed).toBe(true);
@@ -90,7 +96,7 @@ describe("current placement", () => {
     const t = counted(current, LARGE);
     const h1 = t.hosts.find((h) => h.name === "z1-r1-h1");
     if (h1) h1.vcpus = 2; // the host shrank below what the member needs
-    const r = place({ spec: spec([server("a", "m1.large")]), topology: t, current });
+    const r = place({ spec: spec("test", [server("a", "m1.large")]), topology: t, current });
     expect(r.placed && r.moves.map((m) => [m.member, m.reason])).toEqual([
       ["a", 'old spot "z1-r1-h1": insufficient vcpus (need 4, most free 2)'],
     ]);
@@ -98,7 +104,7 @@ describe("current placement", () => {
 
   it("ignores current members that left the spec, and current spots that no longer exist", () => {
     const current = { gone: at("z1-r1-h1"), a: at("z9-r9-h9") };
-    const r = place({ spec: spec([server("a")]), topology: topo(), current });
+    const r = place({ spec: spec("test", [server("a")]), topology: topo(), current });
     expect(r.placed).toBe(true);
     if (r.placed) {
       expect(Object.keys(r.placement)).toEqual(["a"]);
@@ -124,7 +130,7 @@ describe("determinism", () => {
   });
 
   it("lists placement keys sorted by member name", () => {
-    const r = place({ spec: spec([server("zeta"), server("alpha"), server("mid")]), topology: topo() });
+    const r = place({ spec: spec("test", [server("zeta"), server("alpha"), server("mid")]), topology: topo() });
     expect(r.placed && Object.keys(r.placement)).toEqual(["alpha", "mid", "zeta"]);
   });
 });

@@ -11,7 +11,7 @@ import {
   place,
   type Topology,
 } from "../../provider/placement";
-import { grid, group, server, spec, volume } from "./builders";
+import { grid, grouping, server, spec, volume } from "../support/model";
 
 const hosts8 = (zones: number, racks: number, perRack: number, opts: Parameters<typeof grid>[3] = {}) =>
   grid(zones, racks, perRack, { size: { vcpus: 8 }, ...opts });
@@ -22,39 +22,47 @@ const withFlavor = (t: Topology, name: string, f: { vcpus: number; ramMb: number
 
 const crafted: Record<CauseCode, PlacementInput> = {
   capacity: {
-    spec: spec([server("a", "m1.xlarge"), server("b", "m1.xlarge"), server("c", "m1.xlarge")]),
+    spec: spec("test", [server("a", "m1.xlarge"), server("b", "m1.xlarge"), server("c", "m1.xlarge")]),
     topology: hosts8(1, 1, 2),
   },
   capacity_bin_packing: {
-    spec: spec([server("a", "big"), server("b", "big"), server("c", "big")]),
+    spec: spec("test", [server("a", "big"), server("b", "big"), server("c", "big")]),
     topology: withFlavor(grid(1, 1, 2, { size: { vcpus: 16 } }), "big", { vcpus: 9, ramMb: 1024, diskGb: 10 }),
   },
   anti_affinity_domains: {
     spec: spec(
+      "test",
       [server("db-1", "m1.large"), server("db-2", "m1.large"), server("db-3", "m1.large")],
-      [group("db-quorum", "anti-affinity", ["db-1", "db-2", "db-3"])],
+      [grouping("db-quorum", "anti-affinity", ["db-1", "db-2", "db-3"])],
     ),
     topology: hosts8(1, 1, 2),
   },
   volume_capacity: {
-    spec: spec([volume("v1", 600), volume("v2", 600)]),
+    spec: spec("test", [volume("v1", 600), volume("v2", 600)]),
     topology: hosts8(1, 1, 1, { lvm: false, cephGb: 1000 }),
   },
   no_backend: {
-    spec: spec([volume("v1", 10, { volumeType: "nvme" })]),
+    spec: spec("test", [volume("v1", 10, { volumeType: "nvme" })]),
     topology: (() => {
       const t = hosts8(1, 1, 1);
       for (const b of t.storageBackends) b.volumeTypes = ["ssd"];
       return t;
     })(),
   },
-  unknown_flavor: { spec: spec([server("a", "m1.huge")]), topology: hosts8(1, 1, 1) },
-  unknown_zone: { spec: spec([server("a", "m1.small", { zone: "az9" })]), topology: hosts8(1, 1, 1) },
-  member_fits_nowhere: { spec: spec([server("a", "m1.xlarge")]), topology: grid(1, 1, 3, { size: { vcpus: 4 } }) },
+  unknown_flavor: { spec: spec("test", [server("a", "m1.huge")]), topology: hosts8(1, 1, 1) },
+  unknown_zone: { spec: spec("test", [server("a", "m1.small", { zone: "az9" })]), topology: hosts8(1, 1, 1) },
+  member_fits_nowhere: {
+    spec: spec("test", [server("a", "m1.xlarge")]),
+    topology: grid(1, 1, 3, { size: { vcpus: 4 } }),
+  },
   conflict: {
     spec: spec(
+      "test",
       [server("a", "m1.large"), server("b", "m1.large"), server("c", "m1.large"), server("d", "m1.large")],
-      [group("trio", "affinity", ["a", "b", "c"]), group("spread", "anti-affinity", ["a", "d"], { scope: "rack" })],
+      [
+        grouping("trio", "affinity", ["a", "b", "c"]),
+        grouping("spread", "anti-affinity", ["a", "d"], { scope: "rack" }),
+      ],
     ),
     topology: hosts8(1, 2, 1),
   },
@@ -90,11 +98,12 @@ describe("causes", () => {
 
   it("keeps two groupings when neither alone is the problem", () => {
     const s = spec(
+      "test",
       [server("a", "m1.large"), server("b", "m1.large"), server("c", "m1.large")],
       [
-        group("ab", "affinity", ["a", "b"]),
-        group("bc", "affinity", ["b", "c"]),
-        group("free", "anti-affinity", ["a", "c"], { soft: true }),
+        grouping("ab", "affinity", ["a", "b"]),
+        grouping("bc", "affinity", ["b", "c"]),
+        grouping("free", "anti-affinity", ["a", "c"], { enforcement: "soft" }),
       ],
     );
     const r = place({ spec: s, topology: hosts8(1, 1, 2) });
@@ -104,8 +113,8 @@ describe("causes", () => {
   it("a lower bound answers at once even at scale", () => {
     const members = Array.from({ length: 5000 }, (_, i) => server(`s${i}`, "m1.small"));
     const r = place({
-      spec: spec(members, [
-        group(
+      spec: spec("test", members, [
+        grouping(
           "all",
           "anti-affinity",
           members.map((m) => m.name),

@@ -4,9 +4,9 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { evaluatePlacement, place } from "../../provider/placement";
-import { grid, group, server, spec } from "./builders";
-import { encodeMilp } from "./milp";
-import { randomInstance } from "./random-instance";
+import { encodeMilp } from "../support/milp";
+import { grid, grouping, server, spec } from "../support/model";
+import { randomInstance } from "../support/random-instance";
 
 type Highs = Awaited<ReturnType<typeof import("highs").default>>;
 let highs: Highs;
@@ -83,12 +83,12 @@ describe("exact oracle (HiGHS)", () => {
     const names = ms.map((m) => m.name);
     const groupings = [
       ...Array.from({ length: 8 }, (_, g) =>
-        group(`spread-${g}`, "anti-affinity", names.slice(g * 5, g * 5 + 6), { scope: "rack" }),
+        grouping(`spread-${g}`, "anti-affinity", names.slice(g * 5, g * 5 + 6), { scope: "rack" }),
       ),
-      group("tight", "affinity", ["s0", "s7", "s13"], { scope: "rack" }),
-      group("zones", "anti-affinity", names, { scope: "zone", soft: true, maxPerDomain: 19 }),
+      grouping("tight", "affinity", ["s0", "s7", "s13"], { scope: "rack" }),
+      grouping("zones", "anti-affinity", names, { scope: "zone", enforcement: "soft", maxPerDomain: 19 }),
     ];
-    const s = spec(ms, groupings);
+    const s = spec("test", ms, groupings);
     const sol = highs.solve(encodeMilp(s, topology).lp, { output_flag: false, time_limit: 60 });
     expect(sol.Status).toBe("Optimal");
     for (const seed of [0, 1, 2]) {

@@ -4,7 +4,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { evaluatePlacement, place, type Topology } from "../../provider/placement";
-import { randomInstance } from "./random-instance";
+import { randomInstance } from "../support/random-instance";
 
 const instanceSeed = fc.integer({ min: 0, max: 2 ** 31 - 1 });
 // PROP_RUNS / PROP_SEED widen the search when hunting a bug; the default run stays fixed.

@@ -4,52 +4,52 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ClusterSpec } from "../../provider/model/cluster";
 import { evaluatePlacement, formatExplanation, lowerBoundCauses, place, type Topology } from "../../provider/placement";
-import { grid, group, server, spec, volume } from "./builders";
+import { grid, grouping, server, spec, volume } from "../support/model";
 
 const empty: Topology = { flavors: {}, hosts: [], storageBackends: [] };
 
 const cases: { name: string; spec: ClusterSpec; topology: Topology; placed: boolean }[] = [
-  { name: "empty spec, empty topology", spec: spec([]), topology: empty, placed: true },
-  { name: "empty spec", spec: spec([]), topology: grid(1, 1, 1), placed: true },
+  { name: "empty spec, empty topology", spec: spec("test", []), topology: empty, placed: true },
+  { name: "empty spec", spec: spec("test", []), topology: grid(1, 1, 1), placed: true },
   {
     name: "servers on a topology with zero hosts",
-    spec: spec([server("a")]),
+    spec: spec("test", [server("a")]),
     topology: { ...empty, flavors: grid(1, 1, 1).flavors },
     placed: false,
   },
   {
     name: "volume with no backends at all",
-    spec: spec([volume("v")]),
+    spec: spec("test", [volume("v")]),
     topology: { ...grid(1, 1, 1), storageBackends: [] },
     placed: false,
   },
   {
     name: "flavor missing from the topology",
-    spec: spec([server("a", "nope")]),
+    spec: spec("test", [server("a", "nope")]),
     topology: grid(1, 1, 1),
     placed: false,
   },
   {
     name: "grouping naming unknown members",
-    spec: spec([server("a")], [group("g", "anti-affinity", ["a", "ghost"])]),
+    spec: spec("test", [server("a")], [grouping("g", "anti-affinity", ["a", "ghost"])]),
     topology: grid(1, 1, 1),
     placed: true,
   },
   {
     name: "grouping with no known members",
-    spec: spec([server("a")], [group("g", "affinity", ["x", "y"])]),
+    spec: spec("test", [server("a")], [grouping("g", "affinity", ["x", "y"])]),
     topology: grid(1, 1, 1),
     placed: true,
   },
   {
     name: "NaN and negative sizes",
-    spec: spec([volume("v", Number.NaN), volume("w", -5)]),
+    spec: spec("test", [volume("v", Number.NaN), volume("w", -5)]),
     topology: { ...grid(1, 1, 1), storageBackends: [{ name: "b", zone: "z1", capacityGb: -1 }] },
     placed: true,
   },
   {
     name: "backend naming a missing host",
-    spec: spec([volume("v")]),
+    spec: spec("test", [volume("v")]),
     topology: {
       ...grid(1, 1, 1, { ceph: false, lvm: false }),
       storageBackends: [{ name: "lvm@ghost", host: "ghost", capacityGb: 100 }],
@@ -58,19 +58,23 @@ const cases: { name: string; spec: ClusterSpec; topology: Topology; placed: bool
   },
   {
     name: "huge numbers",
-    spec: spec([server("a")]),
+    spec: spec("test", [server("a")]),
     topology: grid(1, 1, 1, { size: { vcpus: Number.MAX_SAFE_INTEGER, ramMb: 1e300, diskGb: 1e300 } }),
     placed: true,
   },
   {
     name: "unicode names",
-    spec: spec([server("数据库-1"), server("ünïcødé")], [group("группа", "anti-affinity", ["数据库-1", "ünïcødé"])]),
+    spec: spec(
+      "test",
+      [server("数据库-1"), server("ünïcødé")],
+      [grouping("группа", "anti-affinity", ["数据库-1", "ünïcødé"])],
+    ),
     topology: grid(1, 1, 2),
     placed: true,
   },
   {
     name: "a member in a grouping twice",
-    spec: spec([server("a")], [group("g", "anti-affinity", ["a", "a"])]),
+    spec: spec("test", [server("a")], [grouping("g", "anti-affinity", ["a", "a"])]),
     topology: grid(1, 1, 1),
     placed: true,
   },

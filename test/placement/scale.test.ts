@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 import type { ClusterSpec, Grouping, Member } from "../../provider/model/cluster";
 import { evaluatePlacement, type Host, place, type StorageBackend, type Topology } from "../../provider/placement";
 import { mulberry32 } from "../../provider/placement/prng";
-import { FLAVORS } from "./builders";
-import { randomInstance } from "./random-instance";
+import { FLAVORS } from "../support/model";
+import { randomInstance } from "../support/random-instance";
 
 function planted(nHosts: number, nMembers: number, seed: number): ClusterSpec & { topology: Topology } {
   const rnd = mulberry32(seed);

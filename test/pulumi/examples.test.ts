@@ -5,16 +5,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as ts from "typescript";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ensureBuilt, REPO } from "../support/build";
 import {
   EngineSession,
-  ensureBuilt,
   makeProgramDir,
   ProviderServer,
-  REPO,
   RESOURCE_TYPE,
   runUnderMocks,
   serializedProvider,
-} from "../harness/engine";
+} from "../support/engine";
 
 const EXAMPLES = path.join(REPO, "examples");
 /** The examples issue 3 asks for (others may add more beside them). */
@@ -40,6 +39,8 @@ test("the four examples are there, each complete and short", () => {
 test("every example typechecks against the package's sources", () => {
   const tsc = path.join(REPO, "node_modules/typescript/bin/tsc");
   const project = path.join(__dirname, "examples.tsconfig.json");
+  // A missing project is an error tsc reports on no example's line: it would pass unnoticed.
+  expect(fs.existsSync(project), project).toBe(true);
   let output = "";
   try {
     execFileSync(process.execPath, [tsc, "-p", project], { cwd: REPO, encoding: "utf8", stdio: "pipe" });

@@ -5,34 +5,31 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SimulatedCloud } from "../../provider/backends/simulated";
+import { ensureBuilt } from "../support/build";
+import { grouping, server, volume } from "../support/clusterspec";
 import {
   EngineSession,
-  ensureBuilt,
   makeProgramDir,
   type Props,
   ProviderServer,
   serializedProvider,
   UNKNOWN,
-} from "../harness/engine";
+} from "../support/engine";
 
-const server = (name: string, flavorRef = "m1.small") => ({
-  name,
-  type: "server",
-  spec: { imageRef: "debian-12", flavorRef },
-});
-const volume = (name: string, attachTo: string, size = 10) => ({ name, type: "volume", spec: { size, attachTo } });
-const antiAffinity = (name: string, membersRef: string[], scope = "host") => ({
-  name,
-  membersRef,
-  spec: { rule: "anti-affinity", scope },
-});
+const antiAffinity = (name: string, membersRef: string[], scope = "host") =>
+  grouping(name, membersRef, { rule: "anti-affinity", scope });
 
 function args(instances: object[], groupings: object[] = []): Props {
   return { clusterName: "lc", instances, groupings };
 }
 
 const BASE = args(
-  [server("web-1"), server("web-2"), server("db-1", "m1.medium"), volume("db-data", "db-1")],
+  [
+    server("web-1"),
+    server("web-2"),
+    server("db-1", { flavorRef: "m1.medium" }),
+    volume("db-data", { attachTo: "db-1" }),
+  ],
   [antiAffinity("web-apart", ["web-1", "web-2"])],
 );
 
@@ -164,7 +161,13 @@ describe("a cluster's life through the engine's calls", () => {
   test("changing a flavor resizes that server in place", async () => {
     const before = members(stack.session);
     const resized = args(
-      [server("web-1"), server("web-2"), server("db-1", "m1.large"), volume("db-data", "db-1"), server("web-3")],
+      [
+        server("web-1"),
+        server("web-2"),
+        server("db-1", { flavorRef: "m1.large" }),
+        volume("db-data", { attachTo: "db-1" }),
+        server("web-3"),
+      ],
       [antiAffinity("web-apart", ["web-1", "web-2", "web-3"])],
     );
     expect(await stack.session.up(resized)).toEqual({ kind: "updated" });
@@ -319,7 +322,7 @@ describe("a cluster deleted entirely behind Pulumi's back", () => {
   });
 
   test("stays in the stack with every member MISSING, and the next up rebuilds it", async () => {
-    const spec = args([server("a"), server("b"), volume("v", "a")]);
+    const spec = args([server("a"), server("b"), volume("v", { attachTo: "a" })]);
     expect(await stack.session.up(spec)).toEqual({ kind: "created" });
     const cloud = await stack.cloud();
     await cloud.reset();

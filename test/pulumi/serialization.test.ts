@@ -2,14 +2,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import {
-  EngineSession,
-  ensureBuilt,
-  makeProgramDir,
-  type Props,
-  ProviderServer,
-  serializedProvider,
-} from "../harness/engine";
+import { ensureBuilt } from "../support/build";
+import { EngineSession, makeProgramDir, type Props, ProviderServer, serializedProvider } from "../support/engine";
 
 const SECRET = "s3cr3t-sentinel";
 

@@ -8,19 +8,21 @@ import { type RunningServer, type ServerOptions, startServer } from "../../provi
 import { TAG_CLUSTER, TAG_MEMBER } from "../../provider/backends/backend";
 import { type Fault, SimulatedCloud } from "../../provider/backends/simulated";
 import { loadTopologyFile } from "../../provider/clusterspec/topology-file";
+import { REPO } from "./build";
 
-export const REPO = path.resolve(__dirname, "../..");
 export const SPECS = path.join(REPO, "test/fixtures/specs");
 
 /** The blueprint's images (its examples name "xxx-yyy-zzz") beside the usual ones. */
 export const IMAGES = ["xxx-yyy-zzz", "debian-12", "cirros"];
 
-export function spec(file: string): string {
+/** A spec file's text, from test/fixtures/specs. */
+export function specFile(file: string): string {
   return readFileSync(path.join(SPECS, file), "utf8");
 }
 
-export function blueprint(name: string, over: Record<string, unknown> = {}): Record<string, unknown> {
-  const body = JSON.parse(spec("blueprint-usecase-1.json")) as { vcluster: Record<string, unknown> };
+/** The blueprint's use case 1 under another name (and `over` merged into its vcluster). */
+export function blueprintNamed(name: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+  const body = JSON.parse(specFile("blueprint-usecase-1.json")) as { vcluster: Record<string, unknown> };
   return { vcluster: { ...body.vcluster, name, ...over } };
 }
 

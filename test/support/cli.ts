@@ -5,11 +5,10 @@ import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { run } from "../../provider/cli/program";
+import { REPO } from "./build";
 
-export { ensureBuilt } from "../harness/engine";
-
-export const ROOT = path.resolve(__dirname, "../..");
-export const BIN = path.join(ROOT, "dist/provider/cli/main.js");
+/** The built binary (`ensureBuilt` in ./build makes it). */
+export const BIN = path.join(REPO, "dist/provider/cli/main.js");
 
 export interface Result {
   code: number;

@@ -1,4 +1,6 @@
-// Small builders for spec tests: members and groupings in the args form, with sensible defaults.
+// Builders for the clusterspec tests: members and groupings in the args form a user writes (what parse,
+// validate and normalize read), untyped so tests can hand in anything; sensible defaults. The model's
+// normalized values (ClusterSpec, Topology) are built by ./model instead.
 import type { SpecIssue, ValidationResult } from "../../provider/clusterspec";
 
 type Obj = Record<string, unknown>;

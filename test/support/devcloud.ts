@@ -1,11 +1,12 @@
-// Connects the integration tests to the dev cloud (or the cloud OS_CLOUD names) and fails loudly when it can't.
+// Connects the real-cloud suites (test/openstack/integration, test/e2e/openstack.test.ts) to the dev cloud (or the
+// cloud OS_CLOUD names), and fails loudly when it can't.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { resolveOpenStackConfig } from "../../../provider/backends/openstack/config";
-import { HttpClient } from "../../../provider/backends/openstack/http";
-import { OpenStackBackend } from "../../../provider/backends/openstack/openstack-backend";
-import { Session } from "../../../provider/backends/openstack/session";
+import { resolveOpenStackConfig } from "../../provider/backends/openstack/config";
+import { HttpClient } from "../../provider/backends/openstack/http";
+import { OpenStackBackend } from "../../provider/backends/openstack/openstack-backend";
+import { Session } from "../../provider/backends/openstack/session";
 
 export const DEVCLOUD_DIR =
   process.env.VCLUSTER_DEVCLOUD_DIR ??

@@ -17,61 +17,13 @@ import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import * as statusproto from "@pulumi/pulumi/proto/status_pb";
 import * as structproto from "google-protobuf/google/protobuf/struct_pb";
-import * as lockfile from "proper-lockfile";
+import { REPO } from "./build";
 
-export const REPO = path.resolve(__dirname, "../..");
 export const PACKAGE_NAME = "pulumi-openstack-vcluster";
 export const RESOURCE_TYPE = "pulumi-nodejs:dynamic/openstack-vcluster:VCluster";
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 export type Props = Record<string, unknown>;
-
-/**
- * The tests run the built package, as users do: build when the sources are newer than dist.
- * Several test files may ask at once (vitest runs files in parallel): one build at a time.
- */
-export async function ensureBuilt(): Promise<void> {
-  const outputs = ["dist/sdk/index.js", "dist/provider/dynamic/hooks.js"].map((p) => path.join(REPO, p));
-  const fresh = () => {
-    if (!outputs.every((p) => fs.existsSync(p))) return false;
-    const built = Math.min(...outputs.map((p) => fs.statSync(p).mtimeMs));
-    return newestSource(["provider", "sdk"].map((d) => path.join(REPO, d))) <= built;
-  };
-  if (fresh()) return;
-  const release = await lockfile.lock(REPO, {
-    lockfilePath: path.join(os.tmpdir(), "openstack-vcluster-dist-build.lock"),
-    retries: { retries: 240, minTimeout: 250, maxTimeout: 500 },
-    stale: 180_000,
-  });
-  try {
-    if (fresh()) return;
-    try {
-      execFileSync(process.execPath, [path.join(REPO, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], {
-        cwd: REPO,
-        stdio: "pipe",
-      });
-    } catch (err) {
-      // tsc emits despite type errors elsewhere in the tree; only missing outputs are fatal.
-      if (!outputs.every((p) => fs.existsSync(p))) throw err;
-    }
-    // tsc leaves an unchanged file's mtime alone: mark the build as done.
-    const now = new Date();
-    for (const p of outputs) fs.utimesSync(p, now, now);
-  } finally {
-    await release();
-  }
-}
-
-function newestSource(dirs: string[]): number {
-  let newest = 0;
-  for (const dir of dirs) {
-    for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile() || !entry.name.endsWith(".ts")) continue;
-      newest = Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
-    }
-  }
-  return newest;
-}
 
 /**
  * A throwaway Pulumi program directory whose `node_modules` resolves the package to this

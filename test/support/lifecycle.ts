@@ -1,90 +1,13 @@
-// Small builders and a real simulated cloud in a temp dir, for the lifecycle tests.
+// The lifecycle controller over a real simulated cloud in a temp dir, and what the tests ask that cloud:
+// call counts, what exists, what each member has. The specs and topologies come from ./model.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { TAG_CLUSTER, TAG_MEMBER } from "../../provider/backends/backend";
 import { type BackendOp, type Fault, type Quota, SimulatedCloud } from "../../provider/backends/simulated";
 import { ClusterController, type ControllerOptions } from "../../provider/lifecycle";
-import {
-  type ClusterSpec,
-  DEFAULT_WEIGHT,
-  type Grouping,
-  type Member,
-  type Rule,
-  type Scope,
-  type ServerMember,
-  type VolumeMember,
-} from "../../provider/model/cluster";
 import type { Topology } from "../../provider/model/topology";
-
-export function server(name: string, over: Partial<ServerMember> = {}): ServerMember {
-  return { type: "server", name, imageRef: "debian-12", flavorRef: "m1.small", ...over };
-}
-
-export function volume(name: string, sizeGb: number, over: Partial<VolumeMember> = {}): VolumeMember {
-  return { type: "volume", name, sizeGb, ...over };
-}
-
-export function grouping(
-  name: string,
-  rule: Rule,
-  members: string[],
-  over: Partial<Omit<Grouping, "name" | "rule" | "members">> & { scope?: Scope } = {},
-): Grouping {
-  return {
-    name,
-    members,
-    rule,
-    scope: "host",
-    enforcement: "hard",
-    weight: DEFAULT_WEIGHT,
-    maxPerDomain: 1,
-    ...over,
-  };
-}
-
-/** attachTo implies hard server-volume affinity at zone scope (what normalize derives). */
-export function spec(name: string, members: Member[], groupings: Grouping[] = []): ClusterSpec {
-  const implied = members
-    .filter((m): m is VolumeMember => m.type === "volume" && m.attachTo !== undefined)
-    .map((v) =>
-      grouping(`attach:${v.name}`, "affinity", [v.attachTo as string, v.name], { scope: "zone", implied: true }),
-    );
-  return { name, members, groupings: [...groupings, ...implied] };
-}
-
-/** 2 zones x 2 racks x 2 hosts, a local backend per host and a shared one per zone. */
-export function smallTopology(): Topology {
-  const hosts: Topology["hosts"] = [];
-  const storageBackends: Topology["storageBackends"] = [];
-  for (const zone of ["az1", "az2"]) {
-    storageBackends.push({ name: `ceph-${zone}`, zone, capacityGb: 10_000, usedGb: 0 });
-    for (const rack of ["r1", "r2"]) {
-      for (const h of ["h1", "h2"]) {
-        const name = `${zone}-${rack}-${h}`;
-        hosts.push({
-          name,
-          zone,
-          rack,
-          vcpus: 16,
-          ramMb: 65536,
-          diskGb: 1000,
-          used: { vcpus: 0, ramMb: 0, diskGb: 0 },
-        });
-        storageBackends.push({ name: `lvm@${name}`, host: name, capacityGb: 1000, usedGb: 0 });
-      }
-    }
-  }
-  return {
-    flavors: {
-      "m1.small": { vcpus: 1, ramMb: 2048, diskGb: 20 },
-      "m1.medium": { vcpus: 2, ramMb: 4096, diskGb: 40 },
-      "m1.large": { vcpus: 4, ramMb: 8192, diskGb: 80 },
-    },
-    hosts,
-    storageBackends,
-  };
-}
+import { smallTopology } from "./model";
 
 export interface Harness {
   cloud: SimulatedCloud;

@@ -1,6 +1,6 @@
 // The backend conformance suite against a real Keystone/Nova/Cinder: as admin (pinned) and as a member (delegated).
 import { describeBackendConformance } from "../../backends/conformance";
-import { connectDevcloud, DEVCLOUD } from "./cloud";
+import { connectDevcloud, DEVCLOUD } from "../../support/devcloud";
 
 for (const who of ["admin", "member"] as const) {
   describeBackendConformance(`openstack devcloud as ${who}`, async () => {

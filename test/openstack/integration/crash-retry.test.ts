@@ -13,11 +13,10 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TAG_CLUSTER, TAG_MEMBER } from "../../../provider/backends/backend";
 import type { OpenStackBackend } from "../../../provider/backends/openstack/openstack-backend";
-import { ensureBuilt } from "../../harness/engine";
-import { connectDevcloud, DEVCLOUD, DEVCLOUD_DIR, requireDevcloud } from "./cloud";
+import { ensureBuilt } from "../../support/build";
+import { BIN } from "../../support/cli";
+import { connectDevcloud, DEVCLOUD, DEVCLOUD_DIR, requireDevcloud } from "../../support/devcloud";
 
-const REPO = path.resolve(__dirname, "../../..");
-const BIN = path.join(REPO, "dist/provider/cli/main.js");
 const RUN = randomBytes(3).toString("hex");
 const SERVERS = ["w1", "w2", "w3", "w4"];
 const VOLUMES: Record<string, string> = { d1: "w1", d2: "w2" };

@@ -6,7 +6,7 @@ import { TAG_CLUSTER } from "../../../provider/backends/backend";
 import type { OpenStackBackend } from "../../../provider/backends/openstack/openstack-backend";
 import { ClusterController, LifecycleError } from "../../../provider/lifecycle";
 import type { ClusterSpec, Grouping, ServerMember, VolumeMember } from "../../../provider/model/cluster";
-import { connectDevcloud, DEVCLOUD } from "./cloud";
+import { connectDevcloud, DEVCLOUD } from "../../support/devcloud";
 
 const srv = (name: string, over: Partial<ServerMember> = {}): ServerMember => ({
   type: "server",

@@ -1,7 +1,7 @@
 // What discovery sees on the dev cloud: the admin gets the real inventory (pinned), a member zones only (delegated).
 import { afterAll, describe, expect, it } from "vitest";
 import type { OpenStackBackend } from "../../../provider/backends/openstack/openstack-backend";
-import { connectDevcloud } from "./cloud";
+import { connectDevcloud } from "../../support/devcloud";
 
 describe("openstack devcloud discovery", () => {
   const open: OpenStackBackend[] = [];

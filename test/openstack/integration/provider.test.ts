@@ -1,5 +1,5 @@
 // The Pulumi provider against the real dev cloud: the SDK's dynamic-provider server, driven over gRPC
-// like the engine (test/harness/engine.ts), with `openstack-vcluster:cloud` naming a clouds.yaml entry.
+// like the engine (test/support/engine.ts), with `openstack-vcluster:cloud` naming a clouds.yaml entry.
 // Pinned (admin) and delegated (member) modes, refresh after an out-of-band delete, an unplaceable
 // cluster next to what Nova alone does with it, and a cluster over the project's quota.
 import { randomBytes } from "node:crypto";
@@ -7,15 +7,9 @@ import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ServerInfo, TAG_CLUSTER } from "../../../provider/backends/backend";
 import type { OpenStackBackend } from "../../../provider/backends/openstack/openstack-backend";
-import {
-  EngineSession,
-  ensureBuilt,
-  makeProgramDir,
-  type Props,
-  ProviderServer,
-  serializedProvider,
-} from "../../harness/engine";
-import { connectDevcloud, DEVCLOUD, devcloudSession, requireDevcloud } from "./cloud";
+import { ensureBuilt } from "../../support/build";
+import { connectDevcloud, DEVCLOUD, devcloudSession, requireDevcloud } from "../../support/devcloud";
+import { EngineSession, makeProgramDir, type Props, ProviderServer, serializedProvider } from "../../support/engine";
 
 const RUN = randomBytes(3).toString("hex");
 
