@@ -1,6 +1,9 @@
 // `openstack-vcluster serve`: the REST API in the foreground until SIGINT or SIGTERM, then a
 // graceful close (running operations finish, bounded; the database is closed). Returns the exit
 // code like every command: 0 after a clean stop, 3 when the server can't start.
+//
+// Without --noauth it serves the OpenStack cloud named by --cloud or OS_CLOUD (or the OS_* variables),
+// validating every caller's Keystone token with the service user's own credentials from there.
 import * as path from "node:path";
 import type { Io } from "../cli/io";
 import { DEFAULT_PORT, type RunningServer, startServer } from "./server";
@@ -9,6 +12,8 @@ export interface ServeFlags {
   /** host:port, [v6]:port, or a port alone. */
   listen?: string;
   noauth?: boolean;
+  /** The clouds.yaml entry of the cloud (default OS_CLOUD, or the OS_* variables). */
+  cloud?: string;
   db?: string;
   backend?: string;
   simDir?: string;
@@ -35,13 +40,15 @@ export async function serveCommand(io: Io, flags: ServeFlags, stop?: AbortSignal
     io.err(`openstack-vcluster serve: --listen ${JSON.stringify(flags.listen)} is not host:port (e.g. 127.0.0.1:8788)`);
     return 3;
   }
-  if (flags.noauth !== true) {
+  const noauth = flags.noauth === true;
+  if (noauth && flags.cloud) {
     io.err(
-      "openstack-vcluster serve: Keystone token validation is not implemented yet; hint: run `openstack-vcluster serve --noauth` on the simulated cloud (every request is trusted, the URL's tenant_id is the project)",
+      `openstack-vcluster serve: --noauth serves the simulated cloud only, and --cloud ${JSON.stringify(flags.cloud)} names an OpenStack cloud; hint: drop --noauth to authenticate callers with that cloud's Keystone`,
     );
     return 3;
   }
   const config: Record<string, string> = {};
+  if (flags.cloud) config.cloud = flags.cloud;
   if (flags.backend) config.backend = flags.backend;
   if (flags.simDir) config.simulatedDir = flags.simDir;
   if (flags.simTopology) config.simulatedTopology = flags.simTopology;
@@ -50,7 +57,7 @@ export async function serveCommand(io: Io, flags: ServeFlags, stop?: AbortSignal
   try {
     server = await startServer({
       ...listen,
-      noauth: true,
+      noauth,
       db,
       config,
       env: io.env,

@@ -41,6 +41,8 @@ export interface FaultBody {
 export class ApiError extends Error {
   readonly status: number;
   readonly issues?: ApiIssue[];
+  /** Headers the answer carries (a 401's WWW-Authenticate). */
+  readonly headers: Record<string, string> = {};
   constructor(status: number, message: string, issues?: ApiIssue[]) {
     super(message);
     this.name = "ApiError";

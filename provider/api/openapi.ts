@@ -83,7 +83,8 @@ const tenantParam = {
   name: "tenant_id",
   in: "path",
   required: true,
-  description: "the project (with --noauth: any 1 to 64 letters, digits, - or _)",
+  description:
+    "the project: the token's own (another one is a 400, as Nova answers); with --noauth any 1 to 64 letters, digits, - or _",
   schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$" },
 };
 const idParam = {
@@ -95,6 +96,12 @@ const idParam = {
 const body = {
   required: true,
   content: { "application/json": { schema: ref("VClusterRequest") } },
+};
+/** What every route under /v2/{tenant_id} may answer before it looks at anything else. */
+const authFaults = {
+  "400": fault("the URL's project is not the token's"),
+  "401": fault("no X-Auth-Token, or Keystone doesn't know the token (expired, revoked, forged)"),
+  "503": fault("Keystone can't be reached"),
 };
 const bodyFaults = {
   "400": fault("invalid JSON (with line and column), a repeated key, or a spec with problems (every one in issues)"),
@@ -118,9 +125,11 @@ function build(): Record<string, unknown> {
       summary:
         "Virtual clusters of Nova servers and Cinder volumes, placed by rules (the Nova blueprint vcluster-api-extension)",
       description:
-        'Creates, updates and deletes run in the background after 202, through the same lifecycle as `pulumi up`: placed first, created all-or-nothing, one operation at a time per cluster (409 while one runs). Poll GET until status is ACTIVE or ERROR. Every response carries x-openstack-request-id. Errors are Nova-shaped: {"<kind>": {"code", "message", "issues"?}}.',
+        'Creates, updates and deletes run in the background after 202, through the same lifecycle as `pulumi up`: placed first, created all-or-nothing, one operation at a time per cluster (409 while one runs). Poll GET until status is ACTIVE or ERROR. Every request under /v2/{tenant_id} carries a Keystone token in X-Auth-Token (except on a server started with --noauth); the work acts for the caller through a Keystone trust. Every response carries x-openstack-request-id. Errors are Nova-shaped: {"<kind>": {"code", "message", "issues"?}}.',
       license: { name: "Apache-2.0", identifier: "Apache-2.0" },
     },
+    // The token, or nothing on a server started with --noauth (the simulated cloud).
+    security: [{ keystone: [] }, {}],
     paths: {
       "/": {
         get: {
@@ -153,8 +162,19 @@ function build(): Record<string, unknown> {
               description: "the id of the last cluster of the previous page",
               schema: { type: "string", format: "uuid" },
             },
+            {
+              name: "all_tenants",
+              in: "query",
+              description: "every project's clusters (role admin only; 403 otherwise)",
+              schema: { type: "string", enum: ["1", "0", "true", "false"] },
+            },
           ],
-          responses: { "200": json("VClusterList", "a page of clusters"), "400": fault("a bad limit or marker") },
+          responses: {
+            ...authFaults,
+            "200": json("VClusterList", "a page of clusters"),
+            "400": fault("a bad limit, marker or all_tenants, or the URL's project is not the token's"),
+            "403": fault("all_tenants without the role admin"),
+          },
         },
         post: {
           summary: "Create a cluster",
@@ -162,10 +182,14 @@ function build(): Record<string, unknown> {
             "Validates the spec at once (400 with every problem), then places and creates the cluster in the background: all of it, or nothing.",
           requestBody: body,
           responses: {
+            ...authFaults,
             "202": json("VClusterResponse", "accepted: status BUILD", {
               Location: { description: "the new cluster", schema: { type: "string" } },
             }),
             ...bodyFaults,
+            "403": fault(
+              "Keystone refused the trust the work acts through (policy, or a restricted application credential)",
+            ),
           },
         },
       },
@@ -177,9 +201,10 @@ function build(): Record<string, unknown> {
             "200 either way: `placeable` with the placement and soft violations, or not, with the explanation (causes, hints, per-member counts).",
           requestBody: body,
           responses: {
+            ...authFaults,
             "200": json("DryRun", "the placement, or why none exists"),
             ...bodyFaults,
-            "503": fault("the cloud can't be read"),
+            "503": fault("the cloud or Keystone can't be read"),
           },
         },
       },
@@ -188,6 +213,7 @@ function build(): Record<string, unknown> {
         get: {
           summary: "Show a cluster",
           responses: {
+            ...authFaults,
             "200": json(
               "VClusterResponse",
               "status BUILD, ACTIVE, ERROR (with fault) or DELETING; members where they sit",
@@ -201,8 +227,10 @@ function build(): Record<string, unknown> {
             "As `pulumi up` does: members keep their place unless a rule forces a move; changed members are resized, rebuilt, added or removed in place.",
           requestBody: body,
           responses: {
+            ...authFaults,
             "202": json("VClusterResponse", "accepted: status BUILD"),
             ...bodyFaults,
+            "403": fault("Keystone refused the trust the work acts through"),
             "404": fault("no such cluster in this project"),
             "409": fault("another operation on this cluster is running, or it lives on another cloud"),
           },
@@ -211,6 +239,8 @@ function build(): Record<string, unknown> {
           summary: "Delete a cluster",
           description: "Deletes every member and server group and waits until they are gone; then GET answers 404.",
           responses: {
+            ...authFaults,
+            "403": fault("Keystone refused the trust the work acts through"),
             "202": {
               description: "accepted: status DELETING",
               headers: { "x-openstack-request-id": { $ref: "#/components/headers/RequestId" } },
@@ -222,6 +252,14 @@ function build(): Record<string, unknown> {
       },
     },
     components: {
+      securitySchemes: {
+        keystone: {
+          type: "apiKey",
+          in: "header",
+          name: "X-Auth-Token",
+          description: "a Keystone token scoped to the URL's project",
+        },
+      },
       headers: {
         RequestId: { description: "req-<uuid>, also in the server's log", schema: { type: "string" } },
       },

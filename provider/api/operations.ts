@@ -23,22 +23,33 @@
 // A crash leaves the operation "running" in the database; the next start resumes it (resumeAll):
 // the controller surveys the cloud by tags and adopts what the interrupted run made, so a resumed
 // create builds what is missing and duplicates nothing.
+//
+// Each operation runs with a backend acting for its project (backends.ts): with Keystone, through the
+// trust its request made (delegation.ts), which is deleted when the operation ends.
 import { setTimeout as sleep } from "node:timers/promises";
 import { clusterLockDir, withClusterLock } from "../backends/cluster-lock";
 import type { BackendSelection } from "../backends/select";
 import { ClusterController, type ClusterState, LifecycleError } from "../lifecycle";
 import type { ClusterSpec } from "../model/cluster";
 import { quote } from "../model/text";
+import type { ApiBackends } from "./backends";
 import type { ClusterRecord, Fault, OperationRecord, Store } from "./store";
 import { renameExplanation } from "./views";
 
 export type ApiLog = (level: "info" | "warn", message: string) => void;
+
+/** Deletes a finished operation's trust (Keystone). */
+export type TrustDeleter = (trustId: string) => Promise<"deleted" | "gone">;
 
 export interface RunnerOptions {
   /** Cloud operations in flight at once, per cluster operation (default 10). */
   concurrency?: number;
   timeouts?: { serverMs?: number; volumeMs?: number; deleteMs?: number };
   log: ApiLog;
+  /** Keystone: deletes each operation's trust when it ends. */
+  deleteTrust?: TrustDeleter;
+  /** Keystone: how long a trust lives (older undeleted ones have expired: not retried). */
+  trustLifetimeMs?: number;
 }
 
 /** Replaces the cloud-side name (the id, quoted) with the user's name in a lifecycle message. */
@@ -112,7 +123,7 @@ export class OperationRunner {
 
   constructor(
     private readonly store: Store,
-    private readonly selection: BackendSelection,
+    private readonly backends: ApiBackends,
     private readonly options: RunnerOptions,
   ) {}
 
@@ -137,10 +148,11 @@ export class OperationRunner {
     let n = 0;
     for (const { operation, cluster } of this.store.runningOperations()) {
       if (this.running.has(cluster.id)) continue;
-      if (cluster.backendId !== this.selection.backendId) {
+      const serving = this.backends.backendIdFor(cluster.tenantId);
+      if (cluster.backendId !== serving) {
         this.options.log(
           "warn",
-          `cluster ${quote(cluster.name)} (${cluster.id}): its ${operation.action} was left running on ${cluster.backendId}, and this server serves ${this.selection.backendId}: not resumed; hint: serve that cloud to finish it`,
+          `cluster ${quote(cluster.name)} (${cluster.id}): its ${operation.action} was left running on ${cluster.backendId}, and this server serves ${serving}: not resumed; hint: serve that cloud to finish it`,
         );
         continue;
       }
@@ -152,6 +164,48 @@ export class OperationRunner {
       n++;
     }
     return n;
+  }
+
+  /**
+   * Deletes, in the background, the trusts of operations that ended without their trust being
+   * deleted (a server stopped, or Keystone failed, first). Returns how many it tries.
+   */
+  sweepTrusts(): number {
+    const deleteTrust = this.options.deleteTrust;
+    if (!deleteTrust || this.store.isClosed) return 0;
+    // A trust older than its lifetime has expired: nothing can act through it any more.
+    const expired = Date.now() - (this.options.trustLifetimeMs ?? Number.POSITIVE_INFINITY);
+    const ids: string[] = [];
+    for (const { trustId, finishedAt } of this.store.trustsToDelete()) {
+      if (Date.parse(finishedAt) < expired) this.store.trustDeleted(trustId);
+      else ids.push(trustId);
+    }
+    if (ids.length === 0) return 0;
+    const work = (async () => {
+      for (const id of ids) {
+        if (this.detached) return;
+        await this.dropTrust(id);
+      }
+    })();
+    this.running.set(`trusts:${ids[0]}`, work);
+    void work.finally(() => this.running.delete(`trusts:${ids[0]}`));
+    return ids.length;
+  }
+
+  /** Deletes a trust and records it; a failure is logged and retried at the next start. */
+  private async dropTrust(trustId: string): Promise<void> {
+    const deleteTrust = this.options.deleteTrust;
+    if (!deleteTrust) return;
+    await this.backends.retire(trustId);
+    try {
+      await deleteTrust(trustId);
+      this.write(() => this.store.trustDeleted(trustId));
+    } catch (e) {
+      this.options.log(
+        "warn",
+        `openstack-vcluster serve: Keystone trust ${trustId} could not be deleted (${e instanceof Error ? e.message : String(e)}); it is retried at the next start, and its trustor can delete it: openstack trust delete ${trustId}`,
+      );
+    }
   }
 
   /** Waits for running operations, at most `timeoutMs`; true when none is left. Then writes nothing more. */
@@ -210,45 +264,10 @@ export class OperationRunner {
       progress.push(message);
       if (level === "warn") this.options.log(level, rename(message));
     };
-    const controller = new ClusterController(this.selection.backend, {
-      backendId: this.selection.backendId,
-      log,
-      seed: seedOf(cluster.id),
-      ...(this.options.concurrency !== undefined ? { concurrency: this.options.concurrency } : {}),
-      ...(this.options.timeouts ? { timeouts: this.options.timeouts } : {}),
-    });
     try {
-      await withClusterLock(
-        clusterLockDir(this.selection),
-        cluster.id,
-        async () => {
-          // Read once the lock is held: what the previous operation left.
-          let previous: ClusterState | undefined = this.store.isClosed ? undefined : this.store.stateOf(cluster.id);
-          if (op.action === "delete") {
-            await controller.destroy(previous ?? { clusterName: cluster.id });
-            progress.flush();
-            this.write(() => this.store.finishOperation(op.id, { ok: true, deleted: true }));
-            return;
-          }
-          const spec = cloudSpec(op.spec ?? cluster.spec, cluster.id);
-          for (let attempt = 1; ; attempt++) {
-            try {
-              const state = await controller.apply(spec, previous);
-              progress.flush();
-              this.write(() => this.store.finishOperation(op.id, { ok: true, state }));
-              return;
-            } catch (error) {
-              if (attempt >= MAX_ATTEMPTS || !lostRace(error)) throw error;
-              if (error instanceof LifecycleError && error.partialState) previous = error.partialState;
-              log(
-                "info",
-                `cluster "${cluster.id}": the cloud refused a spot the plan chose (another change took it first); placing again (attempt ${attempt + 1} of ${MAX_ATTEMPTS})`,
-              );
-              await sleep(100 * attempt + Math.floor(Math.random() * 200));
-            }
-          }
-        },
-        { purpose: `openstack-vcluster serve: ${op.action}`, log },
+      await this.backends.use(
+        { tenantId: cluster.tenantId, ...(op.trustId ? { trustId: op.trustId } : {}) },
+        (selection) => this.apply(selection, cluster, op, log, progress),
       );
     } catch (error) {
       const fault = faultOf(error, rename);
@@ -257,5 +276,56 @@ export class OperationRunner {
       this.write(() => this.store.finishOperation(op.id, { ok: false, fault, ...(partial ? { state: partial } : {}) }));
       this.options.log("info", `cluster ${quote(cluster.name)} (${cluster.id}): ${op.action} failed: ${fault.message}`);
     }
+    // Done or failed, the operation's delegation ends with it (not when the server gave up waiting:
+    // the operation resumes at the next start and needs it).
+    if (op.trustId && !this.detached) await this.dropTrust(op.trustId);
+  }
+
+  private async apply(
+    selection: BackendSelection,
+    cluster: ClusterRecord,
+    op: OperationRecord,
+    log: ApiLog,
+    progress: { flush(): void },
+  ): Promise<void> {
+    const controller = new ClusterController(selection.backend, {
+      backendId: selection.backendId,
+      log,
+      seed: seedOf(cluster.id),
+      ...(this.options.concurrency !== undefined ? { concurrency: this.options.concurrency } : {}),
+      ...(this.options.timeouts ? { timeouts: this.options.timeouts } : {}),
+    });
+    await withClusterLock(
+      clusterLockDir(selection),
+      cluster.id,
+      async () => {
+        // Read once the lock is held: what the previous operation left.
+        let previous: ClusterState | undefined = this.store.isClosed ? undefined : this.store.stateOf(cluster.id);
+        if (op.action === "delete") {
+          await controller.destroy(previous ?? { clusterName: cluster.id });
+          progress.flush();
+          this.write(() => this.store.finishOperation(op.id, { ok: true, deleted: true }));
+          return;
+        }
+        const spec = cloudSpec(op.spec ?? cluster.spec, cluster.id);
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const state = await controller.apply(spec, previous);
+            progress.flush();
+            this.write(() => this.store.finishOperation(op.id, { ok: true, state }));
+            return;
+          } catch (error) {
+            if (attempt >= MAX_ATTEMPTS || !lostRace(error)) throw error;
+            if (error instanceof LifecycleError && error.partialState) previous = error.partialState;
+            log(
+              "info",
+              `cluster "${cluster.id}": the cloud refused a spot the plan chose (another change took it first); placing again (attempt ${attempt + 1} of ${MAX_ATTEMPTS})`,
+            );
+            await sleep(100 * attempt + Math.floor(Math.random() * 200));
+          }
+        }
+      },
+      { purpose: `openstack-vcluster serve: ${op.action}`, log },
+    );
   }
 }

@@ -6,22 +6,32 @@
 // or crashes resumes them at its next start. One server per database file: the file is locked
 // while it runs (a crashed holder's lock is taken over at once).
 //
-// This slice authenticates with `--noauth` only, on the simulated cloud; auth.ts is the seam where
-// Keystone token validation goes.
+// Who calls (auth.ts): with Keystone (an OpenStack cloud), every request's X-Auth-Token is validated at
+// Keystone (cached briefly, token-cache.ts), the URL's tenant_id must be the token's project, and the
+// work acts for the caller through a Keystone trust (delegation.ts), with a backend per trust
+// (backends.ts). With `--noauth` (the simulated cloud only), the URL's tenant_id is the project and
+// every project shares the one backend.
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import Fastify, { type FastifyError, type FastifyRequest } from "fastify";
-import { type BackendSelection, chooseBackendKind, selectBackend } from "../backends/select";
+import { BackendError } from "../backends/backend";
+import { resolveOpenStackConfig } from "../backends/openstack/config";
+import { OpenStackConfigError } from "../backends/openstack/config-error";
+import { KeystoneIdentity, KeystoneIdentityError } from "../backends/openstack/identity";
+import { type BackendSelection, chooseBackendKind, NoCloudConfiguredError, selectBackend } from "../backends/select";
 import { acquireFileLock, LockTimeoutError } from "../backends/simulated";
 import type { Release } from "../backends/simulated/file-lock";
 import { ClusterController, LifecycleError } from "../lifecycle";
 import { quote } from "../model/text";
-import { type Authenticator, NOAUTH_WARNING, noAuth } from "./auth";
+import { type Authenticator, keystoneAuth, NOAUTH_WARNING, noAuth, type Principal, tokenOf } from "./auth";
+import { type ApiBackends, sharedBackend } from "./backends";
 import { specFromBody } from "./body";
+import { type BackendOpener, DEFAULT_TRUST_LIFETIME_MS, type Delegation, keystoneDelegation } from "./delegation";
 import { ApiError, badRequest, conflict, faultBody, notFound } from "./errors";
 import { MAX_BODY_BYTES, MAX_LIMIT, openApiDocument } from "./openapi";
 import { type ApiLog, cloudSpec, OperationRunner, renamer } from "./operations";
 import { type ClusterRecord, Store } from "./store";
+import { DEFAULT_TOKEN_TTL_MS, type TokenCacheOptions } from "./token-cache";
 import { clusterSummary, clusterView, dryRunView, versionView } from "./views";
 
 export interface ServerOptions {
@@ -29,7 +39,10 @@ export interface ServerOptions {
   host?: string;
   /** Port (default 8788; 0 picks a free one). */
   port?: number;
-  /** Trust every request and take the URL's tenant_id as the project. Required in this release (simulated cloud only). */
+  /**
+   * Trust every request and take the URL's tenant_id as the project (the simulated cloud only). Without
+   * it: Keystone tokens, on the OpenStack cloud `config` or the environment names (cloud, OS_CLOUD, OS_*).
+   */
   noauth: boolean;
   /** The SQLite database file (created if absent). */
   db: string;
@@ -45,6 +58,12 @@ export interface ServerOptions {
   /** Cloud operations in flight per cluster operation (default 10). */
   concurrency?: number;
   timeouts?: { serverMs?: number; volumeMs?: number; deleteMs?: number };
+  /** Keystone: the validated-token cache (default 4096 entries, 60 s). */
+  tokenCache?: TokenCacheOptions;
+  /** Keystone: how long a trust lives at most (default 24 h; each operation deletes its own when done). */
+  trustLifetimeMs?: number;
+  /** Keystone: how a backend acting for a caller connects (tests put the simulated cloud behind it). */
+  openBackend?: BackendOpener;
 }
 
 export interface RunningServer {
@@ -94,51 +113,75 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log ?? stderrLog;
   const cwd = opts.cwd ?? process.cwd();
   const env = opts.env ?? process.env;
-  if (!opts.noauth) {
-    throw new Error(
-      "Keystone token validation is not implemented yet: run `serve --noauth` on the simulated cloud (every request is trusted; the URL's tenant_id is the project)",
-    );
-  }
-  const auth: Authenticator = noAuth();
-
-  // noauth: the simulated cloud only (on OpenStack, every project would act with this server's credentials).
   const config = opts.config ?? {};
-  const select = { defaultToSimulated: true };
-  if (chooseBackendKind(config, env, select) !== "simulated") {
-    throw new Error(
-      "--noauth serves the simulated cloud only, and OpenStack was selected (--backend, OS_CLOUD or OS_AUTH_URL): every project would act with this server's credentials; hint: add --backend simulated",
-    );
-  }
-  log("warn", NOAUTH_WARNING);
-  const selection = await selectBackend(config, env, cwd, select);
-  if (selection.notice) log("info", selection.notice);
-  const cleanup: (() => Promise<void> | void)[] = [() => selection.backend.close()];
+  const cleanup: (() => Promise<void> | void)[] = [];
   const undo = async () => {
     for (const fn of cleanup.reverse()) await Promise.resolve(fn()).catch(() => {});
   };
+  let auth: Authenticator;
+  let backends: ApiBackends;
+  let delegation: Delegation | undefined;
+  let shared: BackendSelection | undefined;
+  try {
+    if (opts.noauth) {
+      // noauth: the simulated cloud only (on OpenStack, every project would act with this server's credentials).
+      const select = { defaultToSimulated: true };
+      if (chooseBackendKind(config, env, select) !== "simulated") {
+        throw new Error(
+          "--noauth serves the simulated cloud only, and OpenStack was selected (--backend, OS_CLOUD or OS_AUTH_URL): every project would act with this server's credentials; hint: add --backend simulated, or drop --noauth to authenticate with Keystone",
+        );
+      }
+      log("warn", NOAUTH_WARNING);
+      shared = await selectBackend(config, env, cwd, select);
+      if (shared.notice) log("info", shared.notice);
+      auth = noAuth();
+      backends = sharedBackend(shared);
+      cleanup.push(() => backends.close());
+    } else {
+      const keystone = await startKeystone(opts, config, env, cwd, log);
+      cleanup.push(() => keystone.identity.close());
+      auth = keystone.auth;
+      delegation = keystone.delegation;
+      backends = keystone.delegation.backends;
+      cleanup.push(() => backends.close());
+    }
+  } catch (e) {
+    await undo();
+    throw e;
+  }
   try {
     const dbFile = opts.db === ":memory:" ? opts.db : path.resolve(cwd, opts.db);
     cleanup.push(await lockDatabase(dbFile));
     const store = Store.open(dbFile);
     cleanup.push(() => store.close());
-    for (const other of store.clustersElsewhere(selection.backendId)) {
+    const served = shared ? shared.backendId : backends.backendIdFor("<project>");
+    for (const other of store.clustersElsewhere((id, tenant) => id === backends.backendIdFor(tenant))) {
       log(
         "warn",
-        `openstack-vcluster serve: ${other.count} cluster(s) in ${dbFile} were built on ${other.backendId}, not on the cloud served now (${selection.backendId}): they can be listed and shown, not changed; hint: serve that cloud to change or delete them`,
+        `openstack-vcluster serve: ${other.count} cluster(s) in ${dbFile} were built on ${other.backendId}, not on the cloud served now (${served}): they can be listed and shown, not changed; hint: serve that cloud to change or delete them`,
       );
     }
-    const runner = new OperationRunner(store, selection, {
+    const runner = new OperationRunner(store, backends, {
       log,
       ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
       ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+      ...(delegation
+        ? { deleteTrust: delegation.deleteTrust, trustLifetimeMs: opts.trustLifetimeMs ?? DEFAULT_TRUST_LIFETIME_MS }
+        : {}),
     });
-    const app = buildApp({ auth, store, runner, selection, log });
+    const app = buildApp({ auth, store, runner, backends, ...(delegation ? { delegation } : {}), log });
     const address = await app.listen({ host: opts.host ?? "127.0.0.1", port: opts.port ?? DEFAULT_PORT });
     cleanup.push(() => app.close());
     const url = address.replace(/\/$/, "");
     const resumed = runner.resumeAll();
     if (resumed > 0)
       log("info", `openstack-vcluster serve: resuming ${resumed} operation(s) a previous server left running`);
+    const trusts = runner.sweepTrusts();
+    if (trusts > 0)
+      log(
+        "info",
+        `openstack-vcluster serve: deleting ${trusts} Keystone trust(s) of operations a previous server ended`,
+      );
 
     let closing: Promise<void> | undefined;
     const close = () => {
@@ -166,11 +209,56 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 }
 
+/** Keystone: the service's identity, the token validator, and the trusts its work acts through. */
+async function startKeystone(
+  opts: ServerOptions,
+  config: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  log: ApiLog,
+) {
+  const hint =
+    "hint: name the OpenStack cloud with --cloud NAME or OS_CLOUD (a clouds.yaml entry with the service user's password), or serve the simulated cloud with --noauth";
+  let kind: string;
+  try {
+    kind = chooseBackendKind(config, env);
+  } catch (e) {
+    if (e instanceof NoCloudConfiguredError) {
+      throw new Error(`callers are authenticated with Keystone, and no OpenStack cloud is configured; ${hint}`);
+    }
+    throw e;
+  }
+  if (kind !== "openstack") {
+    throw new Error(`callers are authenticated with Keystone, and the simulated cloud has none; ${hint}`);
+  }
+  let identity: KeystoneIdentity;
+  try {
+    identity = await KeystoneIdentity.connect(resolveOpenStackConfig(config, env, cwd));
+  } catch (e) {
+    if (e instanceof OpenStackConfigError || e instanceof KeystoneIdentityError) throw new Error(e.message);
+    throw e;
+  }
+  const auth = keystoneAuth(identity, { ...opts.tokenCache, log });
+  const delegation = keystoneDelegation(identity, {
+    log,
+    ...(opts.openBackend ? { open: opts.openBackend } : {}),
+    ...(opts.trustLifetimeMs !== undefined ? { trustLifetimeMs: opts.trustLifetimeMs } : {}),
+  });
+  const ttl = (opts.tokenCache?.ttlMs ?? DEFAULT_TOKEN_TTL_MS) / 1000;
+  log(
+    "info",
+    `openstack-vcluster serve: Keystone at ${identity.base}: tokens validated by service user ${JSON.stringify(await identity.serviceUserName())} and cached up to ${ttl} s (a revoked token is accepted until then); work acts for each caller through a Keystone trust to that user`,
+  );
+  return { identity, auth, delegation };
+}
+
 interface AppDeps {
   auth: Authenticator;
   store: Store;
   runner: OperationRunner;
-  selection: BackendSelection;
+  backends: ApiBackends;
+  /** Keystone: trusts for the work, the caller's own backend for dry runs. */
+  delegation?: Delegation;
   log: ApiLog;
 }
 
@@ -181,7 +269,7 @@ function baseUrl(req: FastifyRequest): string {
 }
 
 export function buildApp(deps: AppDeps) {
-  const { auth, store, runner, selection, log } = deps;
+  const { auth, store, runner, backends, delegation, log } = deps;
   const app = Fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
@@ -208,7 +296,10 @@ export function buildApp(deps: AppDeps) {
   });
 
   app.setErrorHandler((error: FastifyError, req, reply) => {
-    if (error instanceof ApiError) return reply.code(error.status).send(error.body());
+    if (error instanceof ApiError) {
+      if (error.status === 401 && "wwwAuthenticate" in auth) reply.header("www-authenticate", auth.wwwAuthenticate);
+      return reply.code(error.status).headers(error.headers).send(error.body());
+    }
     switch (error.code) {
       case "FST_ERR_CTP_BODY_TOO_LARGE":
         return reply
@@ -237,16 +328,40 @@ export function buildApp(deps: AppDeps) {
     return reply.code(500).send(faultBody(500, `internal error (request ${req.id}); the server's log has the details`));
   });
 
-  async function projectOf(req: FastifyRequest<{ Params: Params }>): Promise<string> {
+  /** Who calls; the URL's project must be the token's (admins too: they list others with all_tenants). */
+  async function callerOf(req: FastifyRequest<{ Params: Params }>): Promise<Principal> {
     const tenantId = req.params.tenant_id;
     const principal = await auth.authenticate({ headers: req.headers, tenantId });
-    if (principal.projectId !== tenantId && !principal.isAdmin) {
-      // Nova's answer when the URL names another project than the token.
+    if (principal.projectId !== tenantId) {
+      // Nova's answer (nova/api/openstack/wsgi.py) when the URL names another project than the token.
       throw badRequest(
-        `the URL's project ${quote(tenantId)} is not the project of the token (${quote(principal.projectId)})`,
+        principal.projectId === ""
+          ? `Malformed request URL: URL's project_id ${quote(tenantId)} doesn't match Context's project_id: the token is scoped to no project; hint: get a project-scoped token (openstack token issue with --os-project-name)`
+          : `Malformed request URL: URL's project_id ${quote(tenantId)} doesn't match Context's project_id ${quote(principal.projectId)}`,
       );
     }
-    return tenantId;
+    return principal;
+  }
+
+  async function projectOf(req: FastifyRequest<{ Params: Params }>): Promise<string> {
+    return (await callerOf(req)).projectId;
+  }
+
+  /** Keystone: a trust from the caller for the work this request starts (undefined with noauth). */
+  async function trustFor(req: FastifyRequest, principal: Principal): Promise<string | undefined> {
+    if (!delegation) return undefined;
+    return delegation.trustFor(tokenOf(req.headers) ?? "", principal);
+  }
+
+  /** A trust made for a request that then started nothing: deleted at once, in the background. */
+  function dropUnused(trustId: string | undefined): void {
+    if (!trustId || !delegation) return;
+    delegation.deleteTrust(trustId).catch((e: unknown) => {
+      log(
+        "warn",
+        `openstack-vcluster serve: Keystone trust ${trustId} (made for a request that started nothing) could not be deleted: ${e instanceof Error ? e.message : String(e)}; its trustor can delete it: openstack trust delete ${trustId}`,
+      );
+    });
   }
 
   function clusterIdOf(req: FastifyRequest<{ Params: Params }>): string {
@@ -263,11 +378,25 @@ export function buildApp(deps: AppDeps) {
 
   /** A cluster lives on the cloud it was built on; this server changes it only there. */
   function sameCloud(cluster: ClusterRecord): void {
-    if (cluster.backendId !== selection.backendId) {
+    const serving = backends.backendIdFor(cluster.tenantId);
+    if (cluster.backendId !== serving) {
       throw conflict(
-        `cluster ${quote(cluster.name)} was built on ${cluster.backendId}, and this server serves ${selection.backendId}; hint: serve that cloud to change it`,
+        `cluster ${quote(cluster.name)} was built on ${cluster.backendId}, and this server serves ${serving}; hint: serve that cloud to change it`,
       );
     }
+  }
+
+  /** Starts an update or delete with its trust; a trust the store's refusal leaves unused is deleted. */
+  function startOrDrop(trustId: string | undefined, input: Parameters<Store["startOperation"]>[0]) {
+    let started: ReturnType<Store["startOperation"]>;
+    try {
+      started = store.startOperation({ ...input, ...(trustId ? { trustId } : {}) });
+    } catch (e) {
+      dropUnused(trustId);
+      throw e;
+    }
+    if ("refused" in started) dropUnused(trustId);
+    return started;
   }
 
   function busy(cluster: ClusterRecord, running: { action: string; id: string; requestId: string }): ApiError {
@@ -285,24 +414,37 @@ export function buildApp(deps: AppDeps) {
   // ---- clusters ----
 
   app.get<{ Params: Params; Querystring: Record<string, unknown> }>("/v2/:tenant_id/vclusters", async (req) => {
-    const tenantId = await projectOf(req);
+    const principal = await callerOf(req);
+    const tenantId = principal.projectId;
+    const allTenants = parseAllTenants(req.query.all_tenants);
+    if (allTenants && !principal.isAdmin) {
+      // Nova's answer to a non-admin's all_tenants (policy os_compute_api:servers:index:get_all_tenants).
+      throw new ApiError(
+        403,
+        "Policy doesn't allow vclusters:index:get_all_tenants to be performed: listing every project's clusters takes the role admin",
+      );
+    }
     const limit = parseLimit(req.query.limit);
     const marker = req.query.marker;
     if (marker !== undefined && (typeof marker !== "string" || !UUID.test(marker))) {
       throw badRequest(`marker ${quote(String(marker))} not found; hint: use the id of the last cluster of a page`);
     }
-    const clusters = store.listClusters(tenantId, { limit, ...(marker !== undefined ? { marker } : {}) });
+    const clusters = store.listClusters(tenantId, {
+      limit,
+      allTenants,
+      ...(marker !== undefined ? { marker } : {}),
+    });
     if (!clusters) throw badRequest(`marker ${quote(marker as string)} not found`);
     const base = baseUrl(req);
     const last = clusters[clusters.length - 1];
     return {
-      vclusters: clusters.map((c) => clusterSummary(c, base)),
+      vclusters: clusters.map((c) => clusterSummary(c, base, allTenants)),
       ...(last && clusters.length === limit
         ? {
             vclusters_links: [
               {
                 rel: "next",
-                href: `${base}/v2/${encodeURIComponent(tenantId)}/vclusters?limit=${limit}&marker=${last.id}`,
+                href: `${base}/v2/${encodeURIComponent(tenantId)}/vclusters?limit=${limit}&marker=${last.id}${allTenants ? "&all_tenants=1" : ""}`,
               },
             ],
           }
@@ -311,33 +453,57 @@ export function buildApp(deps: AppDeps) {
   });
 
   app.post<{ Params: Params }>("/v2/:tenant_id/vclusters", async (req, reply) => {
-    const tenantId = await projectOf(req);
+    const principal = await callerOf(req);
+    const tenantId = principal.projectId;
     const spec = specFromBody(req.body);
-    const cluster = store.createCluster({
-      id: randomUUID(),
-      operationId: randomUUID(),
-      tenantId,
-      backendId: selection.backendId,
-      spec,
-      requestId: req.id,
-    });
+    const trustId = await trustFor(req, principal);
+    let cluster: ClusterRecord;
+    try {
+      cluster = store.createCluster({
+        id: randomUUID(),
+        operationId: randomUUID(),
+        tenantId,
+        backendId: backends.backendIdFor(tenantId),
+        spec,
+        requestId: req.id,
+        ...(trustId ? { trustId } : {}),
+      });
+    } catch (e) {
+      dropUnused(trustId);
+      throw e;
+    }
     runner.launch(cluster, cluster.operation as NonNullable<ClusterRecord["operation"]>);
     const view = clusterView(cluster, baseUrl(req));
     return reply.code(202).header("location", view.links[0]?.href).send({ vcluster: view });
   });
 
   app.post<{ Params: Params }>("/v2/:tenant_id/vclusters/dry-run", async (req) => {
-    await projectOf(req);
+    const principal = await callerOf(req);
     const spec = specFromBody(req.body);
     const probe = `dry-run-${randomUUID()}`;
-    const controller = new ClusterController(selection.backend, { backendId: selection.backendId });
+    // Keystone: read the cloud as the caller sees it (its quota, flavors, images), with its own token.
+    const run = async (selection: BackendSelection) => {
+      const controller = new ClusterController(selection.backend, { backendId: selection.backendId });
+      return controller.plan(cloudSpec(spec, probe));
+    };
     try {
-      const plan = await controller.plan(cloudSpec(spec, probe));
+      let plan: Awaited<ReturnType<typeof run>>;
+      if (delegation) {
+        const selection = await delegation.openAsCaller(tokenOf(req.headers) ?? "", principal);
+        try {
+          plan = await run(selection);
+        } finally {
+          await selection.backend.close();
+        }
+      } else {
+        plan = await backends.use({ tenantId: principal.projectId }, run);
+      }
       return dryRunView(spec.name, plan, renamer(probe, spec.name));
     } catch (e) {
       if (e instanceof LifecycleError && (e.code === "backend" || e.code === "timeout")) {
         throw new ApiError(503, renamer(probe, spec.name)(e.message));
       }
+      if (e instanceof BackendError && e.retryable) throw new ApiError(503, e.message);
       throw e;
     }
   });
@@ -348,12 +514,15 @@ export function buildApp(deps: AppDeps) {
   });
 
   app.put<{ Params: Params }>("/v2/:tenant_id/vclusters/:vcluster_id", async (req, reply) => {
-    const tenantId = await projectOf(req);
+    const principal = await callerOf(req);
+    const tenantId = principal.projectId;
     const id = clusterIdOf(req);
     const spec = specFromBody(req.body);
     const current = found(tenantId, id);
     sameCloud(current);
-    const started = store.startOperation({
+    if (current.operation?.status === "running") throw busy(current, current.operation);
+    const trustId = await trustFor(req, principal);
+    const started = startOrDrop(trustId, {
       tenantId,
       clusterId: id,
       operationId: randomUUID(),
@@ -370,11 +539,14 @@ export function buildApp(deps: AppDeps) {
   });
 
   app.delete<{ Params: Params }>("/v2/:tenant_id/vclusters/:vcluster_id", async (req, reply) => {
-    const tenantId = await projectOf(req);
+    const principal = await callerOf(req);
+    const tenantId = principal.projectId;
     const id = clusterIdOf(req);
     const current = found(tenantId, id);
     sameCloud(current);
-    const started = store.startOperation({
+    if (current.operation?.status === "running") throw busy(current, current.operation);
+    const trustId = await trustFor(req, principal);
+    const started = startOrDrop(trustId, {
       tenantId,
       clusterId: id,
       operationId: randomUUID(),
@@ -390,6 +562,15 @@ export function buildApp(deps: AppDeps) {
   });
 
   return app;
+}
+
+/** Nova's reading of all_tenants: present with no value or a true one is true; "0"/"false"/"no" false. */
+function parseAllTenants(value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "string") throw badRequest("all_tenants is given more than once");
+  if (/^(|1|true|yes|on|y|t)$/i.test(value)) return true;
+  if (/^(0|false|no|off|n|f)$/i.test(value)) return false;
+  throw badRequest(`all_tenants ${quote(value)} is not valid; hint: all_tenants=1, or leave it out`);
 }
 
 function parseLimit(value: unknown): number {

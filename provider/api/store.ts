@@ -7,6 +7,9 @@
 //
 // A cluster row is kept after its delete finished (deleted_at set; every read filters it out), so
 // the operations that built and removed it stay on record.
+//
+// With Keystone, an operation records the id of the trust its work acts through (delegation.ts) and
+// when that trust was deleted; never a token.
 import { mkdirSync } from "node:fs";
 import * as path from "node:path";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
@@ -40,6 +43,8 @@ export interface OperationRecord {
   progress?: string;
   fault?: Fault;
   requestId: string;
+  /** Keystone: the trust the work acts through (its caller's delegation to the service user). */
+  trustId?: string;
   createdAt: string;
   updatedAt: string;
   finishedAt?: string;
@@ -72,7 +77,8 @@ export type OperationOutcome =
   | { ok: true; deleted: true }
   | { ok: false; fault: Fault; state?: ClusterState };
 
-export const SCHEMA_VERSION = 1;
+/** 2: operations.trust_id and trust_deleted_at (Keystone trusts). */
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS clusters (
@@ -100,6 +106,8 @@ CREATE TABLE IF NOT EXISTS operations (
   progress TEXT,
   fault_json TEXT,
   request_id TEXT NOT NULL,
+  trust_id TEXT,
+  trust_deleted_at TEXT,
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL,
   finished_at TEXT
@@ -107,6 +115,12 @@ CREATE TABLE IF NOT EXISTS operations (
 CREATE INDEX IF NOT EXISTS operations_by_cluster ON operations (cluster_id, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS one_running_operation ON operations (cluster_id) WHERE status = 'running';
 `;
+
+/** Columns added since schema 1, for files written by an older release. */
+const ADDED_COLUMNS: { table: string; column: string; type: string }[] = [
+  { table: "operations", column: "trust_id", type: "TEXT" },
+  { table: "operations", column: "trust_deleted_at", type: "TEXT" },
+];
 
 type Row = Record<string, unknown>;
 
@@ -161,6 +175,10 @@ export class Store {
       db.exec("BEGIN IMMEDIATE");
       try {
         db.exec(SCHEMA);
+        for (const { table, column, type } of ADDED_COLUMNS) {
+          const has = (db.prepare(`PRAGMA table_info(${table})`).all() as Row[]).some((c) => c.name === column);
+          if (!has) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+        }
         db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
         db.exec("COMMIT");
       } catch (e) {
@@ -235,6 +253,7 @@ export class Store {
       ...(typeof row.progress === "string" ? { progress: row.progress } : {}),
       ...(fault ? { fault } : {}),
       requestId: str(row.request_id),
+      ...(typeof row.trust_id === "string" ? { trustId: row.trust_id } : {}),
       createdAt: str(row.created_at),
       updatedAt: str(row.updated_at),
       ...(typeof row.finished_at === "string" ? { finishedAt: row.finished_at } : {}),
@@ -271,16 +290,18 @@ export class Store {
     action: OperationAction,
     spec: ClusterSpec | undefined,
     requestId: string,
+    trustId: string | undefined,
     at: string,
   ): void {
     this.run(
-      `INSERT INTO operations (id, cluster_id, action, status, spec_json, request_id, created_at, updated_at)
-       VALUES (?, ?, ?, 'running', ?, ?, ?, ?)`,
+      `INSERT INTO operations (id, cluster_id, action, status, spec_json, request_id, trust_id, created_at, updated_at)
+       VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)`,
       id,
       clusterId,
       action,
       spec ? JSON.stringify(spec) : null,
       requestId,
+      trustId ?? null,
       at,
       at,
     );
@@ -294,6 +315,7 @@ export class Store {
     backendId: string;
     spec: ClusterSpec;
     requestId: string;
+    trustId?: string;
   }): ClusterRecord {
     const at = now();
     return this.tx(() => {
@@ -308,7 +330,7 @@ export class Store {
         at,
         at,
       );
-      this.insertOperation(input.operationId, input.id, "create", input.spec, input.requestId, at);
+      this.insertOperation(input.operationId, input.id, "create", input.spec, input.requestId, input.trustId, at);
       return this.clusterOf(this.one("SELECT * FROM clusters WHERE id = ?", input.id) as Row, true);
     });
   }
@@ -330,6 +352,7 @@ export class Store {
     action: "update" | "delete";
     spec?: ClusterSpec;
     requestId: string;
+    trustId?: string;
   }): ClusterRecord | StartRefusal {
     const at = now();
     return this.tx(() => {
@@ -344,7 +367,15 @@ export class Store {
         input.clusterId,
       );
       if (running) return { refused: "busy", running: this.operationOf(running) } as const;
-      this.insertOperation(input.operationId, input.clusterId, input.action, input.spec, input.requestId, at);
+      this.insertOperation(
+        input.operationId,
+        input.clusterId,
+        input.action,
+        input.spec,
+        input.requestId,
+        input.trustId,
+        at,
+      );
       if (input.action === "update" && input.spec) {
         this.run(
           "UPDATE clusters SET status = 'BUILD', name = ?, spec_json = ?, updated_at = ? WHERE id = ?",
@@ -361,22 +392,36 @@ export class Store {
   }
 
   /**
-   * A page of the tenant's clusters, newest first, after `marker` (a cluster id of this tenant,
-   * possibly deleted since). `undefined` when the marker is not one of the tenant's clusters.
+   * A page of the tenant's clusters (every tenant's: `allTenants`, for admins), newest first, after
+   * `marker` (a cluster id of this tenant, possibly deleted since). `undefined` when the marker is not
+   * one of the tenant's clusters.
    */
-  listClusters(tenantId: string, opts: { limit: number; marker?: string }): ClusterRecord[] | undefined {
+  listClusters(
+    tenantId: string,
+    opts: { limit: number; marker?: string; allTenants?: boolean },
+  ): ClusterRecord[] | undefined {
+    const all = opts.allTenants === true;
     let before = Number.MAX_SAFE_INTEGER;
     if (opts.marker !== undefined) {
-      const m = this.one("SELECT seq FROM clusters WHERE id = ? AND tenant_id = ?", opts.marker, tenantId);
+      const m = all
+        ? this.one("SELECT seq FROM clusters WHERE id = ?", opts.marker)
+        : this.one("SELECT seq FROM clusters WHERE id = ? AND tenant_id = ?", opts.marker, tenantId);
       if (!m) return undefined;
       before = Number(m.seq);
     }
-    return this.all(
-      "SELECT * FROM clusters WHERE tenant_id = ? AND deleted_at IS NULL AND seq < ? ORDER BY seq DESC LIMIT ?",
-      tenantId,
-      before,
-      opts.limit,
-    ).map((row) => this.clusterOf(row, false));
+    const rows = all
+      ? this.all(
+          "SELECT * FROM clusters WHERE deleted_at IS NULL AND seq < ? ORDER BY seq DESC LIMIT ?",
+          before,
+          opts.limit,
+        )
+      : this.all(
+          "SELECT * FROM clusters WHERE tenant_id = ? AND deleted_at IS NULL AND seq < ? ORDER BY seq DESC LIMIT ?",
+          tenantId,
+          before,
+          opts.limit,
+        );
+    return rows.map((row) => this.clusterOf(row, false));
   }
 
   recordProgress(operationId: string, message: string): void {
@@ -449,13 +494,33 @@ export class Store {
     });
   }
 
-  /** How many live clusters were built on another cloud than `backendId`, by cloud. */
-  clustersElsewhere(backendId: string): { backendId: string; count: number }[] {
+  /** How many live clusters were built on another cloud than `serves` accepts, by cloud. */
+  clustersElsewhere(serves: (backendId: string, tenantId: string) => boolean): { backendId: string; count: number }[] {
+    const counts = new Map<string, number>();
+    for (const row of this.all(
+      `SELECT backend_id, tenant_id, COUNT(*) AS n FROM clusters WHERE deleted_at IS NULL
+       GROUP BY backend_id, tenant_id ORDER BY backend_id`,
+    )) {
+      const backendId = str(row.backend_id);
+      if (serves(backendId, str(row.tenant_id))) continue;
+      counts.set(backendId, (counts.get(backendId) ?? 0) + Number(row.n));
+    }
+    return [...counts].map(([backendId, count]) => ({ backendId, count }));
+  }
+
+  /** Trusts of finished operations not deleted yet (a server stopped, or Keystone failed, before it could). */
+  trustsToDelete(): { trustId: string; finishedAt: string }[] {
     return this.all(
-      `SELECT backend_id, COUNT(*) AS n FROM clusters WHERE deleted_at IS NULL AND backend_id <> ?
-       GROUP BY backend_id ORDER BY backend_id`,
-      backendId,
-    ).map((row) => ({ backendId: str(row.backend_id), count: Number(row.n) }));
+      `SELECT trust_id, MAX(finished_at) AS finished_at FROM operations
+       WHERE trust_id IS NOT NULL AND trust_deleted_at IS NULL AND status <> 'running'
+       GROUP BY trust_id ORDER BY trust_id`,
+    ).map((row) => ({ trustId: str(row.trust_id), finishedAt: str(row.finished_at) }));
+  }
+
+  /** The trust is deleted (or unusable): no operation needs it any more. */
+  trustDeleted(trustId: string): void {
+    const at = now();
+    this.tx(() => this.run("UPDATE operations SET trust_deleted_at = ? WHERE trust_id = ?", at, trustId));
   }
 
   /** The cluster's recorded state, read when an operation starts its work (not when it was asked for). */

@@ -89,6 +89,7 @@ export const clusterSummarySchema = z.object({
   id: z.string(),
   name: z.string(),
   status: z.enum(["BUILD", "ACTIVE", "ERROR", "DELETING"]),
+  tenant_id: z.string().optional().describe("with all_tenants=1: the cluster's project"),
   links: z.array(linkSchema),
 });
 
@@ -218,8 +219,14 @@ export function clusterView(c: ClusterRecord, base: string): ClusterView {
   };
 }
 
-export function clusterSummary(c: ClusterRecord, base: string): ClusterSummary {
-  return { id: c.id, name: c.name, status: c.status, links: clusterLinks(base, c.tenantId, c.id) };
+export function clusterSummary(c: ClusterRecord, base: string, withTenant = false): ClusterSummary {
+  return {
+    id: c.id,
+    name: c.name,
+    status: c.status,
+    ...(withTenant ? { tenant_id: c.tenantId } : {}),
+    links: clusterLinks(base, c.tenantId, c.id),
+  };
 }
 
 export function dryRunView(name: string, plan: ClusterPlan, rename: (text: string) => string): DryRunView {

@@ -18,6 +18,8 @@ export interface Scope {
   /** Domain scope (no project). */
   domainId?: string;
   domainName?: string;
+  /** Trust scope (OS-TRUST): the trustee's token acting through this trust, in the trust's project (the REST service). */
+  trustId?: string;
 }
 
 export type OpenStackAuth =

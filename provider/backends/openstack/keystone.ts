@@ -1,5 +1,6 @@
-// Keystone v3, pure: the auth request body for each credential kind, the token response, and choosing an
-// endpoint from the service catalog by type, region and interface.
+// Keystone v3, pure: the auth request body for each credential kind (a trust scope too), the token response,
+// choosing an endpoint from the service catalog by type, region and interface, and for the REST service
+// (identity.ts) what a validated token says of its caller and the body of a trust.
 import type { Interface, OpenStackAuth, Scope } from "./config";
 
 export interface CatalogEndpoint {
@@ -33,6 +34,7 @@ export function identityBase(authUrl: string): string {
 }
 
 function scopeBody(s: Scope): Record<string, unknown> | undefined {
+  if (s.trustId) return { "OS-TRUST:trust": { id: s.trustId } };
   if (s.projectId) return { project: { id: s.projectId } };
   if (s.projectName) {
     const domain = s.projectDomainId ? { id: s.projectDomainId } : { name: s.projectDomainName };
@@ -146,5 +148,87 @@ export function selectEndpoint(
       (region ? ` in region "${region}"` : "") +
       (offered.length > 0 ? `; the catalog offers: ${offered.join(", ")}` : "; the catalog has none") +
       "\nhint: set OS_REGION_NAME / OS_INTERFACE (or region_name / interface in clouds.yaml) to one the catalog offers",
+  };
+}
+
+/** What Keystone says of a caller's token (`GET /v3/auth/tokens`), as the REST service uses it. Never the token. */
+export interface ValidatedToken {
+  userId: string;
+  userName?: string;
+  /** The project the token is scoped to; absent for an unscoped, domain- or system-scoped token. */
+  projectId?: string;
+  projectName?: string;
+  /** Role names in that project (implied roles included, as Keystone lists them). */
+  roles: string[];
+  /** ms since epoch. */
+  expiresAt: number;
+  /** Authentication methods: "password", "token", "application_credential", … */
+  methods: string[];
+  /** The token was itself obtained through a trust (it can't make another one). */
+  trustId?: string;
+  /** The token comes from an application credential (restricted ones can't make trusts). */
+  applicationCredential?: { id?: string; unrestricted: boolean };
+}
+
+interface ValidateBody {
+  token?: {
+    expires_at?: string;
+    methods?: string[];
+    user?: { id?: string; name?: string };
+    project?: { id?: string; name?: string };
+    roles?: Array<{ name?: string }>;
+    "OS-TRUST:trust"?: { id?: string };
+    application_credential?: { id?: string; restricted?: boolean };
+  };
+}
+
+/** The body of a successful validation; undefined when it says nothing usable (no user, no expiry). */
+export function parseValidatedToken(body: unknown): ValidatedToken | undefined {
+  const t = (body as ValidateBody | undefined)?.token;
+  const expiresAt = t?.expires_at ? Date.parse(t.expires_at) : Number.NaN;
+  if (!t?.user?.id || Number.isNaN(expiresAt)) return undefined;
+  const appCred = t.application_credential;
+  return {
+    userId: t.user.id,
+    ...(t.user.name ? { userName: t.user.name } : {}),
+    ...(t.project?.id ? { projectId: t.project.id } : {}),
+    ...(t.project?.name ? { projectName: t.project.name } : {}),
+    roles: (t.roles ?? []).map((r) => r.name ?? "").filter((n) => n !== ""),
+    expiresAt,
+    methods: Array.isArray(t.methods) ? t.methods.filter((m) => typeof m === "string") : [],
+    ...(t["OS-TRUST:trust"]?.id ? { trustId: t["OS-TRUST:trust"].id } : {}),
+    ...(appCred
+      ? {
+          applicationCredential: {
+            ...(appCred.id ? { id: appCred.id } : {}),
+            unrestricted: appCred.restricted === false,
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * Body of `POST /v3/OS-TRUST/trusts`, sent with the trustor's own token: the trustee may act as the
+ * trustor (impersonation) in one project with these roles, until `expiresAt` (none: until deleted),
+ * and may not delegate further.
+ */
+export function trustRequestBody(t: {
+  trustorUserId: string;
+  trusteeUserId: string;
+  projectId: string;
+  roles: string[];
+  expiresAt?: number;
+}): unknown {
+  return {
+    trust: {
+      trustor_user_id: t.trustorUserId,
+      trustee_user_id: t.trusteeUserId,
+      project_id: t.projectId,
+      roles: [...new Set(t.roles)].map((name) => ({ name })),
+      impersonation: true,
+      allow_redelegation: false,
+      ...(t.expiresAt !== undefined ? { expires_at: new Date(t.expiresAt).toISOString() } : {}),
+    },
   };
 }
