@@ -12,8 +12,9 @@
 // (backends.ts). With `--noauth` (the simulated cloud only), the URL's tenant_id is the project and
 // every project shares the one backend.
 import { randomUUID } from "node:crypto";
+import { STATUS_CODES } from "node:http";
 import * as path from "node:path";
-import Fastify, { type FastifyError, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from "fastify";
 import { BackendError } from "../backends/backend";
 import { resolveOpenStackConfig } from "../backends/openstack/config";
 import { OpenStackConfigError } from "../backends/openstack/config-error";
@@ -22,7 +23,7 @@ import { type BackendSelection, chooseBackendKind, NoCloudConfiguredError, selec
 import { acquireFileLock, LockTimeoutError } from "../backends/simulated";
 import type { Release } from "../backends/simulated/file-lock";
 import { ClusterController, LifecycleError } from "../lifecycle";
-import { quote } from "../model/text";
+import { escapeControls, quote } from "../model/text";
 import { type Authenticator, keystoneAuth, NOAUTH_WARNING, noAuth, type Principal, tokenOf } from "./auth";
 import { type ApiBackends, sharedBackend } from "./backends";
 import { specFromBody } from "./body";
@@ -75,6 +76,8 @@ export interface RunningServer {
 
 export const DEFAULT_PORT = 8788;
 const DEFAULT_DRAIN_MS = 30_000;
+/** The longest path segment read (a tenant id is at most 64 characters, a vcluster id 36). */
+const MAX_PARAM_LENGTH = 200;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const VERSION: string = (require("pulumi-openstack-vcluster/package.json") as { version: string }).version;
 
@@ -277,7 +280,36 @@ export function buildApp(deps: AppDeps) {
     requestIdHeader: false,
     return503OnClosing: true,
     forceCloseConnections: "idle",
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // What the router refuses before any route (a percent-escape that is no UTF-8, an over-long segment)
+    // is answered in Nova's shape too.
+    frameworkErrors: (error, req, reply) => {
+      const tooLong = error.code === "FST_ERR_MAX_PARAM_LENGTH";
+      const status = tooLong ? 414 : 400;
+      const message = tooLong
+        ? `a segment of the URL is longer than ${MAX_PARAM_LENGTH} characters; hint: a tenant id is a Keystone project id, a vcluster id a UUID`
+        : "the URL is not valid: it holds a percent-escape that is not UTF-8 text";
+      return (reply as unknown as FastifyReply)
+        .code(status)
+        .header("x-openstack-request-id", req.id)
+        .header("content-type", "application/json; charset=utf-8")
+        .send(JSON.stringify(faultBody(status, message)));
+    },
+    // A request HTTP itself can't read (bad header syntax, headers too large, too slow) never reaches a
+    // route: answered here, in Nova's shape, and the connection closed.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === "ECONNRESET" || socket.destroyed || !socket.writable) return;
+      const [status, message] =
+        error.code === "HPE_HEADER_OVERFLOW"
+          ? [431, "the request's headers are too large"]
+          : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+            ? [408, "the request was not received in time"]
+            : [400, "the request is not valid HTTP"];
+      const body = JSON.stringify(faultBody(status, message));
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-openstack-request-id: req-${randomUUID()}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    },
   });
 
   // Bodies are read as text and parsed by the spec layer (duplicate keys, line and column).
@@ -292,7 +324,9 @@ export function buildApp(deps: AppDeps) {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send(faultBody(404, `no such resource: ${req.method} ${req.url.split("?")[0]}`));
+    const route = req.url.split("?")[0] ?? "";
+    const shown = route.length > 200 ? `${route.slice(0, 200)}… (${route.length} characters)` : route;
+    reply.code(404).send(faultBody(404, `no such resource: ${escapeControls(`${req.method} ${shown}`)}`));
   });
 
   app.setErrorHandler((error: FastifyError, req, reply) => {
