@@ -1,9 +1,10 @@
 // `sim show` / `sim reset`: look into the embedded simulated cloud kept beside the program.
 //
-// A cloud whose cloud.json was deleted while the state directory still records clusters built on it
+// A cloud whose cloud.db was deleted while the state directory still records clusters built on it
 // is not silently replaced by a new, empty one (they would be stranded): both commands say so, and
-// `sim reset --force` is the way out. It also recovers a cloud.json that can't be read (kept aside
-// as cloud.json.broken-<time>), and sets the stranded clusters' state aside, saying what is lost.
+// `sim reset --force` is the way out. It also recovers a cloud.db (or an earlier release's
+// cloud.json) that can't be read (kept aside as <file>.broken-<time>), and sets the stranded
+// clusters' state aside, saying what is lost.
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import * as path from "node:path";
 import { DEFAULT_SIM_DIR } from "../backends/select";
@@ -97,7 +98,7 @@ async function forceReset(io: Io, opts: SimFlags & { simTopology?: string }): Pr
     parts.push(
       outcome.found === "nothing"
         ? `simulated cloud in ${where}: there was no ${STATE_FILE}; ${made}`
-        : `simulated cloud in ${where}: its ${STATE_FILE} could not be read and was kept as ${shown(io, outcome.keptAs as string)}; ${made}, and whatever the old one held is lost`,
+        : `simulated cloud in ${where}: its ${outcome.unreadableFile ?? STATE_FILE} could not be read and was kept as ${shown(io, outcome.keptAs as string)}; ${made}, and whatever the old one held is lost`,
     );
   }
   let setAside: RecordedCluster[] = [];

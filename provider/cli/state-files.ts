@@ -3,15 +3,17 @@
 // records its cluster's name and every read checks it, so no two clusters ever share a file; a name's
 // file from an older release (whose mapping gave "a/b" and "a_2Fb" one file) is still read when it
 // records that very name, and moved at the next write. A state on a simulated cloud also records the
-// cloud's directory, so a cloud whose cloud.json was deleted is noticed instead of silently replaced.
+// cloud's directory, so a cloud whose cloud.db was deleted is noticed instead of silently replaced.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { BackendError } from "../backends/backend";
 import { clusterFileName } from "../backends/cluster-lock";
 import { type BackendSelection, DEFAULT_SIM_DIR } from "../backends/select";
-import { SimulatedCloud, STATE_FILE } from "../backends/simulated";
+import { cloudStateExists, SimulatedCloud, STATE_FILE } from "../backends/simulated";
+import type { ClusterSpec } from "../model/cluster";
 import type { ClusterState } from "../model/state";
 import { clusterHead, listNames, plural, quote } from "../model/text";
+import { APPLIED_KEY } from "./applied";
 import type { BackendFlags } from "./cluster";
 import type { Io } from "./io";
 
@@ -100,8 +102,12 @@ export const SIM_DIR_KEY = "simulatedDir";
 
 export function readState(file: string): ClusterState | undefined {
   try {
-    const state = JSON.parse(readFileSync(file, "utf8")) as ClusterState & { [SIM_DIR_KEY]?: string };
+    const state = JSON.parse(readFileSync(file, "utf8")) as ClusterState & {
+      [SIM_DIR_KEY]?: string;
+      [APPLIED_KEY]?: unknown;
+    };
     delete state[SIM_DIR_KEY];
+    delete state[APPLIED_KEY];
     return state;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
@@ -124,11 +130,28 @@ export function locateState(io: Io, flags: BackendFlags, clusterName: string): S
   return { file: canonicalStateFile(io, flags, clusterName), readFrom: stateFile(io, flags, clusterName) };
 }
 
-export function writeState(at: StateAt, state: ClusterState, selection: BackendSelection): void {
+/** The spec last applied, as the state file records it (applied.ts), or undefined. */
+export function readApplied(file: string): unknown {
+  try {
+    return (JSON.parse(readFileSync(file, "utf8")) as { [APPLIED_KEY]?: unknown })[APPLIED_KEY];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes a cluster's state; with `applied`, the record of the spec applied (user_data as digests:
+ * applied.ts), else the record the file has is kept.
+ */
+export function writeState(at: StateAt, state: ClusterState, selection: BackendSelection, applied?: ClusterSpec): void {
   mkdirSync(path.dirname(at.file), { recursive: true });
   const tmp = `${at.file}.${process.pid}.tmp`;
-  const record =
-    selection.backend instanceof SimulatedCloud ? { ...state, [SIM_DIR_KEY]: selection.backend.dir } : state;
+  const spec = applied ?? readApplied(at.readFrom);
+  const record = {
+    ...state,
+    ...(selection.backend instanceof SimulatedCloud ? { [SIM_DIR_KEY]: selection.backend.dir } : {}),
+    ...(spec !== undefined ? { [APPLIED_KEY]: spec } : {}),
+  };
   writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
   renameSync(tmp, at.file);
   if (at.readFrom !== at.file) {
@@ -202,7 +225,7 @@ export function clustersRecordedOn(
 }
 
 /**
- * When the simulated cloud's directory has no cloud.json but the state directory records clusters
+ * When the simulated cloud's directory has no cloud.db (nor a cloud.json to migrate) but the state directory records clusters
  * built on it, opening it would silently make a new, empty cloud and strand them: the message
  * saying so instead, or undefined.
  */
@@ -212,7 +235,7 @@ export function missingCloudProblem(
   clusterName?: string,
 ): string | undefined {
   const simDir = path.resolve(io.cwd, flags.simDir ?? DEFAULT_SIM_DIR);
-  if (existsSync(path.join(simDir, STATE_FILE))) return undefined;
+  if (cloudStateExists(simDir)) return undefined;
   const stranded = clustersRecordedOn(io, flags, simDir);
   if (stranded.length === 0) return undefined;
   const prefix = clusterName === undefined ? "openstack-vcluster: " : clusterHead(clusterName);

@@ -22,6 +22,12 @@ export interface ConformanceFixture {
   /** A flavor that fits no host; without it the "No valid host" test says it cannot run. */
   hugeFlavorRef?: string;
   zone: string;
+  /** Two keypairs that exist; without them the key rebuild test says it cannot run. */
+  keyNames?: [string, string];
+  /** A security group besides "default" that servers can take (they need a network port for it); else not checked. */
+  securityGroup?: string;
+  /** Two volume types; without them the retype test says it cannot run. */
+  volumeTypes?: [string, string];
   cleanup(): Promise<void>;
   pollMs?: number;
   timeoutMs?: number;
@@ -170,6 +176,13 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       expect(s).toMatchObject({ id: created.id, flavorRef: fx.flavorRef, imageRef: fx.imageRef, zone: fx.zone });
       expect(s.metadata).toEqual(tags("web-1"));
       expect(s.volumes).toEqual([]);
+      // Addresses: a record by network name (empty on a cloud that gives servers no network), fixed and floating.
+      for (const net of Object.values(s.addresses ?? {})) {
+        expect(Array.isArray(net.fixed) && Array.isArray(net.floating)).toBe(true);
+        for (const ip of [...net.fixed, ...net.floating]) expect(ip).toMatch(/^[0-9a-f.:]+$/i);
+      }
+      const ports = s.ports ?? (await fx.backend.serverPorts?.(s.id));
+      if (Object.keys(s.addresses ?? {}).length > 0) expect(ports?.length).toBeGreaterThan(0);
       expect((await fx.backend.findServers(tags("web-1"))).map((x) => x.id)).toEqual([created.id]);
       expect((await fx.backend.findServers({ [TAG_CLUSTER]: cluster })).map((x) => x.id)).toContain(created.id);
       expect(await fx.backend.findServers(tags("nobody"))).toEqual([]);
@@ -246,12 +259,15 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       v = await volumeSettled(v.id);
       expect(v.status).toBe("in-use");
       expect(v.attachedTo).toEqual([srv.id]);
+      // The device Nova gave it: the root disk is vda, so the first volume is not.
+      expect(v.device).toMatch(/^\/dev\/[a-z]+[b-z]$/);
       expect((await fx.backend.getServer(srv.id))?.volumes).toEqual([v.id]);
       await fx.backend.attachVolume(srv.id, v.id); // already attached: success
 
       await fx.backend.detachVolume(srv.id, v.id);
       v = await volumeSettled(v.id);
       expect(v).toMatchObject({ status: "available", attachedTo: [] });
+      expect(v.device).toBeUndefined();
       expect((await fx.backend.getServer(srv.id))?.volumes).toEqual([]);
       await fx.backend.detachVolume(srv.id, v.id); // not attached: success
 
@@ -276,6 +292,104 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       const rebuilt = await active(s.id);
       expect(rebuilt).toMatchObject({ status: "ACTIVE", imageRef: fx.otherImageRef, flavorRef: fx.biggerFlavorRef });
       await removeServer(s.id);
+    });
+
+    it("sets and deletes metadata of a server and of a volume in place, its tags kept", async () => {
+      const s = await active((await server("meta-1")).id);
+      await fx.backend.updateServerMetadata(s.id, { role: "web", tier: "1" }, []);
+      expect((await fx.backend.getServer(s.id))?.metadata).toEqual({ ...tags("meta-1"), role: "web", tier: "1" });
+      await fx.backend.updateServerMetadata(s.id, { role: "db" }, ["tier", "never-there"]);
+      expect((await fx.backend.getServer(s.id))?.metadata).toEqual({ ...tags("meta-1"), role: "db" });
+
+      const created = await fx.backend.createVolume({
+        name: `${cluster}-meta-v`,
+        sizeGb: 1,
+        zone: fx.zone,
+        metadata: tags("meta-v"),
+      });
+      made.volumes.push(created.id);
+      const v = await volumeSettled(created.id);
+      await fx.backend.updateVolumeMetadata(v.id, { backup: "daily", owner: "x" }, []);
+      await fx.backend.updateVolumeMetadata(v.id, { backup: "weekly" }, ["owner"]);
+      const after = await fx.backend.getVolume(v.id);
+      expect(after?.metadata).toMatchObject({ ...tags("meta-v"), backup: "weekly" });
+      expect(after?.metadata).not.toHaveProperty("owner");
+      await fx.backend.deleteVolume(v.id);
+      await gone(`volume ${v.id}`, () => fx.backend.getVolume(v.id));
+      await removeServer(s.id);
+    });
+
+    it("rebuilds a server with a new key and user data, keeping its image; and without a key", async (ctx) => {
+      if (fx.keyNames === undefined) {
+        console.warn(
+          `backend conformance: ${name}: the fixture has no keyNames; a rebuild with a new key is NOT checked`,
+        );
+        ctx.skip("the fixture has no keyNames");
+      }
+      const [k1, k2] = fx.keyNames as [string, string];
+      const created = await fx.backend.createServer({
+        name: `${cluster}-keyed`,
+        imageRef: fx.imageRef,
+        flavorRef: fx.flavorRef,
+        zone: fx.zone,
+        keyName: k1,
+        userData: "#!/bin/sh\necho one\n",
+        metadata: tags("keyed"),
+      });
+      made.servers.push(created.id);
+      const s = await active(created.id);
+      expect(s.keyName).toBe(k1);
+      await fx.backend.rebuildServer(s.id, fx.imageRef, { keyName: k2, userData: "#!/bin/sh\necho two\n" });
+      const rebuilt = await active(s.id);
+      expect(rebuilt).toMatchObject({ status: "ACTIVE", keyName: k2, imageRef: s.imageRef, flavorRef: s.flavorRef });
+      await fx.backend.rebuildServer(s.id, fx.imageRef, { keyName: null, userData: null });
+      expect((await active(s.id)).keyName).toBeNull();
+      await removeServer(s.id);
+    });
+
+    it("adds and removes a security group of a server, each twice without error", async (ctx) => {
+      if (fx.securityGroup === undefined) {
+        console.warn(`backend conformance: ${name}: the fixture has no securityGroup; security groups are NOT checked`);
+        ctx.skip("the fixture has no securityGroup (its servers have no network port)");
+      }
+      const group = fx.securityGroup as string;
+      const s = await active((await server("guarded")).id);
+      expect(s.securityGroups).toEqual(["default"]);
+      await fx.backend.addSecurityGroup(s.id, group);
+      await fx.backend.addSecurityGroup(s.id, group); // already there: success
+      expect((await fx.backend.getServer(s.id))?.securityGroups).toEqual(["default", group].sort());
+      await fx.backend.removeSecurityGroup(s.id, "default");
+      await fx.backend.removeSecurityGroup(s.id, "default"); // not there: success
+      expect((await fx.backend.getServer(s.id))?.securityGroups).toEqual([group]);
+      await removeServer(s.id);
+    });
+
+    it("retypes a volume in place and refuses a retype to its own type", async (ctx) => {
+      if (fx.volumeTypes === undefined) {
+        console.warn(`backend conformance: ${name}: the fixture has no volumeTypes; retype is NOT checked`);
+        ctx.skip("the fixture has no volumeTypes");
+      }
+      const [t1, t2] = fx.volumeTypes as [string, string];
+      const created = await fx.backend.createVolume({
+        name: `${cluster}-typed`,
+        sizeGb: 1,
+        zone: fx.zone,
+        volumeType: t1,
+        metadata: tags("typed"),
+      });
+      made.volumes.push(created.id);
+      let v = await volumeSettled(created.id);
+      expect(v.volumeType).toBe(t1);
+      await fx.backend.retypeVolume(v.id, t2);
+      v = (await waitFor(
+        `volume ${v.id} to be retyped`,
+        () => fx.backend.getVolume(v.id),
+        (x) => x !== undefined && x.status === "available" && x.volumeType === t2,
+        fx,
+      )) as VolumeInfo;
+      await expectBackendError(fx.backend.retypeVolume(v.id, t2), "bad_request");
+      await fx.backend.deleteVolume(v.id);
+      await gone(`volume ${v.id}`, () => fx.backend.getVolume(v.id));
     });
 
     it("rejects an unknown flavor or image with bad_request", async () => {

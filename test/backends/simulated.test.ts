@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -42,6 +43,10 @@ for (const view of ["admin", "tenant"] as const) {
       biggerFlavorRef: "m1.medium",
       hugeFlavorRef: "x.huge",
       zone: "az2",
+      // The simulated cloud keeps no keypairs or Neutron groups: any name is accepted.
+      keyNames: ["key-1", "key-2"],
+      securityGroup: "web",
+      volumeTypes: ["hdd", "ssd"],
       cleanup: () => SimulatedCloud.destroyDir(dir),
     };
   });
@@ -696,7 +701,109 @@ describe("simulated cloud: concurrent use by several processes", () => {
       expect(h.used?.vcpus, h.name).toBe(4);
     }
     expect(snap.calls.createServer).toBe(24);
-    // Atomic writes leave no temp files behind; the lock is released.
-    expect(readdirSync(dir)).toEqual(["cloud.json"]);
+    // Once every connection is closed, SQLite has folded its WAL into the database: nothing else is left.
+    for (const c of clouds) await c.close();
+    expect(readdirSync(dir)).toEqual(["cloud.db"]);
+  });
+});
+
+describe("simulated cloud: edits in place", () => {
+  it("a rebuild shows REBUILD and the new key at once, the image when done; user data is kept only as a digest", async () => {
+    const { cloud, clock, dir } = await openSmall();
+    const s = await cloud.createServer(srv("web", { keyName: "k1", userData: "password=hunter2" }));
+    clock.advance();
+    expect(await cloud.getServer(s.id)).toMatchObject({ status: "ACTIVE", keyName: "k1", securityGroups: ["default"] });
+    await cloud.rebuildServer(s.id, "debian-12", { keyName: "k2", userData: "token=swordfish" });
+    expect(await cloud.getServer(s.id)).toMatchObject({ status: "REBUILD", keyName: "k2", imageRef: "cirros" });
+    clock.advance();
+    expect(await cloud.getServer(s.id)).toMatchObject({ status: "ACTIVE", keyName: "k2", imageRef: "debian-12" });
+    const digest = `sha256:${createHash("sha256").update("token=swordfish").digest("hex")}`;
+    expect((await cloud.snapshot()).servers[0]?.userDataDigest).toBe(digest);
+    await cloud.rebuildServer(s.id, "debian-12", { keyName: null, userData: null });
+    clock.advance();
+    const after = (await cloud.snapshot()).servers[0];
+    expect(after?.keyName).toBeUndefined();
+    expect(after?.userDataDigest).toBeUndefined();
+    await cloud.close();
+    for (const f of readdirSync(dir)) {
+      const bytes = readFileSync(path.join(dir, f));
+      expect(bytes.includes("hunter2"), f).toBe(false);
+      expect(bytes.includes("swordfish"), f).toBe(false);
+    }
+  });
+
+  it("metadata: set merges, delete of a key not there is fine; refused while the server rebuilds or its key is too long", async () => {
+    const { cloud, clock } = await openSmall();
+    const s = await cloud.createServer(srv("web"));
+    expect(await expectCode(cloud.updateServerMetadata(s.id, { a: "1" }, []), "conflict")).toMatchInlineSnapshot(
+      `"Cannot change the metadata of server "web" while it is BUILD; wait until it is ACTIVE or SHUTOFF or PAUSED or SUSPENDED."`,
+    );
+    clock.advance();
+    await cloud.updateServerMetadata(s.id, { a: "1", b: "2" }, ["nope"]);
+    await cloud.updateServerMetadata(s.id, { a: "3" }, ["b"]);
+    expect((await cloud.getServer(s.id))?.metadata).toEqual({ [TAG_MEMBER]: "web", a: "3" });
+    expect(await expectCode(cloud.updateServerMetadata(s.id, { ["k".repeat(256)]: "v" }, []), "bad_request")).toMatch(
+      /key must be 1 to 255 characters/,
+    );
+    await expectCode(cloud.updateServerMetadata("no-such-id", { a: "1" }, []), "not_found");
+  });
+
+  it("security groups: added and removed by name, each once, listed sorted", async () => {
+    const { cloud, clock } = await openSmall();
+    const s = await cloud.createServer(srv("web", { securityGroups: ["web", "default", "web"] }));
+    clock.advance();
+    expect((await cloud.getServer(s.id))?.securityGroups).toEqual(["default", "web"]);
+    await cloud.addSecurityGroup(s.id, "ssh");
+    await cloud.removeSecurityGroup(s.id, "default");
+    await cloud.removeSecurityGroup(s.id, "default");
+    expect((await cloud.getServer(s.id))?.securityGroups).toEqual(["ssh", "web"]);
+  });
+
+  it("a retype stays on a backend that serves the new type, and migrates within the zone when its own can't", async () => {
+    const topology = smallTopology();
+    for (const b of topology.storageBackends) b.volumeTypes = b.name === "lvm@a1" ? ["hdd"] : ["hdd", "ssd"];
+    const { cloud, clock } = await openSmall({ topology });
+    const shared = await cloud.createVolume({
+      name: "shared",
+      sizeGb: 1,
+      volumeType: "hdd",
+      backend: "shared-a",
+      metadata: {},
+    });
+    const local = await cloud.createVolume({
+      name: "local",
+      sizeGb: 1,
+      volumeType: "hdd",
+      backend: "lvm@a1",
+      metadata: {},
+    });
+    clock.advance();
+    await cloud.retypeVolume(shared.id, "ssd");
+    await cloud.retypeVolume(local.id, "ssd");
+    expect((await cloud.getVolume(local.id))?.status).toBe("retyping");
+    clock.advance();
+    expect(await cloud.getVolume(shared.id)).toMatchObject({
+      status: "available",
+      volumeType: "ssd",
+      backend: "shared-a",
+    });
+    // lvm@a1 holds hdd only: the data moved to the zone's other backend that takes ssd and has room.
+    expect(await cloud.getVolume(local.id)).toMatchObject({ status: "available", volumeType: "ssd", zone: "a" });
+    expect((await cloud.getVolume(local.id))?.backend).not.toBe("lvm@a1");
+  });
+
+  it("a retype is refused to its own type, to a type no backend has, nowhere to go, or while the volume is busy", async () => {
+    const topology = smallTopology();
+    for (const b of topology.storageBackends) b.volumeTypes = b.zone === "b" ? ["gold"] : ["hdd"];
+    const { cloud, clock } = await openSmall({ topology });
+    const v = await cloud.createVolume({ name: "v", sizeGb: 1, volumeType: "hdd", zone: "a", metadata: {} });
+    expect(await expectCode(cloud.retypeVolume(v.id, "ssd"), "conflict")).toMatch(/Volume "v" is creating/);
+    clock.advance();
+    expect(await expectCode(cloud.retypeVolume(v.id, "hdd"), "bad_request")).toMatch(/must be different/);
+    expect(await expectCode(cloud.retypeVolume(v.id, "platinum"), "bad_request")).toMatch(/could not be found/);
+    expect(await expectCode(cloud.retypeVolume(v.id, "gold"), "conflict")).toMatch(
+      /can't be retyped to "gold": No valid backend/,
+    );
+    expect(await cloud.getVolume(v.id)).toMatchObject({ status: "available", volumeType: "hdd" });
   });
 });

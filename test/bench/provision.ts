@@ -46,7 +46,7 @@ export interface ProvisionRow {
   sequentialModelMs: number;
   /**
    * The same create and destroy with every latency at zero and no concurrency limit: the cost of
-   * the simulator itself (a lock and the whole state read and written per call) plus the controller.
+   * the simulator itself (one database transaction per call) plus the controller.
    */
   zeroLatencyCreateMs: number;
   zeroLatencyDestroyMs: number;

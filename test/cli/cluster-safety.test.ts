@@ -1,12 +1,14 @@
 // What must never happen to a cluster through the command, whatever the user types or the disk holds:
-// two names sharing one state file, a lost or broken cloud.json silently replaced, faults of one run
+// two names sharing one state file, a lost or broken cloud.db silently replaced, faults of one run
 // failing the next, a typo "destroyed", a sweep by name without asking.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sqlite } from "../../provider/model/sqlite";
 import { ensureBuilt } from "../support/build";
 import { cli, type Result, spawned } from "../support/cli";
+import { projectSimState } from "../support/sim-state";
 
 let work: string;
 beforeAll(() => {
@@ -40,7 +42,7 @@ interface Cloud {
 }
 
 function cloud(dir: string): Cloud {
-  return JSON.parse(readFileSync(path.join(dir, ".openstack-vcluster/sim/cloud.json"), "utf8")) as Cloud;
+  return projectSimState(dir) as unknown as Cloud;
 }
 
 /** Per cluster tag, its servers' member names. */
@@ -108,13 +110,13 @@ describe("state files: one per cluster name", () => {
   });
 });
 
-describe("the simulated cloud's cloud.json", () => {
+describe("the simulated cloud's cloud.db", () => {
   it("deleted while clusters were built on it: not silently replaced; sim reset --force says what is lost", async () => {
     const dir = project({ shop: "shop", other: "other" });
     expect((await cli(["apply", "shop.json"], dir)).code).toBe(0);
-    rmSync(path.join(dir, ".openstack-vcluster/sim/cloud.json"));
+    rmSync(path.join(dir, ".openstack-vcluster/sim/cloud.db"));
     const hint =
-      'the simulated cloud in .openstack-vcluster/sim is gone (no cloud.json), and .openstack-vcluster/clusters records 1 cluster built on it: "shop"; hint: restore .openstack-vcluster/sim/cloud.json from a backup, or run `openstack-vcluster sim reset --force` to start a new, empty cloud there and set their state aside (what they held is lost)\n';
+      'the simulated cloud in .openstack-vcluster/sim is gone (no cloud.db), and .openstack-vcluster/clusters records 1 cluster built on it: "shop"; hint: restore .openstack-vcluster/sim/cloud.db from a backup, or run `openstack-vcluster sim reset --force` to start a new, empty cloud there and set their state aside (what they held is lost)\n';
     const apply = await cli(["apply", "other.json"], dir);
     expect(apply.code).toBe(3);
     expect(apply.stderr).toBe(`cluster "other": ${hint}`);
@@ -127,12 +129,12 @@ describe("the simulated cloud's cloud.json", () => {
       expect(r.code, args.join(" ")).toBe(3);
       expect(r.stderr).toBe(`openstack-vcluster: ${hint}`);
     }
-    expect(existsSync(path.join(dir, ".openstack-vcluster/sim/cloud.json"))).toBe(false);
+    expect(existsSync(path.join(dir, ".openstack-vcluster/sim/cloud.db"))).toBe(false);
 
     const reset = await cli(["sim", "reset", "--force"], dir);
     expect(reset.code, reset.stderr).toBe(0);
     expect(reset.stdout).toBe(
-      'simulated cloud in .openstack-vcluster/sim: there was no cloud.json; started a new, empty cloud with the default topology; 1 cluster built on the old cloud ("shop") went with it: its state was moved to .openstack-vcluster/lost-clusters.\n',
+      'simulated cloud in .openstack-vcluster/sim: there was no cloud.db; started a new, empty cloud with the default topology; 1 cluster built on the old cloud ("shop") went with it: its state was moved to .openstack-vcluster/lost-clusters.\n',
     );
     expect(readdirSync(path.join(dir, ".openstack-vcluster/lost-clusters"))).toEqual(["shop.json"]);
     expect((await cli(["apply", "other.json"], dir)).code).toBe(0);
@@ -147,18 +149,47 @@ describe("the simulated cloud's cloud.json", () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
+  /** A SQLite database that is not a simulated cloud's. */
+  function otherDatabase(file: string): void {
+    const db = new (sqlite("the test").DatabaseSync)(file);
+    db.exec("CREATE TABLE notes (text TEXT)");
+    db.close();
+  }
+
   it.each([
-    ["empty", "", "is empty"],
-    ["garbage", '{"version": 1, "servers": [', "is not valid JSON ("],
-    ["not a cloud", "[1, 2]", "is not a simulated cloud's state"],
+    ["empty", "cloud.db", (f: string) => writeFileSync(f, ""), "is empty"],
+    [
+      "garbage",
+      "cloud.db",
+      (f: string) => writeFileSync(f, '{"version": 1, "servers": ['),
+      "is not a SQLite database (",
+    ],
+    ["not a cloud", "cloud.db", otherDatabase, "is not a simulated cloud's state"],
+    // An earlier release's state file, damaged before it could be migrated.
+    [
+      "cloud.json, garbage",
+      "cloud.json",
+      (f: string) => writeFileSync(f, '{"version": 1, "servers": ['),
+      "is not valid JSON (",
+    ],
+    [
+      "cloud.json, not a cloud",
+      "cloud.json",
+      (f: string) => writeFileSync(f, "[1, 2]"),
+      "is not a simulated cloud's state",
+    ],
   ])(
     "%s: every command names the file and the way out; sim reset --force recovers it",
-    async (_what, text, problem) => {
+    async (_what, name, damage, problem) => {
       const dir = project({ shop: "shop" });
       expect((await cli(["apply", "shop.json"], dir)).code).toBe(0);
-      const file = path.join(dir, ".openstack-vcluster/sim/cloud.json");
-      writeFileSync(file, text);
-      const tail = `the simulated cloud's state .openstack-vcluster/sim/cloud.json ${problem}`;
+      const simDir = path.join(dir, ".openstack-vcluster/sim");
+      // A cloud.json is read only where there is no database yet.
+      if (name === "cloud.json") rmSync(path.join(simDir, "cloud.db"));
+      const file = path.join(simDir, name);
+      rmSync(file, { force: true });
+      damage(file);
+      const tail = `the simulated cloud's state .openstack-vcluster/sim/${name} ${problem}`;
       const hint =
         "; hint: restore that file from a backup, or run `openstack-vcluster sim reset --force` to start a new, empty cloud there (what the old one held is lost; the file is kept aside)";
       for (const args of [
@@ -178,9 +209,12 @@ describe("the simulated cloud's cloud.json", () => {
       const reset = await cli(["sim", "reset", "--force"], dir);
       expect(reset.code, reset.stderr).toBe(0);
       expect(reset.stdout).toMatch(
-        /^simulated cloud in \.openstack-vcluster\/sim: its cloud\.json could not be read and was kept as \.openstack-vcluster\/sim\/cloud\.json\.broken-[\dTZ-]+; started a new, empty cloud with the default topology, and whatever the old one held is lost; 1 cluster built on the old cloud \("shop"\) went with it: its state was moved to \.openstack-vcluster\/lost-clusters\.\n$/,
+        new RegExp(
+          `^simulated cloud in \\.openstack-vcluster/sim: its ${name.replace(".", "\\.")} could not be read and was kept as \\.openstack-vcluster/sim/${name.replace(".", "\\.")}\\.broken-[\\dTZ-]+; started a new, empty cloud with the default topology, and whatever the old one held is lost; 1 cluster built on the old cloud \\("shop"\\) went with it: its state was moved to \\.openstack-vcluster/lost-clusters\\.\n$`,
+        ),
       );
-      expect(readdirSync(path.dirname(file)).filter((n) => n.startsWith("cloud.json.broken-"))).toHaveLength(1);
+      const kept = readdirSync(simDir).filter((n) => n.startsWith(`${name}.broken-`) && !/-(wal|shm)$/.test(n));
+      expect(kept).toHaveLength(1);
       expect((await cli(["sim", "show"], dir)).code).toBe(0);
       expect((await cli(["apply", "shop.json"], dir)).code).toBe(0);
     },

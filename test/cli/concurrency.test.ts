@@ -1,13 +1,14 @@
 // One change at a time per cluster: several `apply` runs of one spec, each a process of its own,
 // build one set of members; a run that waits says for whom; a run killed halfway leaves a lock the
 // next one takes over at once, and no temp files.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt } from "../support/build";
 import { type Result, spawned, start, tempFiles } from "../support/cli";
+import { projectSimState } from "../support/sim-state";
 
 const MEMBERS = 20;
 let work: string;
@@ -38,7 +39,7 @@ interface CloudJson {
 }
 
 function cloudOf(dir: string): CloudJson {
-  return JSON.parse(readFileSync(path.join(dir, ".openstack-vcluster/sim/cloud.json"), "utf8")) as CloudJson;
+  return projectSimState(dir) as unknown as CloudJson;
 }
 
 function expectOneSet(dir: string): void {

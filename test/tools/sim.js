@@ -25,7 +25,14 @@ async function main(argv) {
     } else if (cmd === "where") {
       process.stdout.write(where(snap, TAG_MEMBER));
     } else if (cmd === "json") {
-      const pick = (xs) => xs.map((x) => ({ id: x.id, name: x.name, status: x.status, metadata: x.metadata }));
+      const pick = (xs) =>
+        xs.map((x) => ({
+          id: x.id,
+          name: x.name,
+          status: x.status,
+          metadata: x.metadata,
+          ...(x.keyName !== undefined ? { keyName: x.keyName } : {}),
+        }));
       const out = { servers: pick(snap.servers), volumes: pick(snap.volumes), serverGroups: pick(snap.serverGroups) };
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     } else if (cmd === "delete-server") {

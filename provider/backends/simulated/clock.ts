@@ -1,6 +1,6 @@
 // The simulated cloud's clock: every change that takes time (build, resize, attach, delete, ...) is
 // stored as a pending transition with its due time; each call first applies those that are due.
-import type { CloudState } from "./store";
+import type { CloudState, ServerRecord, VolumeRecord } from "./store";
 
 export interface LatencyModel {
   /** Added to every API call (outside the lock). Default 0. */
@@ -31,10 +31,17 @@ export const DEFAULT_LATENCY: Latency = {
   resizeMs: 40,
 };
 
-/** Applies every transition whose time has come. */
-export function settle(state: CloudState, now: number): void {
+/**
+ * Applies every transition whose time has come. `due`: the servers and volumes whose transition
+ * may be due (the database's index on due times), so a call doesn't scan every object; default all.
+ */
+export function settle(
+  state: CloudState,
+  now: number,
+  due?: { servers: Iterable<ServerRecord>; volumes: Iterable<VolumeRecord> },
+): void {
   const goneServers = new Set<string>();
-  for (const s of state.servers) {
+  for (const s of due?.servers ?? state.servers) {
     const p = s.pending;
     if (!p || p.at > now) continue;
     delete s.pending;
@@ -53,6 +60,10 @@ export function settle(state: CloudState, now: number): void {
         break;
       case "rebuild":
         Object.assign(s, { status: "ACTIVE", imageRef: p.imageRef });
+        if (p.keyName === null) delete s.keyName;
+        else if (p.keyName !== undefined) s.keyName = p.keyName;
+        if (p.userDataDigest === null) delete s.userDataDigest;
+        else if (p.userDataDigest !== undefined) s.userDataDigest = p.userDataDigest;
         break;
       case "delete":
         goneServers.add(s.id);
@@ -61,17 +72,20 @@ export function settle(state: CloudState, now: number): void {
   }
   if (goneServers.size > 0) {
     state.servers = state.servers.filter((s) => !goneServers.has(s.id));
-    for (const g of state.serverGroups) g.members = g.members.filter((id) => !goneServers.has(id));
+    for (const g of state.serverGroups) {
+      if (g.members.some((id) => goneServers.has(id))) g.members = g.members.filter((id) => !goneServers.has(id));
+    }
     // Nova detaches a deleted server's volumes.
     for (const v of state.volumes) {
       if (!v.attachedTo.some((id) => goneServers.has(id))) continue;
       v.attachedTo = v.attachedTo.filter((id) => !goneServers.has(id));
+      if (v.attachedTo.length === 0) delete v.device;
       if (v.pending?.kind === "attach" || v.pending?.kind === "detach") delete v.pending;
       if (v.attachedTo.length === 0 && ["attaching", "in-use", "detaching"].includes(v.status)) v.status = "available";
     }
   }
   const goneVolumes = new Set<string>();
-  for (const v of state.volumes) {
+  for (const v of due?.volumes ?? state.volumes) {
     const p = v.pending;
     if (!p || p.at > now) continue;
     delete v.pending;
@@ -86,9 +100,13 @@ export function settle(state: CloudState, now: number): void {
       case "detach":
         v.attachedTo = v.attachedTo.filter((id) => id !== p.serverId);
         v.status = v.attachedTo.length > 0 ? "in-use" : "available";
+        if (v.attachedTo.length === 0) delete v.device;
         break;
       case "extend":
         v.status = p.back;
+        break;
+      case "retype":
+        Object.assign(v, { status: p.back, volumeType: p.volumeType, ...(p.backend ? { backend: p.backend } : {}) });
         break;
       case "delete":
         goneVolumes.add(v.id);

@@ -1,8 +1,8 @@
 // The simulated cloud: a full Backend on the local disk, with no server to run. It behaves like
 // Nova/Cinder where the product depends on it: asynchronous builds, capacity accounting, server
 // group semantics, ERROR with Nova's "No valid host" fault, 404 after delete, quotas, and faults
-// and latency on request. State lives in `<dir>/cloud.json`; every call locks the directory, reads,
-// settles what the clock has finished, mutates, and writes atomically (see store.ts).
+// and latency on request. State lives in `<dir>/cloud.db` (SQLite, database.ts); every call is one
+// transaction: it settles what the clock has finished, runs, and writes the rows it changed.
 import { randomBytes, randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
@@ -10,21 +10,22 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pLimit from "p-limit";
 import { definedOnly } from "../../model/records";
 import type { Topology } from "../../model/topology";
-import {
-  type Backend,
-  BackendError,
-  type Discovery,
-  type ServerCreate,
-  type ServerGroupCreate,
-  type ServerGroupInfo,
-  type ServerGroupPolicy,
-  type ServerInfo,
-  type VolumeCreate,
-  type VolumeInfo,
+import type {
+  Backend,
+  Discovery,
+  RebuildOptions,
+  ServerCreate,
+  ServerGroupCreate,
+  ServerGroupInfo,
+  ServerInfo,
+  VolumeCreate,
+  VolumeInfo,
 } from "../backend";
 import { checkTopology } from "./checks";
 import { DEFAULT_LATENCY, type Latency, type LatencyModel, settle } from "./clock";
+import { CloudDatabase, defaultLog } from "./database";
 import { DEFAULT_IMAGES, defaultSimulatedTopology } from "./default-topology";
+import * as edits from "./edits";
 import { addFault, type Named, TRANSITION_OPS, takeError, takeSlow } from "./fault-plan";
 import { type BackendOp, type Fault, validateFault, validateFaults } from "./faults";
 import type { OpEnv, Tx, View } from "./op";
@@ -36,39 +37,22 @@ import {
   withProcessFaults,
 } from "./process-faults";
 import { remainingQuota } from "./quota";
+import { type RecreateOutcome, recreateCloud } from "./recreate";
 import { backendUsage, hostUsage } from "./scheduler";
-import { createServer, deleteServer, rebuildServer, resizeServer, serverInfo } from "./servers";
+import { createServer, createServerGroup, deleteServer, rebuildServer, resizeServer, serverInfo } from "./servers";
 import {
-  BROKEN_PREFIX,
   type CloudSnapshot,
   type CloudState,
-  CloudStateError,
+  cloudStateExists,
   isOwnFile,
   type Quota,
-  readState,
   SIM_STATE_VERSION,
-  STATE_FILE,
-  statePath,
-  sweepStateTemps,
-  withLock,
-  writeStateAtomically,
 } from "./store";
+import { own, plain } from "./tracking";
 import { byNameThenId, hasTags } from "./util";
 import { attachVolume, createVolume, deleteVolume, detachVolume, extendVolume, volumeInfo } from "./volumes";
 
-/** What `SimulatedCloud.recreate` found and did. */
-export interface RecreateOutcome {
-  /** What the directory held: a usable cloud, nothing, or a state file that can't be read. */
-  found: "cloud" | "nothing" | "unreadable";
-  /** The cloud now in the directory (the same one when `found` is "cloud"). */
-  cloudId: string;
-  /** The cloud that was there, when it could be read. */
-  previousCloudId?: string;
-  /** Where an unreadable state file was kept. */
-  keptAs?: string;
-  /** What the old cloud held and is now gone. */
-  lost: { servers: number; volumes: number; serverGroups: number; faults: number };
-}
+export type { RecreateOutcome } from "./recreate";
 
 export interface SimulatedCloudOptions {
   /** State directory; created if absent. */
@@ -88,6 +72,8 @@ export interface SimulatedCloudOptions {
   now?: () => number;
   /** Where to read `OPENSTACK_VCLUSTER_SIM_FAULTS` from; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Where the one line saying an earlier release's cloud.json was migrated goes; default stderr. */
+  log?: (line: string) => void;
 }
 
 function freshState(options: Pick<SimulatedCloudOptions, "topology" | "images">, dir: string, now: number): CloudState {
@@ -109,8 +95,6 @@ function freshState(options: Pick<SimulatedCloudOptions, "topology" | "images">,
   };
 }
 
-const POLICIES: readonly ServerGroupPolicy[] = ["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"];
-
 export class SimulatedCloud implements Backend {
   readonly kind = "simulated" as const;
   readonly description: string;
@@ -123,6 +107,8 @@ export class SimulatedCloud implements Backend {
   private readonly env: OpEnv;
   private readonly now: () => number;
   private readonly limit: <T>(fn: () => Promise<T>) => Promise<T>;
+  private db!: CloudDatabase;
+  private closed = false;
 
   private constructor(dir: string, options: SimulatedCloudOptions) {
     this.dir = dir;
@@ -144,24 +130,19 @@ export class SimulatedCloud implements Backend {
     const faults = validateFaults(options.faults ?? [], "simulated cloud faults");
     const envFaults = envFaultsFor(dir, options.env ?? process.env);
     const cloud = new SimulatedCloud(dir, options);
-    await withLock(dir, async () => {
-      // Every write is made under the lock: a temp file seen now is one a killed process left.
-      await sweepStateTemps(dir);
-      let state = await readState(dir);
-      let changed = false;
-      if (!state) {
-        state = freshState(options, dir, cloud.now());
-        changed = true;
-      }
-      if (options.quota !== undefined) {
-        state.quota = { ...options.quota };
-        changed = true;
-      }
-      for (const f of faults) addFault(state, f);
-      addProcessFaults(dir, state, envFaults.faults);
-      cloud.cloudId = state.cloudId;
-      if (changed || faults.length > 0) await writeStateAtomically(dir, state);
-    });
+    const fresh = () => freshState(options, dir, cloud.now());
+    cloud.db = await CloudDatabase.open(dir, { fresh, log: options.log ?? defaultLog });
+    try {
+      await cloud.db.transaction(({ state }) => {
+        if (options.quota !== undefined) state.quota = { ...options.quota };
+        for (const f of faults) addFault(state, f);
+        addProcessFaults(dir, state, envFaults.faults);
+        cloud.cloudId = state.cloudId;
+      });
+    } catch (e) {
+      await cloud.close();
+      throw e;
+    }
     envFaults.taken();
     return cloud;
   }
@@ -169,53 +150,19 @@ export class SimulatedCloud implements Backend {
   /**
    * `sim reset --force`: makes the directory hold a usable, empty cloud whatever it holds now. A
    * readable cloud is reset (same id, topology, images and quota); a missing one is created; an
-   * unreadable state file is kept beside it as `cloud.json.broken-<time>` and a new cloud (new id)
+   * unreadable state file is kept beside it as `<file>.broken-<time>` and a new cloud (new id)
    * takes its place, with `topology` or the default one.
    */
   static async recreate(options: Pick<SimulatedCloudOptions, "dir" | "topology" | "images">): Promise<RecreateOutcome> {
     const dir = path.resolve(options.dir);
     await fs.mkdir(dir, { recursive: true });
-    return withLock(dir, async () => {
-      await sweepStateTemps(dir);
-      let old: CloudState | undefined;
-      let found: RecreateOutcome["found"] = "nothing";
-      let keptAs: string | undefined;
-      try {
-        old = await readState(dir);
-        if (old) found = "cloud";
-      } catch (e) {
-        if (!(e instanceof CloudStateError)) throw e;
-        found = "unreadable";
-        keptAs = path.join(dir, `${BROKEN_PREFIX}${new Date().toISOString().replace(/[:.]/g, "-")}`);
-        await fs.rename(statePath(dir), keptAs);
-      }
-      forgetProcessFaults(dir);
-      const lost = {
-        servers: old?.servers.length ?? 0,
-        volumes: old?.volumes.length ?? 0,
-        serverGroups: old?.serverGroups.length ?? 0,
-        faults: old?.faults.length ?? 0,
-      };
-      const state: CloudState = old
-        ? Object.assign(old, { servers: [], volumes: [], serverGroups: [], faults: [], calls: {} })
-        : freshState(options, dir, Date.now());
-      await writeStateAtomically(dir, state);
-      return {
-        found,
-        cloudId: state.cloudId,
-        ...(old ? { previousCloudId: old.cloudId } : {}),
-        ...(keptAs ? { keptAs } : {}),
-        lost,
-      };
-    });
+    forgetProcessFaults(dir);
+    return recreateCloud(dir, () => freshState(options, dir, Date.now()));
   }
 
   /** Whether the directory holds a cloud's state file (readable or not). */
   static async exists(dir: string): Promise<boolean> {
-    return fs.stat(path.join(path.resolve(dir), STATE_FILE)).then(
-      () => true,
-      () => false,
-    );
+    return cloudStateExists(path.resolve(dir));
   }
 
   /** Removes a cloud's directory; refuses if it holds anything but the cloud's own files. */
@@ -233,6 +180,7 @@ export class SimulatedCloud implements Backend {
         `"${dir}" is not only a simulated cloud: it also holds ${foreign.map((n) => `"${n}"`).join(", ")}; hint: remove those first, or delete the directory by hand`,
       );
     }
+    CloudDatabase.forget(path.resolve(dir));
     await fs.rm(dir, { recursive: true, force: true });
   }
 
@@ -251,12 +199,12 @@ export class SimulatedCloud implements Backend {
 
   /** How many times `op` was called on this cloud (by any process) since it was created or reset. */
   async callCount(op: BackendOp): Promise<number> {
-    return this.transact((tx) => tx.state.calls[op] ?? 0, false);
+    return this.transact((tx) => tx.state.calls[op] ?? 0);
   }
 
   /** Everything, as plain JSON, with finished transitions applied. */
   async snapshot(): Promise<CloudSnapshot> {
-    return this.transact((tx) => structuredClone(tx.state));
+    return this.transact((tx) => plain(tx.state));
   }
 
   /** Deletes every server, volume, group and fault, and the call counters; keeps topology, images, quota. */
@@ -267,7 +215,9 @@ export class SimulatedCloud implements Backend {
   }
 
   async close(): Promise<void> {
-    // Nothing persistent is held between calls: the lock is taken per call.
+    if (this.closed || !this.db) return;
+    this.closed = true;
+    this.db.release();
   }
 
   // ---- Backend ----
@@ -280,13 +230,13 @@ export class SimulatedCloud implements Backend {
       if (this.view === "tenant") {
         return {
           mode: "delegated",
-          topology: { flavors: structuredClone(state.topology.flavors), hosts: [], storageBackends: [] },
+          topology: { flavors: plain(state.topology.flavors), hosts: [], storageBackends: [] },
           ...base,
         };
       }
       const used = hostUsage(state);
       const bUsed = backendUsage(state);
-      const topology = structuredClone(state.topology);
+      const topology = plain(state.topology);
       for (const h of topology.hosts) h.used = { ...(used.get(h.name) ?? { vcpus: 0, ramMb: 0, diskGb: 0 }) };
       for (const b of topology.storageBackends) b.usedGb = bUsed.get(b.name) ?? 0;
       return { mode: "pinned", topology, ...base };
@@ -304,44 +254,13 @@ export class SimulatedCloud implements Backend {
   }
 
   createServerGroup(req: ServerGroupCreate): Promise<ServerGroupInfo> {
-    return this.call("createServerGroup", ({ state }) => {
-      if (!POLICIES.includes(req.policy)) {
-        throw new BackendError(
-          "bad_request",
-          `Invalid server group policy "${req.policy}"; use one of ${POLICIES.join(", ")}.`,
-        );
-      }
-      if (req.maxServerPerHost !== undefined) {
-        if (req.policy !== "anti-affinity") {
-          throw new BackendError(
-            "bad_request",
-            `max_server_per_host applies only to the "anti-affinity" policy, not "${req.policy}".`,
-          );
-        }
-        if (!Number.isInteger(req.maxServerPerHost) || req.maxServerPerHost < 1) {
-          throw new BackendError(
-            "bad_request",
-            `max_server_per_host must be a positive integer, not ${req.maxServerPerHost}.`,
-          );
-        }
-      }
-      const group = {
-        id: randomUUID(),
-        name: req.name,
-        policy: req.policy,
-        ...(req.maxServerPerHost !== undefined ? { maxServerPerHost: req.maxServerPerHost } : {}),
-        members: [],
-        metadata: { ...req.metadata },
-      };
-      state.serverGroups.push(group);
-      return structuredClone(group);
-    });
+    return this.call("createServerGroup", (tx) => createServerGroup(tx, req));
   }
 
   getServerGroup(id: string): Promise<ServerGroupInfo | undefined> {
     return this.call("getServerGroup", ({ state }) => {
       const g = state.serverGroups.find((x) => x.id === id);
-      return g && structuredClone(g);
+      return g && plain(g);
     });
   }
 
@@ -350,7 +269,7 @@ export class SimulatedCloud implements Backend {
       state.serverGroups
         .filter((g) => hasTags(g.metadata, tags))
         .sort(byNameThenId)
-        .map((g) => structuredClone(g)),
+        .map((g) => plain(g)),
     );
   }
 
@@ -388,8 +307,17 @@ export class SimulatedCloud implements Backend {
     return this.call("resizeServer", (tx) => resizeServer(tx, this.env, id, flavorRef));
   }
 
-  rebuildServer(id: string, imageRef: string): Promise<void> {
-    return this.call("rebuildServer", (tx) => rebuildServer(tx, this.env, id, imageRef));
+  rebuildServer(id: string, imageRef: string, options?: RebuildOptions): Promise<void> {
+    return this.call("rebuildServer", (tx) => rebuildServer(tx, this.env, id, imageRef, options));
+  }
+  updateServerMetadata(id: string, set: Record<string, string>, remove: string[]): Promise<void> {
+    return this.call("updateServerMetadata", (tx) => edits.updateServerMetadata(tx, id, set, remove));
+  }
+  addSecurityGroup(serverId: string, group: string): Promise<void> {
+    return this.call("addSecurityGroup", (tx) => edits.addSecurityGroup(tx, serverId, group));
+  }
+  removeSecurityGroup(serverId: string, group: string): Promise<void> {
+    return this.call("removeSecurityGroup", (tx) => edits.removeSecurityGroup(tx, serverId, group));
   }
 
   createVolume(req: VolumeCreate): Promise<VolumeInfo> {
@@ -415,6 +343,12 @@ export class SimulatedCloud implements Backend {
   extendVolume(id: string, sizeGb: number): Promise<void> {
     return this.call("extendVolume", (tx) => extendVolume(tx, this.env, id, sizeGb));
   }
+  retypeVolume(id: string, volumeType: string): Promise<void> {
+    return this.call("retypeVolume", (tx) => edits.retypeVolume(tx, this.env, id, volumeType));
+  }
+  updateVolumeMetadata(id: string, set: Record<string, string>, remove: string[]): Promise<void> {
+    return this.call("updateVolumeMetadata", (tx) => edits.updateVolumeMetadata(tx, id, set, remove));
+  }
 
   deleteVolume(id: string): Promise<void> {
     return this.call("deleteVolume", (tx) => deleteVolume(tx, this.env, id));
@@ -430,15 +364,14 @@ export class SimulatedCloud implements Backend {
 
   // ---- internals ----
 
-  /** Lock, read, settle, run `fn`, write (if `write`), unlock. */
-  private async transact<T>(fn: (tx: Tx) => T, write = true): Promise<T> {
-    return withLock(this.dir, async () => {
-      const state = withProcessFaults(this.dir, await this.load());
+  /** One transaction: settle, run `fn`, write what changed (helpers: not counted as calls). */
+  private transact<T>(fn: (tx: Tx) => T): Promise<T> {
+    return this.db.transaction((db) => {
+      const state = withProcessFaults(this.dir, db.state);
       const now = this.now();
-      settle(state, now);
-      const result = fn({ state, now, slow: () => 0 });
+      settle(state, now, db.due(now));
+      const result = own(fn({ state, now, slow: () => 0 }));
       keepProcessFaults(this.dir, state);
-      if (write) await writeStateAtomically(this.dir, state);
       return result;
     });
   }
@@ -448,43 +381,33 @@ export class SimulatedCloud implements Backend {
     return this.limit(async () => {
       if (this.latency.perCallMs > 0) await sleep(this.latency.perCallMs);
       let delayMs = 0;
-      const outcome = await withLock(this.dir, async () => {
-        const base = withProcessFaults(this.dir, await this.load());
+      const outcome = await this.db.transaction((db) => {
+        const state = withProcessFaults(this.dir, db.state);
         const now = this.now();
-        settle(base, now);
-        base.calls[op] = (base.calls[op] ?? 0) + 1;
-        const injected = takeError(base, op);
+        settle(state, now, db.due(now));
+        state.calls[op] = (state.calls[op] ?? 0) + 1;
+        const injected = takeError(state, op);
         if (injected) {
-          await writeStateAtomically(this.dir, keepProcessFaults(this.dir, base));
-          return { error: injected } as const;
+          keepProcessFaults(this.dir, state);
+          return { error: injected as unknown } as const;
         }
-        // The operation works on a copy, so one that throws halfway leaves nothing half-done.
-        const work = structuredClone(base);
-        const slow = (obj?: Named): number => takeSlow(work, op, obj);
+        // An operation that throws halfway leaves nothing half-done: what it changed is undone
+        // (the call stays counted).
+        db.checkpoint();
         try {
-          const value = fn({ state: work, now, slow });
-          if (!TRANSITION_OPS.has(op)) delayMs = takeSlow(work, op, undefined);
-          await writeStateAtomically(this.dir, keepProcessFaults(this.dir, work));
+          const value = own(fn({ state, now, slow: (obj?: Named) => takeSlow(state, op, obj) }));
+          if (!TRANSITION_OPS.has(op)) delayMs = takeSlow(state, op, undefined);
+          keepProcessFaults(this.dir, state);
           return { value } as const;
         } catch (e) {
-          await writeStateAtomically(this.dir, keepProcessFaults(this.dir, base));
-          throw e;
+          db.rollback();
+          keepProcessFaults(this.dir, state);
+          return { error: e } as const;
         }
       });
       if (delayMs > 0) await sleep(delayMs);
       if ("error" in outcome) throw outcome.error;
       return outcome.value;
     });
-  }
-
-  private async load(): Promise<CloudState> {
-    const state = await readState(this.dir);
-    if (!state) {
-      throw new BackendError(
-        "not_found",
-        `simulated cloud in "${this.dir}": ${statePath(this.dir)} is gone, and with it everything the cloud held; hint: restore that file, or run \`openstack-vcluster sim reset --force --sim-dir ${this.dir}\` to start a new, empty cloud`,
-      );
-    }
-    return state;
   }
 }

@@ -13,6 +13,7 @@ export const TRANSITION_OPS: ReadonlySet<BackendOp> = new Set<BackendOp>([
   "createVolume",
   "deleteVolume",
   "extendVolume",
+  "retypeVolume",
   "attachVolume",
   "detachVolume",
 ]);

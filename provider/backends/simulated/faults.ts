@@ -5,8 +5,14 @@
 import { z } from "zod";
 import type { Backend, BackendErrorCode } from "../backend";
 
-/** Every Backend method that talks to the cloud. */
-export type BackendOp = Exclude<keyof Backend, "kind" | "description" | "pollIntervalMs" | "close">;
+/**
+ * Every Backend method that talks to the cloud (cloudLocks and serverPorts are an OpenStack backend's,
+ * not the simulated cloud's: its getServer shows the ports).
+ */
+export type BackendOp = Exclude<
+  keyof Backend,
+  "kind" | "description" | "pollIntervalMs" | "close" | "cloudLocks" | "serverPorts"
+>;
 
 export const BACKEND_OPS = [
   "discover",
@@ -21,10 +27,15 @@ export const BACKEND_OPS = [
   "deleteServer",
   "resizeServer",
   "rebuildServer",
+  "updateServerMetadata",
+  "addSecurityGroup",
+  "removeSecurityGroup",
   "createVolume",
   "getVolume",
   "findVolumes",
   "extendVolume",
+  "retypeVolume",
+  "updateVolumeMetadata",
   "deleteVolume",
   "attachVolume",
   "detachVolume",

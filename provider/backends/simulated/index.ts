@@ -8,4 +8,12 @@ export { acquireFileLock, type FileLockOptions, type LockHolder, LockTimeoutErro
 export { SIM_FAULTS_ENV } from "./process-faults";
 export { renderCloudTree } from "./render";
 export { NO_VALID_BACKEND, NO_VALID_HOST } from "./scheduler";
-export { CLUSTER_LOCKS_DIR, type CloudSnapshot, CloudStateError, type Quota, STATE_FILE } from "./store";
+export {
+  CLUSTER_LOCKS_DIR,
+  type CloudSnapshot,
+  CloudStateError,
+  cloudStateExists,
+  LEGACY_STATE_FILE,
+  type Quota,
+  STATE_FILE,
+} from "./store";

@@ -9,7 +9,7 @@ import type { CloudState } from "./store";
  *
  * They stay with the process that read the variable: kept in its memory beside the stored plan
  * (every cloud object of the process on the same directory sees them), never written to
- * `cloud.json`, so they end with the process instead of failing every later run that never asked
+ * the cloud's database, so they end with the process instead of failing every later run that never asked
  * for them. Added once per process and directory, not at every open: the provider opens the cloud
  * for each step of one run. Faults meant to outlive the process go through `injectFault` (or the
  * `faults` option) into the stored plan, which `sim show` lists and `sim reset` clears.

@@ -38,9 +38,18 @@ export function backendUsage(state: CloudState, exceptVolume?: string): Map<stri
   return used;
 }
 
+/** Per hosts list (the topology's, which a cloud never changes in place), each host's zone. */
+const zonesOfHosts = new WeakMap<object, Map<string, string>>();
+
 export function backendZone(state: CloudState, b: StorageBackend): string | undefined {
   if (b.zone !== undefined) return b.zone;
-  return state.topology.hosts.find((h) => h.name === b.host)?.zone;
+  const hosts = state.topology.hosts;
+  let zones = zonesOfHosts.get(hosts);
+  if (!zones) {
+    zones = new Map(hosts.map((h) => [h.name, h.zone]));
+    zonesOfHosts.set(hosts, zones);
+  }
+  return b.host === undefined ? undefined : zones.get(b.host);
 }
 
 export interface ServerRequest {
@@ -85,6 +94,8 @@ function rejectReason(
     const n = groupHosts.get(host.name) ?? 0;
     if (n >= max) return `already holds ${n} member(s) of anti-affinity server group "${g.name}" (max ${max})`;
   }
+  // Only with a hint: the servers on a host are a scan of every server, for every host.
+  if (!req.sameHost?.length && !req.differentHost?.length) return undefined;
   const on = serversOn(state, host.name);
   if (req.sameHost && req.sameHost.length > 0 && !req.sameHost.some((id) => on.has(id))) {
     return "holds none of the servers in the same_host hint";
@@ -116,6 +127,7 @@ function brokenWishes(state: CloudState, req: ServerRequest, host: string, group
   const g = req.group;
   if ((g?.policy === "affinity" || g?.policy === "soft-affinity") && groupHosts.size > 0 && !groupHosts.has(host)) n++;
   if ((g?.policy === "anti-affinity" || g?.policy === "soft-anti-affinity") && groupHosts.has(host)) n++;
+  if (!req.sameHost?.length && !req.differentHost?.length) return n;
   const on = serversOn(state, host);
   if (req.sameHost && req.sameHost.length > 0 && !req.sameHost.some((id) => on.has(id))) n++;
   if (req.differentHost?.some((id) => on.has(id))) n++;

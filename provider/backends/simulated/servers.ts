@@ -2,10 +2,20 @@
 // the transition the clock finishes (see clock.ts). Each runs inside SimulatedCloud's call().
 import { createHash, randomUUID } from "node:crypto";
 import { findFlavor } from "../../model/topology";
-import { BackendError, type ServerCreate, type ServerInfo } from "../backend";
+import {
+  BackendError,
+  type RebuildOptions,
+  type ServerCreate,
+  type ServerGroupCreate,
+  type ServerGroupInfo,
+  type ServerGroupPolicy,
+  type ServerInfo,
+} from "../backend";
 import { mustServer, requireServerStatus, unknownRef } from "./checks";
 import { takeMatching } from "./fault-plan";
+import { addressesOf, allocatePorts } from "./network";
 import type { OpEnv, Tx, View } from "./op";
+import { plain } from "./proxies";
 import { checkQuota } from "./quota";
 import { scheduleServer } from "./scheduler";
 import type { CloudState, ServerRecord } from "./store";
@@ -56,6 +66,10 @@ export function createServer(tx: Tx, env: OpEnv, req: ServerCreate): ServerInfo 
     flavorRef: req.flavorRef,
     imageRef: req.imageRef,
     metadata: { ...req.metadata },
+    securityGroups: uniqueSorted(req.securityGroups ?? ["default"]),
+    ...(req.keyName !== undefined ? { keyName: req.keyName } : {}),
+    ...(req.networks !== undefined ? { networks: [...req.networks] } : {}),
+    ...(req.userData !== undefined ? { userDataDigest: userDataDigest(req.userData) } : {}),
     createdAt: now,
   };
   if (group) {
@@ -69,6 +83,8 @@ export function createServer(tx: Tx, env: OpEnv, req: ServerCreate): ServerInfo 
       zone: host.zone,
       host: host.name,
       claim: { host: host.name, ...pickResources(flavor) },
+      // Nova binds the ports when it schedules; a server no host took has none.
+      ...allocatePorts(state, req.networks),
     });
     server.pending = {
       kind: "build",
@@ -118,12 +134,32 @@ export function resizeServer(tx: Tx, env: OpEnv, id: string, flavorRef: string):
   s.pending = { kind: "resize", at: tx.now + env.latency.resizeMs + tx.slow(s), flavorRef };
 }
 
-export function rebuildServer(tx: Tx, env: OpEnv, id: string, imageRef: string): void {
+export function rebuildServer(tx: Tx, env: OpEnv, id: string, imageRef: string, options: RebuildOptions = {}): void {
   const s = mustServer(tx.state, id);
   if (!tx.state.images.includes(imageRef)) throw unknownRef("Image", imageRef, tx.state.images);
   requireServerStatus(s, "rebuild", ["ACTIVE", "SHUTOFF"]);
   s.status = "REBUILD";
-  s.pending = { kind: "rebuild", at: tx.now + env.latency.serverBuildMs + tx.slow(s), imageRef };
+  s.pending = {
+    kind: "rebuild",
+    at: tx.now + env.latency.serverBuildMs + tx.slow(s),
+    imageRef,
+    ...(options.keyName !== undefined ? { keyName: options.keyName } : {}),
+    ...(options.userData !== undefined
+      ? { userDataDigest: options.userData === null ? null : userDataDigest(options.userData) }
+      : {}),
+  };
+  // Like Nova, the new key shows at once; the image once the rebuild is done.
+  if (options.keyName === null) delete s.keyName;
+  else if (options.keyName !== undefined) s.keyName = options.keyName;
+}
+
+/** What the simulated cloud keeps of a server's user data: a digest, never the data (cloud.json is plain text). */
+export function userDataDigest(userData: string): string {
+  return `sha256:${createHash("sha256").update(userData, "utf8").digest("hex")}`;
+}
+
+export function uniqueSorted(names: readonly string[]): string[] {
+  return [...new Set(names)].sort();
 }
 
 export function serverInfo(state: CloudState, s: ServerRecord, view: View): ServerInfo {
@@ -135,6 +171,11 @@ export function serverInfo(state: CloudState, s: ServerRecord, view: View): Serv
     imageRef: s.imageRef,
     metadata: { ...s.metadata },
     volumes: state.volumes.filter((v) => v.attachedTo.includes(s.id)).map((v) => v.id),
+    keyName: s.keyName ?? null,
+    // A server of an older cloud.json got Nova's default group.
+    securityGroups: [...(s.securityGroups ?? ["default"])],
+    addresses: addressesOf(s),
+    ports: [...(s.ports ?? [])],
   };
   if (s.fault !== undefined) info.fault = s.fault;
   if (s.zone !== undefined) info.zone = s.zone;
@@ -143,4 +184,39 @@ export function serverInfo(state: CloudState, s: ServerRecord, view: View): Serv
     info.hostId = createHash("sha224").update(`${state.projectSalt}:${s.host}`).digest("hex");
   }
   return info;
+}
+
+const POLICIES: readonly ServerGroupPolicy[] = ["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"];
+
+export function createServerGroup(tx: Tx, req: ServerGroupCreate): ServerGroupInfo {
+  if (!POLICIES.includes(req.policy)) {
+    throw new BackendError(
+      "bad_request",
+      `Invalid server group policy "${req.policy}"; use one of ${POLICIES.join(", ")}.`,
+    );
+  }
+  if (req.maxServerPerHost !== undefined) {
+    if (req.policy !== "anti-affinity") {
+      throw new BackendError(
+        "bad_request",
+        `max_server_per_host applies only to the "anti-affinity" policy, not "${req.policy}".`,
+      );
+    }
+    if (!Number.isInteger(req.maxServerPerHost) || req.maxServerPerHost < 1) {
+      throw new BackendError(
+        "bad_request",
+        `max_server_per_host must be a positive integer, not ${req.maxServerPerHost}.`,
+      );
+    }
+  }
+  const group: ServerGroupInfo = {
+    id: randomUUID(),
+    name: req.name,
+    policy: req.policy,
+    ...(req.maxServerPerHost !== undefined ? { maxServerPerHost: req.maxServerPerHost } : {}),
+    members: [],
+    metadata: { ...req.metadata },
+  };
+  tx.state.serverGroups.push(group);
+  return plain(group);
 }

@@ -1,25 +1,32 @@
-// The simulated cloud's state file: `cloud.json` in the cloud's directory. Every change is made
-// under a lock on the directory (several processes share one cloud: the Pulumi provider and the
-// command) and written atomically (temp file in the same directory, fsync, rename), so a reader
-// never sees half a file and two writers never lose each other's update. The lock names its holder
-// (file-lock.ts), so one left by a killed process is taken over at once, and the temp files such a
-// process leaves are swept by the next one to hold the lock.
-import { randomBytes } from "node:crypto";
-import { promises as fs } from "node:fs";
+// The simulated cloud's state: what it keeps of servers, volumes, server groups, faults and calls
+// (the types every operation works on), where it lives on disk, and why a directory's state can't
+// be used. The state itself is kept in an embedded SQLite database, `cloud.db` in the cloud's
+// directory (database.ts: one row per object, one transaction per call); `cloud.json`, the whole
+// state as one JSON file, is what earlier releases kept, read once to migrate it.
+import { existsSync, promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { Topology } from "../../model/topology";
-import { BackendError, type ServerGroupInfo, type VolumeInfo } from "../backend";
+import { BackendError, type NetworkAddresses, type ServerGroupInfo, type VolumeInfo } from "../backend";
 import type { BackendOp, StoredFault } from "./faults";
-import { acquireFileLock, isLockFile, LockTimeoutError, type Release } from "./file-lock";
+import { isLockFile } from "./file-lock";
 
-export const STATE_FILE = "cloud.json";
-const LOCK_FILE = "cloud.json.lock";
+/** The cloud's database (with SQLite's `-wal` and `-shm` files beside it while it is in use). */
+export const STATE_FILE = "cloud.db";
+/** The state file of earlier releases: migrated into the database on first open, then kept as `cloud.json.migrated`. */
+export const LEGACY_STATE_FILE = "cloud.json";
+export const MIGRATED_SUFFIX = ".migrated";
+/**
+ * Taken while a database file is created, migrated or replaced (never per call: SQLite serializes
+ * calls). The name is earlier releases' per-call lock, so a process of such a release still writing
+ * cloud.json finishes before its file is migrated.
+ */
+export const STRUCTURE_LOCK = "cloud.json.lock";
 /** The lock of earlier releases (a proper-lockfile directory): still ours when sweeping the directory. */
 const OLD_LOCK_DIR = ".cloud.lock";
 /** Per-cluster locks (../cluster-lock.ts) live in this subdirectory. */
 export const CLUSTER_LOCKS_DIR = "locks";
-/** `sim reset --force` keeps an unreadable state file under this prefix. */
-export const BROKEN_PREFIX = `${"cloud.json"}.broken-`;
+/** `sim reset --force` keeps an unreadable state file `<file>` as `<file>.broken-<time>`. */
+export const BROKEN_INFIX = ".broken-";
 const TEMP_SUFFIX = ".tmp";
 export const SIM_STATE_VERSION = 1;
 
@@ -43,7 +50,14 @@ export interface Claim {
 export type ServerPending =
   | { kind: "build"; at: number; outcome: "ACTIVE" | "ERROR"; fault?: string }
   | { kind: "resize"; at: number; flavorRef: string }
-  | { kind: "rebuild"; at: number; imageRef: string }
+  | {
+      kind: "rebuild";
+      at: number;
+      imageRef: string;
+      /** What the rebuild sets besides the image: absent fields stay as they were. */
+      keyName?: string | null;
+      userDataDigest?: string | null;
+    }
   | { kind: "delete"; at: number };
 
 export interface ServerRecord {
@@ -58,6 +72,18 @@ export interface ServerRecord {
   claim?: Claim;
   groupId?: string;
   metadata: Record<string, string>;
+  /** Absent in a cloud.json of a release that didn't keep them: no key, the "default" group, no networks asked. */
+  keyName?: string;
+  securityGroups?: string[];
+  networks?: string[];
+  /**
+   * A SHA-256 of the user data it was booted or rebuilt with, never the data itself (the file is
+   * plain text on disk); tests read it to see a rebuild took the new user data.
+   */
+  userDataDigest?: string;
+  /** Fixed IPs by network and port ids (network.ts); absent on a server of a release that didn't keep them. */
+  addresses?: Record<string, NetworkAddresses>;
+  ports?: string[];
   createdAt: number;
   pending?: ServerPending;
 }
@@ -67,6 +93,7 @@ export type VolumePending =
   | { kind: "attach"; at: number; serverId: string }
   | { kind: "detach"; at: number; serverId: string }
   | { kind: "extend"; at: number; back: string }
+  | { kind: "retype"; at: number; back: string; volumeType: string; backend?: string }
   | { kind: "delete"; at: number };
 
 /** What the cloud keeps of a volume: what `getVolume` shows, plus its timing. */
@@ -93,6 +120,8 @@ export interface CloudState {
   serverGroups: ServerGroupInfo[];
   faults: StoredFault[];
   nextFaultId: number;
+  /** How many fixed IPs were handed out (network.ts numbers them); absent: none yet. */
+  nextAddress?: number;
   calls: Partial<Record<BackendOp, number>>;
 }
 
@@ -102,22 +131,30 @@ export function statePath(dir: string): string {
   return path.join(dir, STATE_FILE);
 }
 
+/** Whether the directory holds a cloud: its database, or a cloud.json of an earlier release not yet migrated. */
+export function cloudStateExists(dir: string): boolean {
+  return existsSync(path.join(dir, STATE_FILE)) || existsSync(path.join(dir, LEGACY_STATE_FILE));
+}
+
 /**
  * Why a directory's state can't be used. The message names the file and the way out; `reason`
  * lets the command offer the recovery (`sim reset --force`).
  */
 export class CloudStateError extends BackendError {
   readonly dir: string;
+  /** The file that can't be used: the database, or an earlier release's cloud.json being migrated. */
+  readonly file: string;
   readonly reason: "unreadable" | "version";
   /** What is wrong with the file, without its name ("is empty"). */
   readonly problem: string;
-  constructor(dir: string, reason: "unreadable" | "version", problem: string) {
+  constructor(dir: string, reason: "unreadable" | "version", problem: string, file = statePath(dir)) {
     super(
       "bad_request",
-      `simulated cloud in "${dir}": ${statePath(dir)} ${problem}; hint: restore that file from a backup, or run \`openstack-vcluster sim reset --force --sim-dir ${quoteArg(dir)}\` to start a new, empty cloud there (its servers, volumes and server groups are lost)`,
+      `simulated cloud in "${dir}": ${file} ${problem}; hint: restore that file from a backup, or run \`openstack-vcluster sim reset --force --sim-dir ${quoteArg(dir)}\` to start a new, empty cloud there (its servers, volumes and server groups are lost)`,
     );
     this.name = "CloudStateError";
     this.dir = dir;
+    this.file = file;
     this.reason = reason;
     this.problem = problem;
   }
@@ -127,29 +164,33 @@ function quoteArg(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
 
-export async function readState(dir: string): Promise<CloudState | undefined> {
+/** An earlier release's cloud.json, read to migrate it; undefined when there is none. */
+export async function readLegacyState(dir: string): Promise<CloudState | undefined> {
+  const file = path.join(dir, LEGACY_STATE_FILE);
+  const bad = (problem: string) => new CloudStateError(dir, "unreadable", problem, file);
   let text: string;
   try {
-    text = await fs.readFile(statePath(dir), "utf8");
+    text = await fs.readFile(file, "utf8");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new CloudStateError(dir, "unreadable", `can't be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw bad(`can't be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  if (text.trim() === "") throw new CloudStateError(dir, "unreadable", "is empty");
+  if (text.trim() === "") throw bad("is empty");
   let state: CloudState;
   try {
     state = JSON.parse(text) as CloudState;
   } catch (e) {
-    throw new CloudStateError(dir, "unreadable", `is not valid JSON (${(e as Error).message})`);
+    throw bad(`is not valid JSON (${(e as Error).message})`);
   }
   if (state === null || typeof state !== "object" || Array.isArray(state)) {
-    throw new CloudStateError(dir, "unreadable", "is not a simulated cloud's state");
+    throw bad("is not a simulated cloud's state");
   }
   if (state.version !== SIM_STATE_VERSION) {
     throw new CloudStateError(
       dir,
       "version",
       `has state version ${JSON.stringify(state.version)}, which this release does not read (expected ${SIM_STATE_VERSION})`,
+      file,
     );
   }
   const shapeOk =
@@ -162,79 +203,26 @@ export async function readState(dir: string): Promise<CloudState | undefined> {
     Array.isArray(state.serverGroups) &&
     Array.isArray(state.faults) &&
     Array.isArray(state.images);
-  if (!shapeOk) throw new CloudStateError(dir, "unreadable", "is not a simulated cloud's state (fields are missing)");
+  if (!shapeOk) throw bad("is not a simulated cloud's state (fields are missing)");
   state.calls ??= {};
   state.nextFaultId ??= 1;
   return state;
 }
 
-export async function writeStateAtomically(dir: string, state: CloudState): Promise<void> {
-  const tmp = path.join(dir, `${STATE_FILE}.${process.pid}.${randomBytes(4).toString("hex")}${TEMP_SUFFIX}`);
-  const handle = await fs.open(tmp, "w");
-  try {
-    await handle.writeFile(`${JSON.stringify(state, null, 1)}\n`, "utf8");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.rename(tmp, statePath(dir));
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
-}
-
-/** Removes temp files of writes that never finished. Call holding the lock: every write is made under it. */
-export async function sweepStateTemps(dir: string): Promise<void> {
-  const names = await fs.readdir(dir).catch(() => [] as string[]);
-  await Promise.all(
-    names
-      .filter((n) => n.startsWith(`${STATE_FILE}.`) && n.endsWith(TEMP_SUFFIX) && !isLockFile(n, LOCK_FILE))
-      .map((n) => fs.rm(path.join(dir, n), { force: true })),
-  );
-}
-
-/** Runs `fn` holding the directory's lock. Waits while another live process holds it. */
-export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  let tookOver = false;
-  let release: Release;
-  try {
-    release = await acquireFileLock(path.join(dir, LOCK_FILE), {
-      purpose: "a simulated cloud call",
-      // A holder that died is taken over at once (same machine) or after 30 s without a heartbeat.
-      staleMs: 30_000,
-      // A live holder never keeps the lock this long for one call: a stuck process.
-      timeoutMs: 120_000,
-      onTakeover: () => {
-        tookOver = true;
-      },
-    });
-  } catch (e) {
-    if (!(e instanceof LockTimeoutError)) throw e;
-    throw new BackendError(
-      "unavailable",
-      `simulated cloud in "${dir}": pid ${e.holder.pid} has held ${LOCK_FILE} for over 2 minutes; hint: stop that process if it hangs`,
-      { cause: e },
-    );
-  }
-  try {
-    // The dead holder's unfinished write may have left a temp file: ours to sweep while we hold the lock.
-    if (tookOver) await sweepStateTemps(dir);
-    return await fn();
-  } finally {
-    await release();
-  }
-}
-
-/** Names in the directory that are ours: the state, its temp files and backups, the locks. */
+/** Names in the directory that are ours: the database and SQLite's files, kept-aside and migrated files, temp files, the locks. */
 export function isOwnFile(name: string): boolean {
+  for (const file of [STATE_FILE, LEGACY_STATE_FILE]) {
+    if (name === file || name.startsWith(`${file}${BROKEN_INFIX}`)) return true;
+    if (name.startsWith(`${file}.`) && (name.endsWith(TEMP_SUFFIX) || name.endsWith(`${TEMP_SUFFIX}-journal`)))
+      return true;
+  }
   return (
-    name === STATE_FILE ||
+    name === `${STATE_FILE}-wal` ||
+    name === `${STATE_FILE}-shm` ||
+    name === `${STATE_FILE}-journal` ||
+    name === `${LEGACY_STATE_FILE}${MIGRATED_SUFFIX}` ||
     name === OLD_LOCK_DIR ||
     name === CLUSTER_LOCKS_DIR ||
-    name.startsWith(BROKEN_PREFIX) ||
-    isLockFile(name, LOCK_FILE) ||
-    (name.startsWith(`${STATE_FILE}.`) && name.endsWith(TEMP_SUFFIX))
+    isLockFile(name, STRUCTURE_LOCK)
   );
 }

@@ -5,6 +5,7 @@ import { pickDefined } from "../../model/records";
 import { BackendError, type VolumeCreate, type VolumeInfo } from "../backend";
 import { mustServer, mustVolume, requireServerStatus, unknownRef } from "./checks";
 import { takeMatching } from "./fault-plan";
+import { nextDevice } from "./network";
 import type { OpEnv, Tx, View } from "./op";
 import { checkQuota } from "./quota";
 import { backendUsage, backendZone, scheduleVolume } from "./scheduler";
@@ -139,6 +140,7 @@ export function attachVolume(tx: Tx, env: OpEnv, serverId: string, volumeId: str
       `Server "${s.name}" (zone "${s.zone}") and volume "${v.name}" (zone "${v.zone}") are not in the same availability zone.`,
     );
   }
+  v.device = nextDevice(state.volumes, s.id);
   v.attachedTo = [s.id];
   v.status = "attaching";
   v.pending = { kind: "attach", at: tx.now + env.latency.attachMs + tx.slow(v), serverId: s.id };
@@ -167,5 +169,6 @@ export function volumeInfo(v: VolumeRecord, view: View): VolumeInfo {
   if (v.volumeType !== undefined) info.volumeType = v.volumeType;
   if (v.zone !== undefined) info.zone = v.zone;
   if (v.backend !== undefined && view === "admin") info.backend = v.backend;
+  if (v.device !== undefined && v.attachedTo.length > 0) info.device = v.device;
   return info;
 }
