@@ -3,10 +3,10 @@
 // return at once (poll get* for BUILD -> ACTIVE / creating -> available), "not found" as
 // `undefined` on reads and as success on deletes, metadata tags on every object so a
 // retry after a crash can adopt what exists.
-import type { BackendKind, PlacementMode, ServerGroupPolicy } from "../model/state";
+import type { BackendKind, NetworkAddresses, PlacementMode, ServerGroupPolicy } from "../model/state";
 import type { Topology } from "../model/topology";
 
-export type { BackendKind, PlacementMode, ServerGroupPolicy };
+export type { BackendKind, NetworkAddresses, PlacementMode, ServerGroupPolicy };
 
 /** Metadata keys stamped on every object the product creates. */
 export const TAG_CLUSTER = "vcluster:cluster";
@@ -86,6 +86,29 @@ export interface ServerInfo {
   metadata: Record<string, string>;
   /** Volume ids attached to this server. */
   volumes: string[];
+  /** The keypair it was booted (or last rebuilt) with; null: none. Absent: the backend doesn't say. */
+  keyName?: string | null;
+  /**
+   * Names of the security groups on its ports, sorted, each once; [] for a server with no port that
+   * has any (no network, or port security off). Absent: the backend doesn't say.
+   */
+  securityGroups?: string[];
+  /**
+   * Its addresses by network name, networks in the cloud's order (Nova `addresses`, `OS-EXT-IPS:type`
+   * fixed/floating); {} for a server on no network. Absent: the backend doesn't say.
+   */
+  addresses?: Record<string, NetworkAddresses>;
+  /** Ids of its ports. Absent: not read (see Backend.serverPorts). */
+  ports?: string[];
+}
+
+/**
+ * What a rebuild sets besides the image (Nova rebuild: `key_name` from 2.54, `user_data` from 2.57).
+ * Absent: kept as it is; null: removed. The root disk is wiped whatever changes.
+ */
+export interface RebuildOptions {
+  keyName?: string | null;
+  userData?: string | null;
 }
 
 export interface VolumeCreate {
@@ -108,6 +131,7 @@ export type VolumeStatus =
   | "attaching"
   | "in-use"
   | "detaching"
+  | "retyping"
   | "error"
   | "deleting"
   | (string & {});
@@ -125,6 +149,8 @@ export interface VolumeInfo {
   /** Server ids this volume is attached to. */
   attachedTo: string[];
   metadata: Record<string, string>;
+  /** While attached: the device its server sees it as (`/dev/vdb`, Cinder's attachment `device`), where shown. */
+  device?: string;
 }
 
 /** Errors every backend throws, with a stable code. Never carries a credential. */
@@ -149,6 +175,36 @@ export class BackendError extends Error {
     this.code = code;
     this.retryable = options?.retryable ?? (code === "unavailable" || code === "timeout");
   }
+}
+
+/** Who holds a cluster's lock: the run's machine and process, since when, doing what. */
+export interface ClusterLockHolder {
+  host: string;
+  /** 0 when the marker can't be read (not written by this product): holder unknown. */
+  pid: number;
+  /** When it took the lock (ms since the epoch). */
+  since: number;
+  /** "pulumi up (create)", "openstack-vcluster apply", … */
+  purpose: string;
+  /** Random per take: tells this run's marker from another one's. */
+  token: string;
+}
+
+/**
+ * One marker per cluster on the cloud itself, atomic to create and seen by every machine that uses
+ * the cloud (cluster-lock.ts takes it after the machine's own lock file, and releases it).
+ */
+export interface CloudLocks {
+  /** What the marker is, for messages (`Nova keypair "vcluster-lock-…"`). */
+  describe(clusterName: string): Promise<string>;
+  /** Creates the marker naming `holder`; false when one exists (of two creates at once, exactly one wins). */
+  create(clusterName: string, holder: ClusterLockHolder): Promise<boolean>;
+  /** The marker's holder, or undefined when there is none. */
+  read(clusterName: string): Promise<ClusterLockHolder | undefined>;
+  /** Deletes the marker; none is success. */
+  remove(clusterName: string): Promise<void>;
+  /** The command-line arguments that select this cloud (`["--cloud", "prod"]`), for the unlock hint. */
+  readonly selectArgs: readonly string[];
 }
 
 export interface Backend {
@@ -182,14 +238,30 @@ export interface Backend {
   deleteServer(id: string): Promise<void>;
   /** Resize to a new flavor and confirm it (status goes RESIZE -> ACTIVE). */
   resizeServer(id: string, flavorRef: string): Promise<void>;
-  /** Rebuild with a new image (status goes REBUILD -> ACTIVE). */
-  rebuildServer(id: string, imageRef: string): Promise<void>;
+  /** Rebuild with an image, the same or a new one (status goes REBUILD -> ACTIVE); wipes the root disk. */
+  rebuildServer(id: string, imageRef: string, options?: RebuildOptions): Promise<void>;
+  /**
+   * Sets the metadata keys of `set` (others stay as they are) and deletes those of `remove` (one that
+   * isn't there is success): Nova `POST /servers/{id}/metadata`, `DELETE …/metadata/{key}`.
+   */
+  updateServerMetadata(id: string, set: Record<string, string>, remove: string[]): Promise<void>;
+  /** Adds a security group to every port of the server (Nova action addSecurityGroup); at once. */
+  addSecurityGroup(serverId: string, group: string): Promise<void>;
+  /** Removes a security group from the server's ports (removeSecurityGroup); not there is success. */
+  removeSecurityGroup(serverId: string, group: string): Promise<void>;
 
   createVolume(req: VolumeCreate): Promise<VolumeInfo>;
   getVolume(id: string): Promise<VolumeInfo | undefined>;
   findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]>;
   /** Grow a volume (Cinder extend); shrinking is refused with bad_request. */
   extendVolume(id: string, sizeGb: number): Promise<void>;
+  /**
+   * Change a volume's type (Cinder `os-retype`, migration_policy on-demand: the data moves to another
+   * backend when its own can't hold the type). Status goes retyping -> back; poll getVolume.
+   */
+  retypeVolume(id: string, volumeType: string): Promise<void>;
+  /** Sets and deletes metadata keys of a volume, as updateServerMetadata does (Cinder metadata API). */
+  updateVolumeMetadata(id: string, set: Record<string, string>, remove: string[]): Promise<void>;
   /** Starts deletion; poll getVolume until undefined. Not found is success. */
   deleteVolume(id: string): Promise<void>;
 
@@ -197,6 +269,19 @@ export interface Backend {
   attachVolume(serverId: string, volumeId: string): Promise<void>;
   /** Detach; not attached / not found is success. */
   detachVolume(serverId: string, volumeId: string): Promise<void>;
+
+  /**
+   * The ids of a server's ports, for a backend whose getServer doesn't show them (OpenStack: Nova
+   * `os-interface`); read once per member when the cluster's state is built, never while waiting.
+   * Undefined: can't be told (no such API, not allowed); not found is undefined too.
+   */
+  serverPorts?(serverId: string): Promise<string[] | undefined>;
+
+  /**
+   * The cluster's lock on the cloud, for clouds used from several machines: a lock file on one
+   * machine can't serialize them. Absent on the simulated cloud, whose lock files every user shares.
+   */
+  readonly cloudLocks?: CloudLocks;
 
   /** Release pools, timers. */
   close(): Promise<void>;

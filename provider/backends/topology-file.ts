@@ -52,8 +52,13 @@ export class TopologyFileBackend implements Backend {
   deleteServer = () => this.readOnly();
   resizeServer = () => this.readOnly();
   rebuildServer = () => this.readOnly();
+  updateServerMetadata = () => this.readOnly();
+  addSecurityGroup = () => this.readOnly();
+  removeSecurityGroup = () => this.readOnly();
   createVolume = () => this.readOnly();
   extendVolume = () => this.readOnly();
+  retypeVolume = () => this.readOnly();
+  updateVolumeMetadata = () => this.readOnly();
   deleteVolume = () => this.readOnly();
   attachVolume = () => this.readOnly();
   detachVolume = () => this.readOnly();

@@ -3,8 +3,10 @@
 //
 // Each of them holds the cluster's lock for the whole run (../backends/cluster-lock.ts): in the
 // state directory, so runs sharing a state file are serialized, and in the cloud's lock
-// directory, so the Pulumi provider and runs with other state directories are too. The state is
-// read only once the locks are held, so a run that waited sees what the other one left.
+// directory, so the Pulumi provider and runs with other state directories are too; apply and destroy
+// also take its lock on the cloud (an OpenStack cloud's, against runs on other machines: `unlock`
+// removes one a killed run left, unlock.ts). The state is read only once the locks are held, so a
+// run that waited sees what the other one left.
 //
 // Where and how the state is kept: state-files.ts.
 import { readdirSync } from "node:fs";
@@ -12,10 +14,12 @@ import * as path from "node:path";
 import { type Backend, TAG_CLUSTER } from "../backends/backend";
 import { clusterLockDir, withClusterLock } from "../backends/cluster-lock";
 import { type BackendSelection, chooseBackendKind, selectBackend } from "../backends/select";
-import { CloudStateError, STATE_FILE } from "../backends/simulated";
+import { CloudStateError } from "../backends/simulated";
 import { ClusterController, type ClusterState, LifecycleError } from "../lifecycle";
 import { clusterHead, listItems, listNames, plural, quote } from "../model/text";
 import { formatExplanation } from "../placement";
+import { appliedRecord, digestKey, hasUserData, previousFromRecord } from "./applied";
+import { applyDryRun } from "./dry-run";
 import { EXIT, type Io, json } from "./io";
 import { loadSpec } from "./load";
 import {
@@ -23,6 +27,7 @@ import {
   locateState,
   locationFlags,
   missingCloudProblem,
+  readApplied,
   readState,
   recordedName,
   removeState,
@@ -87,7 +92,7 @@ function failureText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** A simulated cloud.json that can't be read, as the command's user can fix it; else undefined. */
+/** A simulated cloud's state (cloud.db, or a cloud.json to migrate) that can't be read, as the command's user can fix it; else undefined. */
 export function cloudStateProblem(
   io: Io,
   error: unknown,
@@ -96,7 +101,7 @@ export function cloudStateProblem(
 ): string | undefined {
   if (!(error instanceof CloudStateError)) return undefined;
   const prefix = clusterName === undefined ? "openstack-vcluster: " : clusterHead(clusterName);
-  return `${prefix}the simulated cloud's state ${shown(io, path.join(error.dir, STATE_FILE))} ${error.problem}; hint: restore that file from a backup, or run \`openstack-vcluster sim reset --force${locationFlags(flags)}\` to start a new, empty cloud there (what the old one held is lost; the file is kept aside)`;
+  return `${prefix}the simulated cloud's state ${shown(io, error.file)} ${error.problem}; hint: restore that file from a backup, or run \`openstack-vcluster sim reset --force${locationFlags(flags)}\` to start a new, empty cloud there (what the old one held is lost; the file is kept aside)`;
 }
 
 /** A member table: one line per member, sorted by name. */
@@ -231,7 +236,13 @@ async function onCluster(
           return lifecycleFailure(io, error, at, selection);
         }
       },
-      { purpose: `openstack-vcluster ${command}`, log: (_level, message) => io.err(message) },
+      {
+        purpose: `openstack-vcluster ${command}`,
+        log: (_level, message) => io.err(message),
+        // Runs that change the cluster also take its lock on the cloud, against runs on other
+        // machines; `show` only reads it, and is not refused while another machine changes it.
+        ...(command === "show" ? {} : { cloud: selection.backend }),
+      },
     );
   } catch (error) {
     io.err(failureLine(error));
@@ -249,14 +260,30 @@ function printState(io: Io, selection: BackendSelection, state: ClusterState, as
   );
 }
 
-export async function applyCommand(io: Io, specFile: string, flags: BackendFlags & { json: boolean }): Promise<number> {
+export async function applyCommand(
+  io: Io,
+  specFile: string,
+  flags: BackendFlags & { json: boolean; dryRun?: boolean },
+): Promise<number> {
   const spec = loadSpec(io, specFile, false);
   if (!spec.ok) return spec.code;
+  if (flags.dryRun === true) return applyDryRun(io, spec.value, flags);
   const name = spec.value.name;
   return onCluster(io, flags, name, "apply", async ({ controller, selection, at, previous }) => {
     if (onOtherCloud(io, name, previous, selection)) return EXIT.usage;
-    const state = await controller.apply(spec.value, previous);
-    writeState(at, state, selection);
+    // What was applied before (user_data as keyed digests, applied.ts) and what this apply records.
+    const key = digestKey(stateDirOf(io, flags), hasUserData(spec.value));
+    const inputs = previousFromRecord(readApplied(at.readFrom), key, name);
+    const record = appliedRecord(spec.value, key);
+    let state: ClusterState;
+    try {
+      state = await controller.apply(spec.value, previous, inputs);
+    } catch (error) {
+      // What a failed update did not finish is pending in the partial state, against this record.
+      if (error instanceof LifecycleError && error.partialState) writeState(at, error.partialState, selection, record);
+      throw error;
+    }
+    writeState(at, state, selection, record);
     printState(io, selection, state, flags.json);
     return EXIT.ok;
   });

@@ -11,6 +11,7 @@ import type { ClusterState } from "../model/state";
 import { plural } from "../model/text";
 import { formatExplanation, renderPlacementTree } from "../placement";
 import { type BackendFlags, onOtherCloud, openBackend } from "./cluster";
+import { planLines, recordedInputs } from "./dry-run";
 import { renderPlacementHtml } from "./html";
 import { EXIT, type Io, json } from "./io";
 import { loadSpec, loadTopology } from "./load";
@@ -40,6 +41,7 @@ export async function planCommand(io: Io, specFile: string, opts: PlanOptions): 
     plan = await new ClusterController(target.backend, { seed: opts.seed, backendId: target.backendId }).plan(
       spec.value,
       target.state,
+      target.state !== undefined ? recordedInputs(io, opts, spec.value) : undefined,
     );
   } catch (error) {
     io.err(`openstack-vcluster: ${error instanceof Error ? error.message : String(error)}`);
@@ -98,7 +100,7 @@ function report(io: Io, spec: ClusterSpec, plan: ClusterPlan, opts: PlanOptions,
         placement: result.placement,
         softViolations: result.softViolations,
         cost: result.cost,
-        ...(existing ? { steps: plan.steps } : {}),
+        ...(existing ? { steps: plan.steps, members: plan.members } : {}),
         warnings: plan.warnings,
         blocking: plan.blocking,
       }),
@@ -125,8 +127,10 @@ function report(io: Io, spec: ClusterSpec, plan: ClusterPlan, opts: PlanOptions,
     lines.push("", "every rule is met.");
   }
   if (existing) {
-    lines.push("", plan.steps.length > 0 ? "what apply would do:" : "apply would change nothing.");
-    for (const s of plan.steps) lines.push(`  ${s.detail}`);
+    // The lines `pulumi preview` and `apply --dry-run` show: one per member that changes.
+    const changes = planLines(spec, plan);
+    lines.push("", changes.length > 0 ? "what apply would do:" : "apply would change nothing.");
+    for (const l of changes) lines.push(`  ${l}`);
   }
   io.out(lines.join("\n"));
   for (const w of plan.warnings) io.err(w);

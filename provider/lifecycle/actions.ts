@@ -10,7 +10,7 @@ import {
 } from "../backends/backend";
 import type { Member, ServerMember, VolumeMember } from "../model/cluster";
 import { cmp } from "../model/text";
-import type { Ctx, Run } from "./context";
+import { type Ctx, completed, type Run } from "./context";
 import { clusterPrefix } from "./errors";
 import {
   formatElapsed,
@@ -180,6 +180,7 @@ export async function resize(ctx: Ctx, run: Run, member: string, id: string, fla
   const from = run.servers.get(member)?.flavorRef;
   if (from !== undefined && sameFlavor(from, flavorRef)) {
     ctx.log("info", `${head}${what} already has flavor "${flavorRef}" (shown as "${from}"); nothing to resize`);
+    completed(run, member, "flavor");
     return;
   }
   const goal = `ACTIVE with flavor "${flavorRef}"`;
@@ -196,41 +197,15 @@ export async function resize(ctx: Ctx, run: Run, member: string, id: string, fla
   );
   const s = await waitServer(ctx, id, what, machine, ctx.timeouts.serverMs, run.abort.signal, run.p.spec.name);
   run.servers.set(member, s as ServerInfo);
+  completed(run, member, "flavor");
   ctx.log("info", `${head}resized ${what} to "${flavorRef}"`);
-}
-
-/**
- * Rebuild a kept server with another image and wait until it shows it, as resize does: images
- * compare by identity (Nova shows an image's id, the spec may name it), and the wait ends on ACTIVE
- * with the target image or with an image other than the one it started with.
- */
-export async function rebuild(ctx: Ctx, run: Run, member: string, id: string, imageRef: string): Promise<void> {
-  const head = clusterPrefix(run.p.spec.name);
-  const what = `server "${member}"`;
-  const { sameImage } = run.p.identity;
-  const from = run.servers.get(member)?.imageRef;
-  if (from !== undefined && sameImage(from, imageRef)) {
-    ctx.log("info", `${head}${what} already runs image "${imageRef}" (shown as "${from}"); nothing to rebuild`);
-    return;
-  }
-  await ctx.ops.rebuildServer(id, imageRef);
-  const machine = until(
-    SERVER_ACTIVE,
-    (s) => sameImage(s.imageRef, imageRef) || (from !== undefined && !sameImage(s.imageRef, from)),
-    `ACTIVE with image "${imageRef}"`,
-    (s) => `image "${s.imageRef}"`,
-    (s) => from !== undefined && sameImage(s.imageRef, from),
-  );
-  const s = await waitServer(ctx, id, what, machine, ctx.timeouts.serverMs, run.abort.signal, run.p.spec.name);
-  run.servers.set(member, s as ServerInfo);
-  ctx.log("info", `${head}rebuilt ${what} with image "${imageRef}"`);
 }
 
 /**
  * Runs a backend call that waits inside (the OpenStack backend's resize waits for VERIFY_RESIZE to
  * confirm it), logging every PROGRESS_EVERY_MS what it waits for and the server's status meanwhile.
  */
-async function withProgress<T>(
+export async function withProgress<T>(
   ctx: Ctx,
   run: Run,
   what: string,
@@ -276,6 +251,7 @@ export async function extend(ctx: Ctx, run: Run, member: string, id: string, siz
   const what = `volume "${member}"`;
   const v = await waitVolume(ctx, id, what, machine, ctx.timeouts.volumeMs, run.abort.signal, false, run.p.spec.name);
   run.volumes.set(member, v as VolumeInfo);
+  completed(run, member, "size");
   ctx.log("info", `${clusterPrefix(run.p.spec.name)}extended volume "${member}" to ${sizeGb} GB`);
 }
 
@@ -328,6 +304,7 @@ export function waitServer(
     timeoutMs,
     ...intervals(ctx),
     ...(signal ? { signal } : {}),
+    ...(ctx.deadline ? { deadline: ctx.deadline } : {}),
     progress: progressLog(ctx, cluster),
   });
 }
@@ -351,6 +328,7 @@ export async function waitVolume(
       timeoutMs,
       ...intervals(ctx),
       ...(signal ? { signal } : {}),
+      ...(ctx.deadline ? { deadline: ctx.deadline } : {}),
       progress: progressLog(ctx, cluster),
     });
   } catch (e) {

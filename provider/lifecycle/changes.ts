@@ -4,33 +4,14 @@
 // where they are) and `changes` (once the engine has placed the rest and named forced moves).
 import { type ServerGroupInfo, type ServerInfo, TAG_MEMBER, type VolumeInfo } from "../backends/backend";
 import type { ClusterSpec, Member, VolumeMember } from "../model/cluster";
-import type { Placement } from "../model/placement";
 import type { ClusterState } from "../model/state";
-import { cmp } from "../model/text";
+import { cmp, quote } from "../model/text";
 import type { RefIdentity } from "./identity";
+import { type EditField, History, type MetadataEdit, serverEdits, volumeEdits } from "./inputs";
 import type { DesiredGroup, RuleMapping } from "./rules";
 import { isBroken, type Live } from "./survey";
 
-export type StepKind =
-  | "create-server-group"
-  | "create-server"
-  | "create-volume"
-  | "attach"
-  | "detach"
-  | "resize"
-  | "rebuild"
-  | "extend"
-  | "delete-server"
-  | "delete-volume"
-  | "delete-server-group"
-  | "recreate";
-
-export interface Step {
-  kind: StepKind;
-  member?: string;
-  grouping?: string;
-  detail: string;
-}
+export { describeSteps, type Step, type StepKind } from "./steps";
 
 /** A member whose live object stays (possibly resized, rebuilt, extended). */
 export interface Kept {
@@ -43,6 +24,8 @@ export interface Doomed {
   grouping?: string;
   id: string;
   reason: string;
+  /** A replacement for an edit the cloud can't make in place: that edit's field. */
+  field?: EditField;
 }
 
 export interface Baseline {
@@ -57,14 +40,19 @@ export interface Baseline {
 }
 
 /** Which live objects stay, which go, which members must be made. Runs before placement. */
-const STRAY = "duplicate or untagged leftover";
+export const STRAY = "duplicate or untagged leftover";
 
 /** "replaces one that is in ERROR", "replaces the old one (the member is now a volume)". */
 function replacing(reason: string): string {
   return reason.startsWith("it ") ? `replaces one that ${reason.slice(3)}` : `replaces the old one (${reason})`;
 }
 
-export function baseline(spec: ClusterSpec, state: ClusterState | undefined, live: Live): Baseline {
+export function baseline(
+  spec: ClusterSpec,
+  state: ClusterState | undefined,
+  live: Live,
+  history: History = new History(undefined, state),
+): Baseline {
   const head = `cluster "${spec.name}": `;
   const inSpec = new Map(spec.members.map((m) => [m.name, m]));
   const kept: Kept = { server: new Map(), volume: new Map() };
@@ -87,7 +75,21 @@ export function baseline(spec: ClusterSpec, state: ClusterState | undefined, liv
     else if (m.type !== "server") deleteServers.push({ member: name, id: s.id, reason: "the member is now a volume" });
     else if (isBroken(s.status))
       deleteServers.push({ member: name, id: s.id, reason: `it is in ERROR${s.fault ? ` (${s.fault})` : ""}` });
-    else kept.server.set(name, s);
+    else {
+      // Networks can't change in place here: the server is made again on the new ones.
+      const nets = history.networksChange(m);
+      if (nets) {
+        deleteServers.push({
+          member: name,
+          id: s.id,
+          reason: `its networks change from ${networkList(nets.from)} to ${networkList(m.networks)}`,
+          field: "networks",
+        });
+        continue;
+      }
+      problems.push(...serverEdits(head, m, s, history).problems);
+      kept.server.set(name, s);
+    }
   }
   for (const [name, v] of live.volumes) {
     const m = inSpec.get(name);
@@ -97,7 +99,7 @@ export function baseline(spec: ClusterSpec, state: ClusterState | undefined, liv
     else if (isBroken(v.status))
       deleteVolumes.push({ member: name, id: v.id, reason: `it is in error${v.fault ? ` (${v.fault})` : ""}` });
     else {
-      const unfit = volumeProblem(head, m, v, state?.members[name]?.volumeType);
+      const unfit = volumeProblem(head, m, v);
       // A leftover from a crashed run that doesn't fit is replaced; a member the user has is never destroyed silently.
       if (unfit && known) {
         problems.push(unfit);
@@ -120,20 +122,16 @@ export function baseline(spec: ClusterSpec, state: ClusterState | undefined, liv
   return { kept, deleteServers, deleteVolumes, create, problems: problems.sort() };
 }
 
-function volumeProblem(
-  head: string,
-  m: VolumeMember,
-  v: VolumeInfo,
-  appliedType: string | undefined,
-): string | undefined {
+/** A change of a volume the cloud can't make (a type change is a retype: see inputs.ts). */
+function volumeProblem(head: string, m: VolumeMember, v: VolumeInfo): string | undefined {
   if (v.sizeGb > m.sizeGb) {
     return `${head}volume "${m.name}" can't shrink from ${v.sizeGb} GB to ${m.sizeGb} GB; hint: keep the size, or rename the member to replace it with a new volume (its data is lost)`;
   }
-  const current = appliedType ?? v.volumeType;
-  if (m.volumeType !== undefined && current !== undefined && m.volumeType !== current) {
-    return `${head}volume "${m.name}" can't change type from "${current}" to "${m.volumeType}" in place; hint: keep the type, or rename the member to replace it with a new volume (its data is lost)`;
-  }
   return undefined;
+}
+
+function networkList(nets: readonly string[] | undefined): string {
+  return nets === undefined ? "the cloud's default" : nets.length === 0 ? "none" : `[${nets.map(quote).join(", ")}]`;
 }
 
 export interface ChangeSet extends Baseline {
@@ -145,10 +143,29 @@ export interface ChangeSet extends Baseline {
   keepGroups: Map<string, string>;
   deleteGroups: Doomed[];
   resizes: { member: string; id: string; from: string; to: string }[];
-  rebuilds: { member: string; id: string; from: string; to: string }[];
+  /**
+   * Rebuilds of kept servers: to another image (`from` -> `to`), or the same one (`from` === `to`)
+   * for a new key or user data. The root disk is wiped either way.
+   */
+  rebuilds: Rebuild[];
   extends: { member: string; id: string; from: number; to: number }[];
+  /** Volume type changes (Cinder retype). */
+  retypes: { member: string; id: string; from: string | undefined; to: string }[];
+  securityGroups: { member: string; id: string; add: string[]; remove: string[] }[];
+  metadata: ({ member: string; type: "server" | "volume"; id: string } & MetadataEdit)[];
   /** Volume member -> server member, attached after everything is made. */
   attaches: { volume: string; server: string }[];
+}
+
+export interface Rebuild {
+  member: string;
+  id: string;
+  from: string;
+  to: string;
+  /** The image changes (else the same one is used again). */
+  image: boolean;
+  keyName?: { from: string | null; to: string | null };
+  userData?: "changed" | "removed";
 }
 
 /** Refs compared as written: for backends that report them as they were asked for. */
@@ -166,6 +183,7 @@ export function changes(
   rules: RuleMapping,
   forcedMoves: { member: string; reason: string }[],
   identity: RefIdentity = AS_WRITTEN,
+  history: History = new History(undefined, undefined),
 ): ChangeSet {
   const kept: Kept = { server: new Map(base.kept.server), volume: new Map(base.kept.volume) };
   const deleteServers = [...base.deleteServers];
@@ -187,6 +205,9 @@ export function changes(
   const resizes: ChangeSet["resizes"] = [];
   const rebuilds: ChangeSet["rebuilds"] = [];
   const extendsList: ChangeSet["extends"] = [];
+  const retypes: ChangeSet["retypes"] = [];
+  const securityGroups: ChangeSet["securityGroups"] = [];
+  const metadata: ChangeSet["metadata"] = [];
   for (const m of sortedMembers(spec)) {
     if (m.type === "server") {
       const s = kept.server.get(m.name);
@@ -194,12 +215,28 @@ export function changes(
       if (!identity.sameFlavor(s.flavorRef, m.flavorRef)) {
         resizes.push({ member: m.name, id: s.id, from: s.flavorRef, to: m.flavorRef });
       }
-      if (!identity.sameImage(s.imageRef, m.imageRef)) {
-        rebuilds.push({ member: m.name, id: s.id, from: s.imageRef, to: m.imageRef });
+      const { edits } = serverEdits("", m, s, history);
+      const image = !identity.sameImage(s.imageRef, m.imageRef);
+      if (image || edits.keyName || edits.userData) {
+        rebuilds.push({
+          member: m.name,
+          id: s.id,
+          from: s.imageRef,
+          to: m.imageRef,
+          image,
+          ...(edits.keyName ? { keyName: edits.keyName } : {}),
+          ...(edits.userData ? { userData: edits.userData } : {}),
+        });
       }
+      if (edits.securityGroups) securityGroups.push({ member: m.name, id: s.id, ...edits.securityGroups });
+      if (edits.metadata) metadata.push({ member: m.name, type: "server", id: s.id, ...edits.metadata });
     } else {
       const v = kept.volume.get(m.name);
-      if (v && v.sizeGb < m.sizeGb) extendsList.push({ member: m.name, id: v.id, from: v.sizeGb, to: m.sizeGb });
+      if (!v) continue;
+      if (v.sizeGb < m.sizeGb) extendsList.push({ member: m.name, id: v.id, from: v.sizeGb, to: m.sizeGb });
+      const edits = volumeEdits(m, v, history.appliedVolumeType(m.name), history);
+      if (edits.volumeType) retypes.push({ member: m.name, id: v.id, ...edits.volumeType });
+      if (edits.metadata) metadata.push({ member: m.name, type: "volume", id: v.id, ...edits.metadata });
     }
   }
 
@@ -272,95 +309,15 @@ export function changes(
     resizes,
     rebuilds,
     extends: extendsList,
+    retypes,
+    securityGroups,
+    metadata,
     attaches,
   };
 }
 
 function groupFits(live: ServerGroupInfo, want: DesiredGroup): boolean {
   return live.policy === want.policy && (live.maxServerPerHost ?? 1) === (want.maxServerPerHost ?? 1);
-}
-
-/** What apply would do, in the order it does it. */
-export function describeSteps(spec: ClusterSpec, c: ChangeSet, placement: Placement | undefined): Step[] {
-  const steps: Step[] = [];
-  const members = new Map(spec.members.map((m) => [m.name, m]));
-  for (const d of c.detaches) {
-    steps.push({ kind: "detach", member: d.volume, detail: `detach volume "${d.volume}" from server "${d.server}"` });
-  }
-  const replaced = new Set(c.create.keys());
-  for (const d of c.deleteServers) {
-    if (d.member !== undefined && replaced.has(d.member)) continue;
-    steps.push({ kind: "delete-server", ...opt("member", d.member), detail: `delete server ${label(d)}: ${d.reason}` });
-  }
-  for (const d of c.deleteVolumes) {
-    if (d.member !== undefined && replaced.has(d.member)) continue;
-    steps.push({ kind: "delete-volume", ...opt("member", d.member), detail: `delete volume ${label(d)}: ${d.reason}` });
-  }
-  for (const g of c.createGroups) {
-    const max = g.maxServerPerHost !== undefined ? ` (at most ${g.maxServerPerHost} per host)` : "";
-    steps.push({
-      kind: "create-server-group",
-      grouping: g.grouping,
-      detail: `create server group "${spec.name}-${g.grouping}" with policy ${g.policy}${max} for ${g.servers.map((s) => `"${s}"`).join(", ")}`,
-    });
-  }
-  for (const r of c.resizes) {
-    steps.push({
-      kind: "resize",
-      member: r.member,
-      detail: `resize server "${r.member}" from "${r.from}" to "${r.to}"`,
-    });
-  }
-  for (const r of c.rebuilds) {
-    steps.push({
-      kind: "rebuild",
-      member: r.member,
-      detail: `rebuild server "${r.member}" from "${r.from}" to "${r.to}"`,
-    });
-  }
-  for (const e of c.extends) {
-    steps.push({
-      kind: "extend",
-      member: e.member,
-      detail: `extend volume "${e.member}" from ${e.from} GB to ${e.to} GB`,
-    });
-  }
-  for (const [name, why] of [...c.create].sort((a, b) => cmp(a[0], b[0]))) {
-    const m = members.get(name);
-    if (!m) continue;
-    const where = placement?.[name] ? ` ${describePlace(placement[name])}` : "";
-    if (why !== "new") {
-      steps.push({ kind: "recreate", member: name, detail: `recreate ${m.type} "${name}"${where}: ${why}` });
-    } else if (m.type === "server") {
-      steps.push({ kind: "create-server", member: name, detail: `create server "${name}" (${m.flavorRef})${where}` });
-    } else {
-      steps.push({ kind: "create-volume", member: name, detail: `create volume "${name}" (${m.sizeGb} GB)${where}` });
-    }
-  }
-  for (const a of c.attaches) {
-    steps.push({ kind: "attach", member: a.volume, detail: `attach volume "${a.volume}" to server "${a.server}"` });
-  }
-  for (const g of c.deleteGroups) {
-    steps.push({
-      kind: "delete-server-group",
-      ...opt("grouping", g.grouping),
-      detail: `delete server group ${g.grouping !== undefined ? `of grouping "${g.grouping}"` : g.id}: ${g.reason}`,
-    });
-  }
-  return steps;
-}
-
-function describePlace(p: Placement[string]): string {
-  if (p.type === "server") return p.host.startsWith("zone:") ? `in zone "${p.zone}"` : `on host "${p.host}"`;
-  return p.backend.startsWith("zone-storage:") ? `in zone "${p.zone}"` : `on backend "${p.backend}"`;
-}
-
-function label(d: Doomed): string {
-  return d.member !== undefined ? `"${d.member}"` : d.id;
-}
-
-function opt<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }
 
 function memberTag(o: { metadata: Record<string, string> }): { member?: string } {

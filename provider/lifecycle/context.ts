@@ -4,6 +4,7 @@ import type { Backend, ServerInfo, VolumeInfo } from "../backends/backend";
 import type { Placement } from "../model/placement";
 import type { ControllerOptions } from "./controller";
 import { describeError } from "./errors";
+import type { EditField } from "./inputs";
 import type { Ops } from "./ops";
 import type { Prepared } from "./prepare";
 import { WaitError } from "./wait";
@@ -15,6 +16,8 @@ export interface Ctx {
   timeouts: { serverMs: number; volumeMs: number; deleteMs: number };
   log: (level: "info" | "warn", message: string) => void;
   options: ControllerOptions;
+  /** The running operation's end (Pulumi's customTimeouts), if it has one: every wait ends by then. */
+  deadline?: { at: number; name: string };
 }
 
 /** Objects made in this run, so a failed create can take back exactly them (plus tagged leftovers). */
@@ -37,8 +40,19 @@ export interface Run {
   groupIds: Map<string, string>;
   /** Members created (or recreated) in this run: the only ones verify may recreate to repair. */
   made: Set<string>;
+  /** Edits of kept members made in this run (`member` NUL `field`): the rest stay pending when it fails. */
+  completed: Set<string>;
   ledger: Ledger;
   abort: AbortController;
+}
+
+/** Marks an edit of a kept member made (a run that fails leaves the rest pending in its state). */
+export function completed(run: Run, member: string, field: EditField): void {
+  run.completed.add(`${member}\u0000${field}`);
+}
+
+export function isCompleted(run: Run, member: string, field: EditField): boolean {
+  return run.completed.has(`${member}\u0000${field}`);
 }
 
 /** A failed phase: the causes, one line each. */

@@ -21,11 +21,14 @@ import { describeSteps, type Step } from "./changes";
 import { type Ctx, emptyLedger, PhaseError, type Run } from "./context";
 import { clusterPrefix, describeError, LifecycleError, withCauses } from "./errors";
 import { execute } from "./execute";
+import { type ImportResult, importCluster } from "./import";
+import type { PreviousInputs } from "./inputs";
 import { releaseUsage } from "./locate";
 import { Ops } from "./ops";
 import { blockingOf, prepare, usageOfServer, usageOfVolume } from "./prepare";
 import { refresh } from "./refresh";
-import { partialState } from "./state-builders";
+import { partialState, unfinishedEdits } from "./state-builders";
+import { type MemberLine, memberLines } from "./steps";
 import { destroy, rollback } from "./teardown";
 
 export interface ControllerOptions {
@@ -38,6 +41,19 @@ export interface ControllerOptions {
   seed?: number;
   /** Non-secret identity of the cloud recorded in state (default: the backend's description). */
   backendId?: string;
+  /**
+   * The time an apply or destroy may take in all (Pulumi's customTimeouts create/update/delete): it
+   * replaces the per-object deadlines, and every wait ends by then; `name` says which in messages.
+   */
+  operationTimeout?: OperationTimeout;
+  /** A failed create's rollback: its own limit (customTimeouts.delete); default the per-object deadlines. */
+  rollbackTimeout?: OperationTimeout;
+}
+
+/** A limit of one whole operation, and its name for messages ("customTimeouts.create (30m)"). */
+export interface OperationTimeout {
+  ms: number;
+  name: string;
 }
 
 export interface ClusterPlan {
@@ -48,6 +64,8 @@ export interface ClusterPlan {
   placement: PlacementResult;
   /** What apply would do, in order. Empty when the cluster can't be placed. */
   steps: Step[];
+  /** One line per member that changes, destructive ones at level "warn" (see steps.ts). */
+  members: MemberLine[];
   /** Everything the user should read, sorted (includes `blocking`). */
   warnings: string[];
   /** What makes apply refuse with code "invalid" (a subset of `warnings`). */
@@ -69,15 +87,31 @@ export class ClusterController {
     };
   }
 
+  /**
+   * The context of an operation starting now under `limit`: each wait may take up to the whole limit
+   * (unless the caller set per-object deadlines) and none goes past its end. No limit: as configured.
+   */
+  private begin(limit: OperationTimeout | undefined): Ctx {
+    const { deadline: _none, ...base } = this.ctx;
+    if (!limit) return base;
+    const all = { serverMs: limit.ms, volumeMs: limit.ms, deleteMs: limit.ms };
+    return {
+      ...base,
+      timeouts: { ...all, ...definedOnly(this.ctx.options.timeouts ?? {}) },
+      deadline: { at: Date.now() + limit.ms, name: limit.name },
+    };
+  }
+
   /** Dry run, no changes: discover, place incrementally against state, list the steps. Never throws for unplaceable. */
-  async plan(spec: ClusterSpec, state?: ClusterState): Promise<ClusterPlan> {
-    const p = await prepare(this.ctx, spec, state);
+  async plan(spec: ClusterSpec, state?: ClusterState, previous?: PreviousInputs): Promise<ClusterPlan> {
+    const p = await prepare(this.ctx, spec, state, previous ? { previous } : {});
     const blocking = blockingOf(p);
-    const warnings = [...p.rules.warnings, ...p.base.problems, ...p.quota];
+    const warnings = [...p.rules.warnings, ...p.base.problems, ...p.quota, ...p.notes];
     for (const [member, why] of p.changes?.moves ?? []) {
       warnings.push(`${clusterPrefix(spec.name)}member "${member}" must move (${why}); apply recreates it`);
     }
     const placement = p.result.placed ? p.result.placement : undefined;
+    const steps = p.changes ? describeSteps(spec, p.changes, placement) : [];
     return {
       mode: p.mode,
       topology:
@@ -89,16 +123,22 @@ export class ClusterController {
             )
           : p.discovery.topology,
       placement: p.result,
-      steps: p.changes ? describeSteps(spec, p.changes, placement) : [],
+      steps,
+      members: memberLines(spec.name, steps),
       warnings: warnings.sort(),
       blocking,
     };
   }
 
-  /** Create (no state) or update (state) to match spec; returns the new state. */
-  async apply(spec: ClusterSpec, state?: ClusterState): Promise<ClusterState> {
+  /**
+   * Create (no state) or update (state) to match spec; returns the new state. `previous`: the spec
+   * the last apply was asked for, as the caller kept it (see inputs.ts): edits of user_data, networks
+   * and security_groups are seen against it.
+   */
+  async apply(spec: ClusterSpec, state?: ClusterState, previous?: PreviousInputs): Promise<ClusterState> {
     const head = clusterPrefix(spec.name);
-    const p = await prepare(this.ctx, spec, state, { settle: true });
+    const ctx = this.begin(this.ctx.options.operationTimeout);
+    const p = await prepare(ctx, spec, state, { settle: true, ...(previous ? { previous } : {}) });
     const blocking = blockingOf(p);
     if (blocking.length > 0) {
       throw new LifecycleError("invalid", blocking.length === 1 ? (blocking[0] as string) : blocking.join("\n"));
@@ -116,22 +156,38 @@ export class ClusterController {
       volumes: new Map(p.changes.kept.volume),
       groupIds: new Map(p.changes.keepGroups),
       made: new Set(),
+      completed: new Set(),
       ledger: emptyLedger(),
       abort: new AbortController(),
     };
     try {
-      return await execute(this.ctx, run);
+      return await execute(ctx, run);
     } catch (e) {
       const causes = e instanceof PhaseError ? e.causes : [describeError(e)];
-      if (state === undefined) return await rollback(this.ctx, spec, run, causes);
-      const partial = await partialState(this.ctx, spec.name, p.mode, p.discovery.topology, state).catch(
-        () => undefined,
-      );
+      // The rollback has its own time: the create's may be what ran out.
+      if (state === undefined) return await rollback(this.begin(this.ctx.options.rollbackTimeout), spec, run, causes);
+      const partial = await partialState(
+        this.begin(undefined),
+        spec.name,
+        p.mode,
+        p.discovery.topology,
+        state,
+        unfinishedEdits(run),
+      ).catch(() => undefined);
       throw new LifecycleError("update_failed", withCauses(`${head}update failed; what exists was kept`, causes), {
         cause: e,
         ...(partial ? { partialState: partial } : {}),
       });
     }
+  }
+
+  /**
+   * Adopt a cluster whose members exist (Pulumi's `import`): its members found by tags and by `ids`
+   * (member name → server or volume id, for members without tags), verified against the spec. Changes
+   * nothing on the cloud: the state it returns marks what differs, for the next apply (import.ts).
+   */
+  adopt(spec: ClusterSpec, ids: Readonly<Record<string, string>> = {}): Promise<ImportResult> {
+    return importCluster(this.ctx, spec, ids);
   }
 
   /** Re-read every member and rule; missing members are marked MISSING and listed in `missing`. */
@@ -141,6 +197,6 @@ export class ClusterController {
 
   /** Detach, delete servers and volumes, then server groups; waits until gone. Also sweeps tagged leftovers. */
   destroy(state: ClusterState | { clusterName: string }): Promise<void> {
-    return destroy(this.ctx, state);
+    return destroy(this.begin(this.ctx.options.operationTimeout), state);
   }
 }

@@ -1,12 +1,16 @@
 // The back half of every apply: make it so, in eight phases. Detach -> delete -> server groups ->
-// resize/rebuild/extend -> create -> attach -> verify (repair once) -> drop unused groups.
+// in-place edits -> create -> attach -> verify (repair once) -> drop unused groups. The in-place
+// edits of one member run in order (server: resize, rebuild, security groups, metadata; volume:
+// extend, retype, metadata), members side by side; each edit reads its member back (edit-actions.ts).
 import { TAG_CLUSTER, TAG_GROUPING } from "../backends/backend";
 import type { Member } from "../model/cluster";
 import type { ClusterState } from "../model/state";
 import { cmp } from "../model/text";
-import { attach, createMember, type Deferred, deferred, detach, extend, rebuild, resize } from "./actions";
+import { attach, createMember, type Deferred, deferred, detach, extend, resize } from "./actions";
+import { withPorts } from "./addresses";
 import type { ChangeSet } from "./changes";
 import { type Ctx, emptyLedger, PhaseError, phase, type Run } from "./context";
+import { changeMetadata, changeSecurityGroups, rebuild, retype } from "./edit-actions";
 import { clusterPrefix } from "./errors";
 import { finalState, maxOf } from "./state-builders";
 import { deleteObjects } from "./teardown";
@@ -18,6 +22,7 @@ export async function execute(ctx: Ctx, run: Run): Promise<ClusterState> {
   const c = p.changes as ChangeSet;
   const head = clusterPrefix(p.spec.name);
   for (const [member, why] of c.moves) ctx.log("warn", `${head}member "${member}" must move (${why}); recreating it`);
+  for (const note of p.notes) ctx.log("warn", note);
 
   // 1. Undo attachments that no longer hold.
   await phase(run, c.detaches, (d) =>
@@ -49,8 +54,11 @@ export async function execute(ctx: Ctx, run: Run): Promise<ClusterState> {
   const inPlace = new Map<string, (() => Promise<void>)[]>();
   const add = (member: string, f: () => Promise<void>) => inPlace.set(member, [...(inPlace.get(member) ?? []), f]);
   for (const r of c.resizes) add(r.member, () => resize(ctx, run, r.member, r.id, r.to));
-  for (const r of c.rebuilds) add(r.member, () => rebuild(ctx, run, r.member, r.id, r.to));
+  for (const r of c.rebuilds) add(r.member, () => rebuild(ctx, run, r));
+  for (const g of c.securityGroups) add(g.member, () => changeSecurityGroups(ctx, run, g));
   for (const e of c.extends) add(e.member, () => extend(ctx, run, e.member, e.id, e.to));
+  for (const r of c.retypes) add(r.member, () => retype(ctx, run, r));
+  for (const md of c.metadata) add(md.member, () => changeMetadata(ctx, run, md));
   await phase(
     run,
     [...inPlace].sort((a, b) => cmp(a[0], b[0])),
@@ -96,6 +104,8 @@ export async function execute(ctx: Ctx, run: Run): Promise<ClusterState> {
   const verified = await verifyAndRepair(ctx, run);
   // 8. Server groups nobody needs any more.
   await phase(run, c.deleteGroups, (g) => ctx.ops.deleteServerGroup(g.id));
+  // 9. What the outputs show that the servers' documents don't: their ports (one read each, if any).
+  await withPorts(ctx, run.servers);
   return finalState(ctx, run, verified);
 }
 

@@ -4,3 +4,6 @@ export * from "../model/state";
 export type { Step, StepKind } from "./changes";
 export { ClusterController, type ClusterPlan, type ControllerOptions } from "./controller";
 export { LifecycleError, type LifecycleErrorCode } from "./errors";
+export { type ImportResult, importSummary } from "./import";
+export type { EditField, PreviousInputs } from "./inputs";
+export type { MemberLine } from "./steps";

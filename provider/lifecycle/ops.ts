@@ -16,6 +16,7 @@ import pLimit = require("p-limit");
 import {
   type Backend,
   BackendError,
+  type RebuildOptions,
   type ServerCreate,
   type ServerGroupCreate,
   type ServerGroupInfo,
@@ -88,8 +89,24 @@ export class Ops {
   resizeServer(id: string, flavorRef: string): Promise<void> {
     return this.run(() => this.backend.resizeServer(id, flavorRef), false);
   }
-  rebuildServer(id: string, imageRef: string): Promise<void> {
-    return this.run(() => this.backend.rebuildServer(id, imageRef), false);
+  rebuildServer(id: string, imageRef: string, options?: RebuildOptions): Promise<void> {
+    return this.run(() => this.backend.rebuildServer(id, imageRef, options), false);
+  }
+  // Setting metadata and adding or removing a group are idempotent: a retry finds them made.
+  updateServerMetadata(id: string, set: Record<string, string>, remove: string[]): Promise<void> {
+    return this.run(() => this.backend.updateServerMetadata(id, set, remove), true);
+  }
+  addSecurityGroup(serverId: string, group: string): Promise<void> {
+    return this.run(() => this.backend.addSecurityGroup(serverId, group), true);
+  }
+  removeSecurityGroup(serverId: string, group: string): Promise<void> {
+    return this.run(() => this.backend.removeSecurityGroup(serverId, group), true);
+  }
+  retypeVolume(id: string, volumeType: string): Promise<void> {
+    return this.run(() => this.backend.retypeVolume(id, volumeType), false);
+  }
+  updateVolumeMetadata(id: string, set: Record<string, string>, remove: string[]): Promise<void> {
+    return this.run(() => this.backend.updateVolumeMetadata(id, set, remove), true);
   }
   createVolume(req: VolumeCreate): Promise<VolumeInfo> {
     return this.run(() => this.backend.createVolume(req), false);
@@ -111,5 +128,10 @@ export class Ops {
   }
   detachVolume(serverId: string, volumeId: string): Promise<void> {
     return this.run(() => this.backend.detachVolume(serverId, volumeId), true);
+  }
+  /** A server's port ids where the backend reads them apart (Backend.serverPorts); undefined: it doesn't. */
+  serverPorts(serverId: string): Promise<string[] | undefined> {
+    const read = this.backend.serverPorts?.bind(this.backend);
+    return read ? this.run(() => read(serverId), true) : Promise.resolve(undefined);
   }
 }

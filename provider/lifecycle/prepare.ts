@@ -12,6 +12,7 @@ import { type Baseline, baseline, type ChangeSet, changes } from "./changes";
 import type { Ctx } from "./context";
 import { clusterPrefix, describeError, LifecycleError } from "./errors";
 import { type RefIdentity, resolveIdentity } from "./identity";
+import { droppedVolumeType, History, type PreviousInputs } from "./inputs";
 import { coarseTopology, releaseUsage, serverLocation, volumeLocation } from "./locate";
 import { quotaDemand, quotaProblems } from "./quota";
 import { coarseSpec, mapRules, type RuleMapping } from "./rules";
@@ -33,6 +34,8 @@ export interface Prepared {
   quota: string[];
   /** Images that can't be booted, one line each. */
   images: string[];
+  /** What the user should know about edits that are not made (not blocking), one line each. */
+  notes: string[];
 }
 
 export async function discover(ctx: Ctx, clusterName: string): Promise<Discovery> {
@@ -55,6 +58,8 @@ export interface PrepareOptions {
    * to settle, so they are diffed and placed where they end up, not half-made. A plan doesn't wait.
    */
   settle?: boolean;
+  /** The spec the last apply was asked for: what edits of inputs the cloud doesn't show are seen against. */
+  previous?: PreviousInputs;
 }
 
 export async function prepare(
@@ -87,7 +92,8 @@ export async function prepare(
       { cause: e },
     );
   }
-  const base = baseline(spec, state, live);
+  const history = new History(options.previous, state);
+  const base = baseline(spec, state, live, history);
 
   // The engine sees the cluster's existing members where they are, with their usage already counted.
   const current: Placement = record();
@@ -131,9 +137,10 @@ export async function prepare(
     result,
     quota: [],
     images: [],
+    notes: inputNotes(spec, state, base, history),
     ...(state ? { state } : {}),
   };
-  if (result.placed) p.changes = changes(spec, base, live, rules, result.moves, identity);
+  if (result.placed) p.changes = changes(spec, base, live, rules, result.moves, identity, history);
   const demand = quotaDemand(spec, p.changes ?? base, live, discovery.topology.flavors);
   p.quota = quotaProblems(spec.name, demand, discovery.quota, state !== undefined);
   p.images = await imageProblems(ctx, spec, p.changes ?? base, p.changes?.rebuilds ?? []);
@@ -168,6 +175,53 @@ async function imageProblems(
       const members = (users.get(ref) ?? []).sort(cmp);
       return `${clusterPrefix(spec.name)}image "${ref}" of ${members.map((m) => `"${m}"`).join(", ")} ${problems[ref]}`;
     });
+}
+
+/**
+ * Edits that can't be seen or made, said rather than dropped: a cluster whose previous spec nobody kept
+ * (a state of an older release), so changes of user_data, networks and security_groups can't be told
+ * this once; a volume_type taken out of the spec (the volume keeps its type).
+ */
+function inputNotes(spec: ClusterSpec, state: ClusterState | undefined, base: Baseline, history: History): string[] {
+  const head = clusterPrefix(spec.name);
+  const notes: string[] = [];
+  if (state !== undefined && !history.known) {
+    const blind = spec.members
+      .filter((m) => m.type === "server" && base.kept.server.has(m.name))
+      .filter(
+        (m) =>
+          m.type === "server" &&
+          (m.userData !== undefined || m.networks !== undefined || m.securityGroups !== undefined),
+      )
+      .map((m) => m.name)
+      .sort(cmp);
+    if (blind.length > 0) {
+      notes.push(
+        `${head}no record of the spec last applied (a state of an older release): changes of user_data, networks or security_groups of ${blind.map((n) => `"${n}"`).join(", ")} can't be seen in this run; this apply records them, later ones compare`,
+      );
+    }
+  }
+  if (history.known) {
+    const unknown = spec.members
+      .filter((m) => m.type === "server" && base.kept.server.has(m.name) && history.userDataChanged(m) === undefined)
+      .map((m) => m.name)
+      .sort(cmp);
+    if (unknown.length > 0) {
+      notes.push(
+        `${head}can't tell whether the user_data of ${unknown.map((n) => `"${n}"`).join(", ")} changed: it was recorded with another key (the state directory's user-data.key was replaced); nothing is rebuilt for it, and this apply records it anew`,
+      );
+    }
+  }
+  for (const m of spec.members) {
+    if (m.type !== "volume" || !base.kept.volume.has(m.name)) continue;
+    const kept = droppedVolumeType(m, history);
+    if (kept !== undefined) {
+      notes.push(
+        `${head}volume "${m.name}" keeps its type "${kept}": volume_type was taken out of the spec, and a volume can't go back to "the cloud's default" (hint: name the type it should have)`,
+      );
+    }
+  }
+  return notes.sort(cmp);
 }
 
 /** What makes apply refuse before touching the cloud: rules the mode can't express, impossible changes, quota. */

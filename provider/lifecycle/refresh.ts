@@ -4,6 +4,7 @@ import type { ClusterSpec } from "../model/cluster";
 import { record, sortRecord } from "../model/records";
 import { type ClusterState, type MemberState, MISSING, type ServerGroupState, STATE_VERSION } from "../model/state";
 import { cmp } from "../model/text";
+import { withPorts } from "./addresses";
 import type { Ctx } from "./context";
 import { clusterPrefix, describeError, LifecycleError } from "./errors";
 import { actualPlacement } from "./locate";
@@ -32,6 +33,7 @@ export async function refresh(ctx: Ctx, state: ClusterState, spec?: ClusterSpec)
         }
       }),
     );
+    await withPorts(ctx, servers);
     const groups: Record<string, ServerGroupState> = record();
     await Promise.all(
       Object.values(state.serverGroups).map(async (g) => {

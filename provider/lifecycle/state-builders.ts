@@ -7,7 +7,9 @@ import { record, sortRecord } from "../model/records";
 import { type ClusterState, type MemberState, type ServerGroupState, STATE_VERSION } from "../model/state";
 import { cmp } from "../model/text";
 import type { Topology } from "../model/topology";
-import type { Ctx, Run } from "./context";
+import { reachOf } from "./addresses";
+import { type Ctx, isCompleted, type Run } from "./context";
+import type { EditField } from "./inputs";
 import { actualPlacement, serverLocation } from "./locate";
 import { survey } from "./survey";
 
@@ -60,6 +62,38 @@ export function finalState(
   };
 }
 
+/** Per member: the edits a run planned and did not make, and the metadata keys it was to delete. */
+export type Unfinished = Map<string, { fields: EditField[]; staleMetadataKeys: string[] }>;
+
+/** What a failed update leaves pending (MemberState.pending): what it planned minus what it made. */
+export function unfinishedEdits(run: Run): Unfinished {
+  const out: Unfinished = new Map();
+  const c = run.p.changes;
+  if (!c) return out;
+  const add = (member: string, field: EditField, stale: string[] = []) => {
+    if (isCompleted(run, member, field)) return;
+    const entry = out.get(member) ?? { fields: [], staleMetadataKeys: [] };
+    if (!entry.fields.includes(field)) entry.fields.push(field);
+    entry.staleMetadataKeys.push(...stale);
+    out.set(member, entry);
+  };
+  for (const r of c.resizes) add(r.member, "flavor");
+  for (const r of c.rebuilds) {
+    if (r.image) add(r.member, "image");
+    if (r.keyName) add(r.member, "key_name");
+    if (r.userData) add(r.member, "user_data");
+  }
+  for (const g of c.securityGroups) add(g.member, "security_groups");
+  for (const md of c.metadata) add(md.member, "metadata", md.remove);
+  for (const e of c.extends) add(e.member, "size");
+  for (const r of c.retypes) add(r.member, "volume_type");
+  // A member replaced for an edit the cloud can't make in place: done once it is made again.
+  for (const d of c.deleteServers) {
+    if (d.field !== undefined && d.member !== undefined && !run.made.has(d.member)) add(d.member, d.field);
+  }
+  return out;
+}
+
 /** The state as it now is on the cloud (after a failed update or rollback). */
 export async function partialState(
   ctx: Ctx,
@@ -67,6 +101,7 @@ export async function partialState(
   mode: PlacementMode,
   topology: Topology | undefined,
   state?: ClusterState,
+  unfinished: Unfinished = new Map(),
 ): Promise<ClusterState> {
   const live = await survey(ctx.ops, clusterName, state);
   const topo = topology ?? (await ctx.ops.discover()).topology;
@@ -88,6 +123,13 @@ export async function partialState(
   }
   for (const [name, v] of [...live.volumes].sort((a, b) => cmp(a[0], b[0]))) {
     members[name] = memberState(name, v, mode, topo, nameOfServer, state?.members[name]);
+  }
+  for (const [name, u] of unfinished) {
+    const m = members[name];
+    if (!m) continue;
+    m.pending = [...u.fields].sort(cmp);
+    const stale = [...new Set(u.staleMetadataKeys)].sort(cmp);
+    if (stale.length > 0) m.staleMetadataKeys = stale;
   }
   const actual = actualPlacement(mode, topo, live.servers, live.volumes);
   return {
@@ -151,6 +193,7 @@ export function memberState(
       ...(before?.serverGroup !== undefined ? { serverGroup: before.serverGroup } : {}),
       flavorRef: obj.flavorRef,
       imageRef: obj.imageRef,
+      ...reachOf(obj),
       ...(obj.fault !== undefined ? { fault: obj.fault } : {}),
     };
   }
@@ -166,14 +209,21 @@ export function memberState(
     sizeGb: obj.sizeGb,
     ...(volumeType !== undefined ? { volumeType } : {}),
     ...(attached !== undefined ? { attachedTo: attached } : {}),
+    ...(attached !== undefined ? reachOf(obj) : {}),
     ...(obj.fault !== undefined ? { fault: obj.fault } : {}),
   };
 }
 
-/** Refresh keeps what was applied (the spec's volume type) over what the cloud defaulted. */
+/**
+ * Refresh keeps what was applied (the spec's volume type) over what the cloud defaulted, and what a
+ * failed update left pending.
+ */
 export function keepApplied(before: MemberState, obj: ServerInfo | VolumeInfo): Partial<MemberState> {
-  if ("flavorRef" in obj || before.volumeType === undefined) return {};
-  return { volumeType: before.volumeType };
+  const out: Partial<MemberState> = {};
+  if (before.pending !== undefined && before.pending.length > 0) out.pending = [...before.pending];
+  if (before.staleMetadataKeys !== undefined) out.staleMetadataKeys = [...before.staleMetadataKeys];
+  if (!("flavorRef" in obj) && before.volumeType !== undefined) out.volumeType = before.volumeType;
+  return out;
 }
 
 export function stripLocation(m: MemberState): MemberState {

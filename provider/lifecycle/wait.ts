@@ -43,6 +43,11 @@ export interface WaitOptions<T> {
   progress?: (message: string) => void;
   /** Default PROGRESS_EVERY_MS. */
   progressEveryMs?: number;
+  /**
+   * The whole operation's end (Pulumi's customTimeouts): the wait ends by then at the latest, whatever
+   * `timeoutMs` allows; `name` says which limit ran out ("customTimeouts.create (30m)").
+   */
+  deadline?: { at: number; name: string };
 }
 
 export type WaitFailure = "failed" | "timeout" | "vanished" | "unexpected" | "aborted";
@@ -58,7 +63,10 @@ export class WaitError extends Error {
 
 export async function waitFor<T>(machine: WaitMachine<T>, opts: WaitOptions<T>): Promise<T | undefined> {
   const start = Date.now();
-  const deadline = start + opts.timeoutMs;
+  const own = start + opts.timeoutMs;
+  // The operation's deadline, when it comes first, decides (and its name is what the message gives).
+  const operation = opts.deadline !== undefined && opts.deadline.at < own ? opts.deadline : undefined;
+  const deadline = operation?.at ?? own;
   const every = Math.max(1, opts.progressEveryMs ?? PROGRESS_EVERY_MS);
   let nextProgress = start + every;
   let interval = Math.max(1, opts.intervalMs);
@@ -97,12 +105,14 @@ export async function waitFor<T>(machine: WaitMachine<T>, opts: WaitOptions<T>):
     if (left <= 0) {
       throw new WaitError(
         "timeout",
-        `${opts.what} did not become ${machine.goal} within ${formatDuration(opts.timeoutMs)} (still ${last})`,
+        operation
+          ? `${opts.what} did not become ${machine.goal} within the operation's ${operation.name} (still ${last})`
+          : `${opts.what} did not become ${machine.goal} within ${formatDuration(opts.timeoutMs)} (still ${last})`,
       );
     }
     if (opts.progress && now >= nextProgress) {
       opts.progress(
-        `${opts.what}: waiting for ${machine.goal}, now ${last} (${formatElapsed(now - start)} of ${formatDuration(opts.timeoutMs)})`,
+        `${opts.what}: waiting for ${machine.goal}, now ${last} (${formatElapsed(now - start)}${operation ? `; the operation's ${operation.name} ends in ${formatElapsed(operation.at - now)}` : ` of ${formatDuration(opts.timeoutMs)}`})`,
       );
       while (nextProgress <= now) nextProgress += every;
     }
@@ -171,7 +181,7 @@ export const SERVER_GONE: WaitMachine<ServerInfo> = { goal: "gone", pending: [],
 
 export const VOLUME_AVAILABLE: WaitMachine<VolumeInfo> = {
   goal: "available",
-  pending: ["creating", "downloading", "extending", "detaching", "attaching", "in-use"],
+  pending: ["creating", "downloading", "extending", "retyping", "detaching", "attaching", "in-use"],
   target: ["available"],
   failure: ["error", "error_extending"],
 };
@@ -184,13 +194,13 @@ export const VOLUME_IN_USE: WaitMachine<VolumeInfo> = {
 };
 
 /**
- * Until Cinder will take a delete: it refuses a volume that is still creating, attaching, detaching
- * or extending (400 "Volume status must be available or error…"), which a rollback right after a
+ * Until Cinder will take a delete: it refuses a volume that is still creating, attaching, detaching,
+ * extending or retyping (400 "Volume status must be available or error…"), which a rollback right after a
  * failed create meets all the time. Error states are deletable.
  */
 export const VOLUME_DELETABLE: WaitMachine<VolumeInfo> = {
   goal: "settled (deletable)",
-  pending: ["creating", "downloading", "extending", "attaching", "detaching", "reserved"],
+  pending: ["creating", "downloading", "extending", "retyping", "attaching", "detaching", "reserved"],
   target: [
     "available",
     "in-use",
@@ -235,7 +245,7 @@ export function until<T>(
 /** Extend ends where it started: available or in-use with the new size. */
 export const VOLUME_SETTLED: WaitMachine<VolumeInfo> = {
   goal: "available or in-use",
-  pending: ["extending", "attaching", "detaching", "creating"],
+  pending: ["extending", "retyping", "attaching", "detaching", "creating"],
   target: ["available", "in-use"],
   failure: ["error", "error_extending"],
 };

@@ -192,6 +192,105 @@ describe("OpenStackBackend request shaping", () => {
   });
 });
 
+describe("OpenStackBackend in-place edits", () => {
+  it("rebuilds with the image's id, a new key and base64 user data (the root disk is wiped)", async () => {
+    const { agent, backend } = await connect("2.96");
+    agent
+      .get(GLANCE)
+      .intercept({ path: "/v2/images?name=cirros", method: "GET" })
+      .reply(200, { images: [{ id: "img-9" }] }, json);
+    const seen = capture(agent, NOVA, "/v2.1/servers/s1/action", "POST", 202, {});
+    await backend.rebuildServer("s1", "cirros", { keyName: "deploy-2", userData: "#cloud-config\nx: 1" });
+    expect(seen.body).toEqual({
+      rebuild: {
+        imageRef: "img-9",
+        key_name: "deploy-2",
+        user_data: Buffer.from("#cloud-config\nx: 1").toString("base64"),
+      },
+    });
+    expect(seen.version).toBe("compute 2.96");
+  });
+
+  it("an image-only rebuild sends neither key_name nor user_data", async () => {
+    const { agent, backend } = await connect("2.60");
+    const seen = capture(agent, NOVA, "/v2.1/servers/s1/action", "POST", 202, {});
+    await backend.rebuildServer("s1", "11111111-2222-3333-4444-555555555555");
+    expect(seen.body).toEqual({ rebuild: { imageRef: "11111111-2222-3333-4444-555555555555" } });
+  });
+
+  it("sets server metadata with one POST (merged by Nova) and deletes each dropped key; a key already gone is fine", async () => {
+    const { agent, backend } = await connect("2.93");
+    const set = capture(agent, NOVA, "/v2.1/servers/s1/metadata", "POST", 200, { metadata: { role: "db" } });
+    agent.get(NOVA).intercept({ path: "/v2.1/servers/s1/metadata/old", method: "DELETE" }).reply(204, "");
+    agent
+      .get(NOVA)
+      .intercept({ path: "/v2.1/servers/s1/metadata/gone", method: "DELETE" })
+      .reply(404, { itemNotFound: { message: "Metadata item was not found" } }, json);
+    await backend.updateServerMetadata("s1", { role: "db" }, ["old", "gone"]);
+    expect(set.body).toEqual({ metadata: { role: "db" } });
+  });
+
+  it("adds and removes security groups by name; already there / not there is success, anything else is not", async () => {
+    const { agent, backend } = await connect("2.93");
+    const nova = agent.get(NOVA);
+    const add = capture(agent, NOVA, "/v2.1/servers/s1/action", "POST", 202, {});
+    await backend.addSecurityGroup("s1", "web");
+    expect(add.body).toEqual({ addSecurityGroup: { name: "web" } });
+
+    nova
+      .intercept({ path: "/v2.1/servers/s1/action", method: "POST" })
+      .reply(400, { badRequest: { message: "Security group web is already associated with the instance s1" } }, json);
+    nova
+      .intercept({ path: "/v2.1/servers/s1", method: "GET" })
+      .reply(200, { server: { id: "s1", status: "ACTIVE", security_groups: [{ name: "web" }] } }, json);
+    await backend.addSecurityGroup("s1", "web");
+
+    const remove = capture(agent, NOVA, "/v2.1/servers/s1/action", "POST", 400, {
+      badRequest: { message: "Security group default not associated with the instance s1" },
+    });
+    nova
+      .intercept({ path: "/v2.1/servers/s1", method: "GET" })
+      .reply(200, { server: { id: "s1", status: "ACTIVE", security_groups: [{ name: "web" }] } }, json);
+    await backend.removeSecurityGroup("s1", "default");
+    expect(remove.body).toEqual({ removeSecurityGroup: { name: "default" } });
+
+    // A server without ports: Nova can't find a port to put the group on.
+    nova.intercept({ path: "/v2.1/servers/s2/action", method: "POST" }).reply(
+      404,
+      {
+        itemNotFound: { message: "instance_id s2 could not be found as device id on any ports" },
+      },
+      json,
+    );
+    await expect(backend.addSecurityGroup("s2", "web")).rejects.toMatchObject({
+      code: "not_found",
+      message: expect.stringContaining("could not be found as device id on any ports"),
+    });
+  });
+
+  it("retypes with os-retype, migrating on demand; sets and deletes volume metadata", async () => {
+    const { agent, backend } = await connect("2.93");
+    const retype = capture(agent, CINDER, `/v3/${PROJECT}/volumes/v1/action`, "POST", 202, {});
+    await backend.retypeVolume("v1", "ssd");
+    expect(retype.body).toEqual({ "os-retype": { new_type: "ssd", migration_policy: "on-demand" } });
+
+    const set = capture(agent, CINDER, `/v3/${PROJECT}/volumes/v1/metadata`, "POST", 200, { metadata: {} });
+    agent
+      .get(CINDER)
+      .intercept({ path: `/v3/${PROJECT}/volumes/v1/metadata/owner`, method: "DELETE" })
+      .reply(200, "");
+    await backend.updateVolumeMetadata("v1", { backup: "weekly" }, ["owner"]);
+    expect(set.body).toEqual({ metadata: { backup: "weekly" } });
+  });
+
+  it("an edit with nothing to set sends no POST", async () => {
+    const { agent, backend } = await connect("2.93");
+    agent.get(NOVA).intercept({ path: "/v2.1/servers/s1/metadata/old", method: "DELETE" }).reply(204, "");
+    await backend.updateServerMetadata("s1", {}, ["old"]);
+    agent.assertNoPendingInterceptors();
+  });
+});
+
 describe("OpenStackBackend.discover", () => {
   function common(agent: MockAgent) {
     const nova = agent.get(NOVA);

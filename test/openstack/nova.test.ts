@@ -6,6 +6,7 @@ import {
   negotiateMicroversion,
   parseServer,
   parseServerGroupName,
+  rebuildBody,
   serverCreateBody,
   serverGroupBody,
   serverGroupName,
@@ -158,12 +159,55 @@ describe("server bodies", () => {
       hostId: "abc",
       metadata: { k: "v" },
       volumes: ["v1"],
+      securityGroups: [],
     });
   });
 
   it("reads a tenant's view: no host, empty image for boot-from-volume", () => {
     const s = parseServer({ id: "s2", status: "BUILD", image: "", "OS-EXT-SRV-ATTR:host": null, flavor: { id: "1" } });
-    expect(s).toEqual({ id: "s2", name: "", status: "BUILD", flavorRef: "1", imageRef: "", metadata: {}, volumes: [] });
+    expect(s).toEqual({
+      id: "s2",
+      name: "",
+      status: "BUILD",
+      flavorRef: "1",
+      imageRef: "",
+      metadata: {},
+      volumes: [],
+      securityGroups: [],
+    });
+  });
+
+  it("reads the key (null: none) and the security groups, one per port: each once, sorted", () => {
+    const s = parseServer({
+      id: "s3",
+      key_name: "deploy",
+      security_groups: [{ name: "web" }, { name: "default" }, { name: "web" }],
+    });
+    expect(s).toMatchObject({ keyName: "deploy", securityGroups: ["default", "web"] });
+    expect(parseServer({ id: "s4", key_name: null })).toMatchObject({ keyName: null, securityGroups: [] });
+    // Nova leaves key_name out of no view it makes; a body without it says nothing of the key.
+    expect(parseServer({ id: "s5" })).not.toHaveProperty("keyName");
+  });
+});
+
+describe("rebuild bodies", () => {
+  it("sends the image, and a new key and base64 user data only when asked; null removes either", () => {
+    expect(rebuildBody("img-1", {}, v(96))).toEqual({ rebuild: { imageRef: "img-1" } });
+    expect(rebuildBody("img-1", { keyName: "k2", userData: "#!/bin/sh\necho hi" }, v(96))).toEqual({
+      rebuild: { imageRef: "img-1", key_name: "k2", user_data: Buffer.from("#!/bin/sh\necho hi").toString("base64") },
+    });
+    expect(rebuildBody("img-1", { keyName: null, userData: null }, v(60))).toEqual({
+      rebuild: { imageRef: "img-1", key_name: null, user_data: null },
+    });
+  });
+
+  it("refuses what the cloud's microversion can't take instead of silently dropping it", () => {
+    expect(() => rebuildBody("img-1", { keyName: "k" }, v(53))).toThrow(
+      "changing a server's key_name needs compute API 2.54; this cloud offers 2.53",
+    );
+    expect(() => rebuildBody("img-1", { userData: "x" }, v(56))).toThrow(
+      "changing a server's user_data needs compute API 2.57; this cloud offers 2.56",
+    );
   });
 });
 

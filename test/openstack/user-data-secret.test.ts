@@ -74,10 +74,10 @@ function plainText(reg: Registration): string {
   );
 }
 
-const server = (userData?: pulumi.Input<string>) => ({
+const server = (userData?: pulumi.Input<string>, key: "userData" | "user_data" = "userData") => ({
   name: "web",
   type: "server" as const,
-  spec: { imageRef: "debian-12", flavorRef: "m1.small", ...(userData !== undefined ? { user_data: userData } : {}) },
+  spec: { imageRef: "debian-12", flavorRef: "m1.small", ...(userData !== undefined ? { [key]: userData } : {}) },
 });
 const volume = { name: "data", type: "volume" as const, spec: { size: 10 } };
 
@@ -93,8 +93,8 @@ describe("VCluster user_data", () => {
     const reg = await registered(cluster, name);
     expect(reg.additionalSecretOutputs).toContain("instances");
     const [web, data] = instancesOf(reg);
-    expect(web?.spec.user_data).toEqual({ ...SECRET, value: UD });
-    // Only user_data is hidden: the rest of the cluster stays readable in previews.
+    expect(web?.spec.userData).toEqual({ ...SECRET, value: UD });
+    // Only userData is hidden: the rest of the cluster stays readable in previews.
     expect(web?.spec.imageRef).toBe("debian-12");
     expect(data).toEqual(volume);
     expect(plainText(reg)).not.toContain("ud-s3cret");
@@ -115,10 +115,19 @@ describe("VCluster user_data", () => {
       expect(plainText(reg), name).not.toContain("ud-s3cret");
       const servers = instancesOf(reg).filter((i) => i.spec.imageRef !== undefined);
       expect(
-        servers.map((i) => i.spec.user_data),
+        servers.map((i) => i.spec.userData),
         name,
       ).toEqual(servers.map(() => ({ ...SECRET, value: UD })));
     }
+  });
+
+  it("user_data, the deprecated spelling a program may still use, is as secret", async () => {
+    const { VCluster } = sdk();
+    const cluster = new VCluster("ud-old", { instances: [server(pulumi.output(UD), "user_data"), volume] });
+    const reg = await registered(cluster, "ud-old");
+    expect(reg.additionalSecretOutputs).toContain("instances");
+    expect(instancesOf(reg)[0]?.spec.user_data).toEqual({ ...SECRET, value: UD });
+    expect(plainText(reg)).not.toContain("ud-s3cret");
   });
 
   it("leaves a cluster without user_data as it is, and keeps the caller's own secret outputs", async () => {

@@ -1,6 +1,6 @@
 // Cinder v3 and the bits of Glance and Placement the backend needs: I/O only.
 import { BackendError, type VolumeCreate, type VolumeInfo } from "../backend";
-import { extendBody, parseVolume, type RawVolume, volumeCreateBody } from "./cinder";
+import { extendBody, parseVolume, type RawVolume, retypeBody, volumeCreateBody } from "./cinder";
 import type { ProviderInventory, RawLimits, RawPool } from "./discovery";
 import { matchesTags, nextLink } from "./nova";
 import type { Session } from "./session";
@@ -46,6 +46,29 @@ export class CinderClient {
       path: `/volumes/${encodeURIComponent(id)}/action`,
       body: extendBody(sizeGb),
     });
+  }
+
+  async retypeVolume(id: string, volumeType: string): Promise<void> {
+    await this.session.request("volume", {
+      method: "POST",
+      path: `/volumes/${encodeURIComponent(id)}/action`,
+      body: retypeBody(volumeType),
+    });
+  }
+
+  /** Sets metadata keys (merged into what the volume has), then deletes `remove` keys (404: already gone). */
+  async updateMetadata(id: string, set: Record<string, string>, remove: string[]): Promise<void> {
+    const base = `/volumes/${encodeURIComponent(id)}/metadata`;
+    if (Object.keys(set).length > 0) {
+      await this.session.request("volume", { method: "POST", path: base, body: { metadata: set } });
+    }
+    for (const key of remove) {
+      await this.session.request("volume", {
+        method: "DELETE",
+        path: `${base}/${encodeURIComponent(key)}`,
+        okStatuses: [404],
+      });
+    }
   }
 
   async deleteVolume(id: string): Promise<void> {

@@ -20,7 +20,7 @@ export interface RawVolume {
   volume_type?: string | null;
   availability_zone?: string | null;
   "os-vol-host-attr:host"?: string | null;
-  attachments?: Array<{ server_id?: string }>;
+  attachments?: Array<{ server_id?: string; device?: string | null }>;
   metadata?: Record<string, string>;
 }
 
@@ -41,9 +41,22 @@ export function parseVolume(raw: RawVolume): VolumeInfo {
     ...(raw["os-vol-host-attr:host"] ? { backend: raw["os-vol-host-attr:host"] } : {}),
     attachedTo: (raw.attachments ?? []).map((a) => a.server_id ?? "").filter((s) => s !== ""),
     metadata: raw.metadata ?? {},
+    // The device Nova asked the hypervisor for (/dev/vdb); a guest may still name the disk otherwise.
+    ...deviceOf(raw),
   };
+}
+
+function deviceOf(raw: RawVolume): { device?: string } {
+  const device = (raw.attachments ?? []).find((a) => a.server_id && typeof a.device === "string" && a.device !== "")
+    ?.device as string | undefined;
+  return device !== undefined ? { device } : {};
 }
 
 export function extendBody(sizeGb: number): unknown {
   return { "os-extend": { new_size: sizeGb } };
+}
+
+/** Cinder retype; on-demand: the data migrates when the volume's backend can't hold the new type. */
+export function retypeBody(volumeType: string): unknown {
+  return { "os-retype": { new_type: volumeType, migration_policy: "on-demand" } };
 }

@@ -1,6 +1,7 @@
 // Nova I/O: every compute call the backend makes, with the negotiated microversion on each request.
 import {
   BackendError,
+  type RebuildOptions,
   type ServerCreate,
   type ServerGroupCreate,
   type ServerGroupInfo,
@@ -13,9 +14,11 @@ import {
   microversionHeaders,
   negotiateMicroversion,
   nextLink,
+  parseInterfaces,
   parseServer,
   parseServerGroup,
   type RawServer,
+  rebuildBody,
   serverCreateBody,
   serverGroupBody,
 } from "./nova";
@@ -176,12 +179,48 @@ export class NovaClient {
       .filter((s) => matchesTags(s.metadata, tags));
   }
 
+  /** The server's port ids (os-interface); undefined when Nova won't say (404: gone, 403: policy). */
+  async interfaces(id: string): Promise<string[] | undefined> {
+    const res = await this.call({ method: "GET", path: `/servers/${enc(id)}/os-interface`, okStatuses: [403, 404] });
+    if (res.status === 403 || res.status === 404) return undefined;
+    return parseInterfaces(res.json);
+  }
+
   async deleteServer(id: string): Promise<void> {
     await this.call({ method: "DELETE", path: `/servers/${enc(id)}`, okStatuses: [404] });
   }
 
   async action(id: string, body: unknown): Promise<void> {
     await this.call({ method: "POST", path: `/servers/${enc(id)}/action`, body });
+  }
+
+  /** Rebuild with an image id (and a new key or user data): the root disk is wiped. */
+  async rebuild(id: string, imageId: string, options: RebuildOptions = {}): Promise<void> {
+    let body: unknown;
+    try {
+      body = rebuildBody(imageId, options, await this.microversion());
+    } catch (err) {
+      throw new BackendError("bad_request", `nova: ${(err as Error).message}`);
+    }
+    await this.action(id, body);
+  }
+
+  /** Sets metadata keys (merged into what the server has), then deletes `remove` keys (404: already gone). */
+  async updateMetadata(id: string, set: Record<string, string>, remove: string[]): Promise<void> {
+    if (Object.keys(set).length > 0) {
+      await this.call({ method: "POST", path: `/servers/${enc(id)}/metadata`, body: { metadata: set } });
+    }
+    for (const key of remove) {
+      await this.call({ method: "DELETE", path: `/servers/${enc(id)}/metadata/${enc(key)}`, okStatuses: [404] });
+    }
+  }
+
+  async addSecurityGroup(id: string, group: string): Promise<void> {
+    await this.action(id, { addSecurityGroup: { name: group } });
+  }
+
+  async removeSecurityGroup(id: string, group: string): Promise<void> {
+    await this.action(id, { removeSecurityGroup: { name: group } });
   }
 
   async attachVolume(serverId: string, volumeId: string): Promise<void> {
@@ -198,6 +237,33 @@ export class NovaClient {
       path: `/servers/${enc(serverId)}/os-volume_attachments/${enc(volumeId)}`,
       okStatuses: [404],
     });
+  }
+
+  // Keypairs (the clusters' lock markers: cluster-marker.ts)
+
+  /** Creates a keypair from a public key; false when the user has one of that name (409). */
+  async createKeypair(name: string, publicKey: string): Promise<boolean> {
+    const res = await this.call({
+      method: "POST",
+      path: "/os-keypairs",
+      body: { keypair: { name, public_key: publicKey, type: "ssh" } },
+      okStatuses: [409],
+    });
+    return res.status !== 409;
+  }
+
+  async getKeypair(name: string): Promise<{ publicKey: string; createdAt?: string } | undefined> {
+    const res = await this.call({ method: "GET", path: `/os-keypairs/${enc(name)}`, okStatuses: [404] });
+    if (res.status === 404) return undefined;
+    const k = (res.json as { keypair?: { public_key?: unknown; created_at?: unknown } }).keypair ?? {};
+    return {
+      publicKey: typeof k.public_key === "string" ? k.public_key : "",
+      ...(typeof k.created_at === "string" ? { createdAt: k.created_at } : {}),
+    };
+  }
+
+  async deleteKeypair(name: string): Promise<void> {
+    await this.call({ method: "DELETE", path: `/os-keypairs/${enc(name)}`, okStatuses: [404] });
   }
 
   // Discovery

@@ -1,5 +1,13 @@
 // Nova, pure: microversion negotiation, request bodies and response mapping. No I/O here (nova-client.ts).
-import type { ServerCreate, ServerGroupCreate, ServerGroupInfo, ServerGroupPolicy, ServerInfo } from "../backend";
+import type {
+  NetworkAddresses,
+  RebuildOptions,
+  ServerCreate,
+  ServerGroupCreate,
+  ServerGroupInfo,
+  ServerGroupPolicy,
+  ServerInfo,
+} from "../backend";
 
 export interface Microversion {
   major: number;
@@ -183,6 +191,39 @@ export interface RawServer {
   hostId?: string;
   metadata?: Record<string, string>;
   "os-extended-volumes:volumes_attached"?: Array<{ id: string }>;
+  key_name?: string | null;
+  /** Absent when no port of the server has a security group (Nova lists them from Neutron's ports). */
+  security_groups?: Array<{ name?: string }>;
+  /** By network name: every address of the server's ports there, fixed and floating (OS-EXT-IPS:type). */
+  addresses?: Record<string, Array<{ addr?: string; version?: number; "OS-EXT-IPS:type"?: string }>>;
+}
+
+/**
+ * Nova's `addresses` as fixed and floating IPs per network, networks in Nova's order (that of the
+ * server's ports). An entry without a type is fixed (Nova before the extension, or a cell that can't
+ * say); malformed entries are dropped. {} while the server has no network yet (BUILD) or none at all.
+ */
+export function parseAddresses(raw: RawServer["addresses"]): Record<string, NetworkAddresses> {
+  const out: Record<string, NetworkAddresses> = {};
+  if (raw === null || typeof raw !== "object") return out;
+  for (const [network, entries] of Object.entries(raw)) {
+    if (!Array.isArray(entries)) continue;
+    const net: NetworkAddresses = { fixed: [], floating: [] };
+    for (const e of entries) {
+      if (typeof e?.addr !== "string" || e.addr === "") continue;
+      const list = e["OS-EXT-IPS:type"] === "floating" ? net.floating : net.fixed;
+      if (!list.includes(e.addr)) list.push(e.addr);
+    }
+    Object.defineProperty(out, network, { value: net, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** `GET /servers/{id}/os-interface`: the ids of the server's ports, in Nova's order. */
+export function parseInterfaces(body: unknown): string[] {
+  const list = (body as { interfaceAttachments?: Array<{ port_id?: unknown }> } | undefined)?.interfaceAttachments;
+  if (!Array.isArray(list)) return [];
+  return list.map((i) => i?.port_id).filter((id): id is string => typeof id === "string" && id !== "");
 }
 
 export function parseServer(raw: RawServer): ServerInfo {
@@ -202,7 +243,36 @@ export function parseServer(raw: RawServer): ServerInfo {
     ...(raw.hostId ? { hostId: raw.hostId } : {}),
     metadata: raw.metadata ?? {},
     volumes: (raw["os-extended-volumes:volumes_attached"] ?? []).map((v) => v.id),
+    ...("key_name" in raw ? { keyName: raw.key_name ?? null } : {}),
+    ...(raw.addresses !== undefined ? { addresses: parseAddresses(raw.addresses) } : {}),
+    // One entry per port: each group once.
+    securityGroups: [
+      ...new Set((raw.security_groups ?? []).map((g) => g.name).filter((n): n is string => typeof n === "string")),
+    ].sort(),
   };
+}
+
+/**
+ * `POST /servers/{id}/action` `{"rebuild": …}` with the image's id; `key_name` needs compute 2.54
+ * and `user_data` 2.57 (null removes either). The user data goes base64-encoded, as on create.
+ */
+export function rebuildBody(imageId: string, options: RebuildOptions, v: Microversion): unknown {
+  const rebuild: Record<string, unknown> = { imageRef: imageId };
+  if (options.keyName !== undefined) {
+    if (!at(v, 54))
+      throw new Error(
+        `changing a server's key_name needs compute API 2.54; this cloud offers ${formatMicroversion(v)}`,
+      );
+    rebuild.key_name = options.keyName;
+  }
+  if (options.userData !== undefined) {
+    if (!at(v, 57))
+      throw new Error(
+        `changing a server's user_data needs compute API 2.57; this cloud offers ${formatMicroversion(v)}`,
+      );
+    rebuild.user_data = options.userData === null ? null : Buffer.from(options.userData, "utf8").toString("base64");
+  }
+  return { rebuild };
 }
 
 export function matchesTags(metadata: Record<string, string>, tags: Record<string, string>): boolean {

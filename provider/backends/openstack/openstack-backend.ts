@@ -6,7 +6,9 @@ import { stripUrlCredentials } from "../../model/text";
 import {
   type Backend,
   BackendError,
+  type CloudLocks,
   type Discovery,
+  type RebuildOptions,
   type ServerCreate,
   type ServerGroupCreate,
   type ServerGroupInfo,
@@ -15,6 +17,7 @@ import {
   type VolumeInfo,
 } from "../backend";
 import { CinderClient, GlanceClient, PlacementClient } from "./cinder-client";
+import { KeypairLocks } from "./cluster-marker";
 import type { OpenStackConfig } from "./config";
 import { OpenStackConfigError } from "./config-error";
 import { availableZones, flavorsFrom, hostZonesFrom, pinnedTopology, quotaFrom } from "./discovery";
@@ -44,6 +47,8 @@ export class OpenStackBackend implements Backend {
   readonly pollIntervalMs: number;
   readonly nova: NovaClient;
   readonly cinder: CinderClient;
+  /** Runs from several machines on one cluster are serialized by a Nova keypair per cluster (cluster-marker.ts). */
+  readonly cloudLocks: CloudLocks;
   private readonly glance: GlanceClient;
   private readonly placement: PlacementClient;
 
@@ -58,6 +63,7 @@ export class OpenStackBackend implements Backend {
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.nova = new NovaClient(session, cfg.networks);
     this.cinder = new CinderClient(session);
+    this.cloudLocks = new KeypairLocks(this.nova, () => session.projectId(), cfg.cloudName);
     this.glance = new GlanceClient(session);
     this.placement = new PlacementClient(session);
   }
@@ -191,6 +197,10 @@ export class OpenStackBackend implements Backend {
   findServers(tags: Record<string, string>): Promise<ServerInfo[]> {
     return this.nova.findServers(tags);
   }
+  /** From Nova's os-interface: this backend doesn't talk to Neutron itself. */
+  serverPorts(id: string): Promise<string[] | undefined> {
+    return this.nova.interfaces(id);
+  }
   deleteServer(id: string): Promise<void> {
     return this.nova.deleteServer(id);
   }
@@ -230,9 +240,39 @@ export class OpenStackBackend implements Backend {
     await this.nova.action(id, { confirmResize: null });
   }
 
-  async rebuildServer(id: string, imageRef: string): Promise<void> {
+  async rebuildServer(id: string, imageRef: string, options: RebuildOptions = {}): Promise<void> {
     const image = UUID.test(imageRef) ? imageRef : await this.glance.imageId(imageRef);
-    await this.nova.action(id, { rebuild: { imageRef: image } });
+    await this.nova.rebuild(id, image, options);
+  }
+
+  updateServerMetadata(id: string, set: Record<string, string>, remove: string[]): Promise<void> {
+    return this.nova.updateMetadata(id, set, remove);
+  }
+
+  async addSecurityGroup(serverId: string, group: string): Promise<void> {
+    try {
+      await this.nova.addSecurityGroup(serverId, group);
+    } catch (err) {
+      // Already on the server (Nova: 400 "already associated") is success; anything else is not.
+      if (err instanceof BackendError && (err.code === "bad_request" || err.code === "conflict")) {
+        const s = await this.nova.getServer(serverId);
+        if (s?.securityGroups?.includes(group)) return;
+      }
+      throw err;
+    }
+  }
+
+  async removeSecurityGroup(serverId: string, group: string): Promise<void> {
+    try {
+      await this.nova.removeSecurityGroup(serverId, group);
+    } catch (err) {
+      // Not on the server (400), or no such group at all (404): it is not there, which is what was asked.
+      if (err instanceof BackendError && ["bad_request", "conflict", "not_found"].includes(err.code)) {
+        const s = await this.nova.getServer(serverId);
+        if (s && !s.securityGroups?.includes(group)) return;
+      }
+      throw err;
+    }
   }
 
   createVolume(req: VolumeCreate): Promise<VolumeInfo> {
@@ -256,6 +296,14 @@ export class OpenStackBackend implements Backend {
     }
     if (sizeGb === v.sizeGb) return;
     await this.cinder.extendVolume(id, sizeGb);
+  }
+
+  retypeVolume(id: string, volumeType: string): Promise<void> {
+    return this.cinder.retypeVolume(id, volumeType);
+  }
+
+  updateVolumeMetadata(id: string, set: Record<string, string>, remove: string[]): Promise<void> {
+    return this.cinder.updateMetadata(id, set, remove);
   }
 
   deleteVolume(id: string): Promise<void> {
