@@ -36,27 +36,46 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-/** A Nova server's spec, field names as in the blueprint. */
+/** A Nova server's spec. Names are camelCase, as in @pulumi/openstack's compute.Instance. */
 export interface ServerSpecArgs {
+  /** Image name or id (Glance). */
   imageRef: pulumi.Input<string>;
+  /** Flavor name or id. */
   flavorRef: pulumi.Input<string>;
+  /** Availability zone to pin the server to. Default: the engine chooses (rules and capacity). */
   zone?: pulumi.Input<string>;
+  /** Network ids or names, one port each. Default: the cloud's `vcluster_networks` (Nova `auto`). */
   networks?: pulumi.Input<pulumi.Input<string>[]>;
-  key_name?: pulumi.Input<string>;
-  security_groups?: pulumi.Input<pulumi.Input<string>[]>;
-  user_data?: pulumi.Input<string>;
+  /** Nova keypair. Changing it rebuilds the server (root disk wiped). */
+  keyName?: pulumi.Input<string>;
+  /** Security group names (or ids). Default: Nova's `default`. Changed in place. */
+  securityGroups?: pulumi.Input<pulumi.Input<string>[]>;
+  /** cloud-init user data; always stored as a secret. Changing it rebuilds the server (root disk wiped). */
+  userData?: pulumi.Input<string>;
+  /** Nova metadata, changed in place. Keys `vcluster:*` are the product's own. */
   metadata?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** @deprecated Nova's spelling of `keyName`: still accepted, with a warning at preview. */
+  key_name?: pulumi.Input<string>;
+  /** @deprecated Nova's spelling of `securityGroups`: still accepted, with a warning at preview. */
+  security_groups?: pulumi.Input<pulumi.Input<string>[]>;
+  /** @deprecated Nova's spelling of `userData`: still accepted (and kept secret), with a warning at preview. */
+  user_data?: pulumi.Input<string>;
 }
 
 /** A Cinder volume's spec. */
 export interface VolumeSpecArgs {
-  /** GB, an integer >= 1. */
+  /** GB, an integer >= 1. Growing it extends the volume in place; shrinking is refused. */
   size: pulumi.Input<number>;
-  volume_type?: pulumi.Input<string>;
+  /** Cinder volume type. Default: the cloud's default type. Changed in place (retype). */
+  volumeType?: pulumi.Input<string>;
+  /** Availability zone to pin the volume to. */
   zone?: pulumi.Input<string>;
   /** The server (by member name) this volume is attached to; implies hard affinity at zone scope. */
   attachTo?: pulumi.Input<string>;
+  /** Cinder metadata, changed in place. */
   metadata?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** @deprecated Cinder's spelling of `volumeType`: still accepted, with a warning at preview. */
+  volume_type?: pulumi.Input<string>;
 }
 
 export interface ServerInstanceArgs {
@@ -104,6 +123,8 @@ export interface VClusterArgs {
   clusterName?: pulumi.Input<string>;
   instances: pulumi.Input<pulumi.Input<InstanceArgs>[]>;
   groupings?: pulumi.Input<pulumi.Input<GroupingArgs>[]>;
+  /** `spread` (the default) or `pack`: as few hosts as the rules and the soft costs allow. */
+  placementStrategy?: pulumi.Input<"spread" | "pack">;
 }
 
 // Output shapes are the lifecycle's own state types (type-only imports: nothing of the provider
@@ -129,8 +150,18 @@ export class VCluster extends pulumi.dynamic.Resource {
   /** pinned: the provider chose every host; delegated: Nova did, under server groups. */
   declare public readonly mode: pulumi.Output<ClusterState["mode"]>;
 
+  /**
+   * `opts.import`: adopt a cluster whose members already exist instead of creating one: its
+   * clusterName (which must be the args' clusterName), optionally followed by the ids of members
+   * that carry no tags, `"shop:db-1=<server id>,db-1-data=<volume id>"`. The members are verified
+   * against the spec and nothing on the cloud is changed; what differs is shown at preview and
+   * made by the next `pulumi up`. (The engine's own import can't reach a dynamic provider's `read`,
+   * pulumi/pulumi#16175, so VCluster takes the option itself; `pulumi import` the command can't work.)
+   * `opts.customTimeouts`: create, update and delete limits for the whole cluster (see the README).
+   */
   constructor(name: string, args: VClusterArgs, opts?: pulumi.CustomResourceOptions) {
     const clusterName = args.clusterName ?? `${pulumi.getProject()}-${pulumi.getStack()}-${name}`;
+    const { import: importId, ...engineOpts } = opts ?? {};
     super(
       provider,
       name,
@@ -138,6 +169,13 @@ export class VCluster extends pulumi.dynamic.Resource {
         clusterName,
         instances: secretUserData(args.instances) as VClusterArgs["instances"],
         groupings: args.groupings ?? [],
+        // Only when set, so stacks that never set it show no change.
+        ...(args.placementStrategy !== undefined ? { placementStrategy: args.placementStrategy } : {}),
+        // The engine sends customTimeouts to a provider, but the SDK's dynamic-provider server drops them:
+        // they ride in the inputs (only when set, so older stacks show no change).
+        ...timeoutsInput(opts?.customTimeouts),
+        // The provider imports; the engine must not try to (its read can't find a dynamic provider).
+        ...(importId !== undefined && importId !== "" ? { importId } : {}),
         members: undefined,
         placement: undefined,
         softViolations: undefined,
@@ -146,16 +184,30 @@ export class VCluster extends pulumi.dynamic.Resource {
         backendKind: undefined,
         mode: undefined,
       },
-      // The outputs echo the inputs: `instances` (with user_data) is a secret output too.
-      { ...opts, additionalSecretOutputs: [...new Set([...(opts?.additionalSecretOutputs ?? []), "instances"])] },
+      // The outputs echo the inputs: `instances` (with userData) is a secret output too.
+      {
+        ...engineOpts,
+        additionalSecretOutputs: [...new Set([...(opts?.additionalSecretOutputs ?? []), "instances"])],
+      },
       "openstack-vcluster",
       "VCluster",
     );
   }
 }
 
-// user_data (a cloud-init script: keys, passwords, join tokens) must never be plain text in the state,
-// whether or not the program made it a secret: each server's user_data is wrapped in pulumi.secret where
+/** The customTimeouts option as an input: the operations it sets, as written ("30m"). */
+function timeoutsInput(t: pulumi.CustomTimeouts | undefined): { customTimeouts?: Record<string, string> } {
+  const set: Record<string, string> = {};
+  for (const op of ["create", "update", "delete"] as const) {
+    const v = t?.[op];
+    if (typeof v === "string" && v !== "") set[op] = v;
+  }
+  return Object.keys(set).length > 0 ? { customTimeouts: set } : {};
+}
+
+// userData (a cloud-init script: keys, passwords, join tokens) must never be plain text in the state,
+// whether or not the program made it a secret: each server's userData (or user_data, its deprecated
+// spelling) is wrapped in pulumi.secret where
 // it stands, so the rest of the cluster stays readable in previews. Where a level of the inputs is an
 // Output or a Promise, its value is rewritten once known. (Module-level functions: used by the
 // constructor only, never by the serialized provider above.)
@@ -203,8 +255,8 @@ function secretInstanceUserData(instance: unknown): unknown {
 function secretSpecUserData(spec: unknown): unknown {
   if (!isPlainObject(spec)) return spec;
   const out = { ...spec };
-  // userData too: the DESIGN's camelCase spelling, should the SDK take it.
-  for (const key of ["user_data", "userData"]) {
+  // Both spellings: userData, and user_data of programs written before the SDK's names were camelCase.
+  for (const key of ["userData", "user_data"]) {
     if (out[key] !== undefined) out[key] = pulumi.secret(out[key] as pulumi.Input<string>);
   }
   return out;

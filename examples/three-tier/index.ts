@@ -20,7 +20,7 @@ for (const [tier, { count, flavor }] of Object.entries(tiers)) {
     spec: { rule: "anti-affinity", scope: "rack", enforcement: "soft", weight: 20 },
   });
 }
-instances.push({ name: "db-data", type: "volume", spec: { size: 200, volume_type: "ssd", attachTo: "db-1" } });
+instances.push({ name: "db-data", type: "volume", spec: { size: 200, volumeType: "ssd", attachTo: "db-1" } });
 
 const cluster = new VCluster("shop", { instances, groupings });
 

@@ -15,6 +15,7 @@ import {
   instanceHeadSchema,
   LIMITS,
   nameSchema,
+  SNAKE_CASE_NAMES,
   serverInstanceSchema,
   volumeInstanceSchema,
 } from "./schema";
@@ -66,14 +67,21 @@ export interface GroupingFacts {
   specKnown: boolean;
 }
 
+/** What a spec field written in Nova's snake_case does: accepted as it is, or accepted with a deprecation warning. */
+export type LegacyNames = "accept" | "warn";
+
 export class Validation {
   readonly issues: SpecIssue[] = [];
   readonly tolerate: boolean;
+  readonly legacyNames: LegacyNames;
+  /** Where each snake_case spelling was used (legacyNames "warn"), by spelling: its camelCase name and the paths. */
+  readonly legacyUses = new Map<string, { canonical: string; paths: string[] }>();
   /** The cluster's name as far as it is known; every issue carries it (the edges print it). */
   cluster: string | undefined;
 
-  constructor(tolerateUnknowns: boolean) {
+  constructor(tolerateUnknowns: boolean, legacyNames: LegacyNames = "accept") {
     this.tolerate = tolerateUnknowns;
+    this.legacyNames = legacyNames;
   }
 
   unknown(v: unknown): boolean {
@@ -164,8 +172,14 @@ export function checkInstance(
         ? blueprintVolumeInstanceSchema
         : volumeInstanceSchema
       : instanceHeadSchema;
-  const result = schema.safeParse(raw);
-  v.zod(result, raw, path, "an instance", keys);
+  const renamed =
+    isServer || isVolume ? renameSnakeCase(v, raw, path, isServer ? "server" : "volume", blueprint) : undefined;
+  const checked = renamed?.instance ?? raw;
+  const before = v.issues.length;
+  const result = schema.safeParse(checked);
+  v.zod(result, checked, path, "an instance", keys);
+  // Problems with a field written in snake_case are reported where the user wrote it.
+  if (renamed) for (const issue of v.issues.slice(before)) issue.path = renamed.userPath(issue.path);
   if (isServer || isVolume) facts.type = isServer ? "server" : "volume";
   if (result.success && (isServer || isVolume)) facts.parsed = result.data as InstanceInput;
   if (isObject(raw.spec)) {
@@ -194,6 +208,61 @@ export function checkInstance(
     }
   }
   return facts;
+}
+
+/**
+ * An instance with the snake_case spellings of its spec's fields (key_name, …) renamed to the spec's
+ * own camelCase names, and how to map a path back to what the user wrote. Both spellings of one field
+ * is an error (the camelCase one is then the one checked). In a Pulumi program (legacyNames "warn")
+ * each spelling used is recorded for one deprecation warning; files of either form take both silently.
+ */
+function renameSnakeCase(
+  v: Validation,
+  raw: Obj,
+  path: string,
+  type: "server" | "volume",
+  blueprint: boolean,
+): { instance: Obj; userPath: (p: string) => string } | undefined {
+  const spec = raw.spec;
+  if (!isObject(spec)) return undefined;
+  const names: Readonly<Record<string, string>> = SNAKE_CASE_NAMES[type];
+  const specPath = joinPath(path, "spec");
+  const written = new Map<string, string>();
+  const out: Obj = {};
+  for (const key of Object.keys(spec)) {
+    const canonical = Object.hasOwn(names, key) ? (names[key] as string) : undefined;
+    if (canonical === undefined) {
+      // defineProperty: a key such as "__proto__" stays a key (and is reported as unknown), never a prototype.
+      Object.defineProperty(out, key, { value: spec[key], enumerable: true, writable: true, configurable: true });
+      continue;
+    }
+    if (Object.hasOwn(spec, canonical)) {
+      v.add(
+        "duplicate_field",
+        joinPath(specPath, key),
+        `${quote(canonical)} and ${quote(key)} are two spellings of one field, and both are given`,
+        `keep ${quote(canonical)} and remove ${quote(key)}`,
+      );
+      continue;
+    }
+    out[canonical] = spec[key];
+    written.set(canonical, key);
+    if (v.legacyNames === "warn" && !blueprint) {
+      const use = v.legacyUses.get(key) ?? { canonical, paths: [] };
+      use.paths.push(joinPath(specPath, key));
+      v.legacyUses.set(key, use);
+    }
+  }
+  if (written.size === 0 && Object.keys(out).length === Object.keys(spec).length) return undefined;
+  const userPath = (p: string): string => {
+    for (const [canonical, key] of written) {
+      const from = joinPath(specPath, canonical);
+      if (p === from || p.startsWith(`${from}.`) || p.startsWith(`${from}[`))
+        return `${joinPath(specPath, key)}${p.slice(from.length)}`;
+    }
+    return p;
+  };
+  return { instance: { ...raw, spec: out }, userPath };
 }
 
 export function checkGrouping(v: Validation, raw: unknown, index: number, path: string): GroupingFacts {

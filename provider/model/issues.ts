@@ -9,6 +9,7 @@ export const ISSUE_CODES = [
   "invalid_value",
   "missing_field",
   "unknown_field",
+  "duplicate_field",
   "too_small",
   "too_big",
   "invalid_json",
@@ -49,6 +50,15 @@ export interface SpecIssue {
   names?: string[];
 }
 
+/** What a spec may still say that works but should change: never a reason to refuse it. */
+export const WARNING_CODES = ["deprecated_field"] as const;
+export type WarningCode = (typeof WARNING_CODES)[number];
+
+/** A warning about a spec, shaped as an issue (path, message, hint; the edges add the cluster's name). */
+export interface SpecWarning extends Omit<SpecIssue, "code"> {
+  code: WarningCode;
+}
+
 /** Thrown (once, with every issue) where a caller needs an exception rather than a list. */
 export class SpecError extends Error {
   readonly issues: SpecIssue[];
@@ -72,7 +82,7 @@ export function formatIssues(issues: SpecIssue[]): string {
 }
 
 /** `message (hint: …)`, safe to print: the part of a line every edge writes the same way. */
-export function issueText(issue: SpecIssue): string {
+export function issueText(issue: Pick<SpecIssue, "message" | "hint">): string {
   return escapeControls(`${issue.message}${issue.hint ? ` (hint: ${issue.hint})` : ""}`);
 }
 

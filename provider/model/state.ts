@@ -19,6 +19,15 @@ export const STATE_VERSION = 1;
 /** Status used for a member that should exist but was not found on the backend. */
 export const MISSING = "MISSING";
 
+/**
+ * A server's addresses on one network, as the cloud lists them (Nova `addresses`, each entry's
+ * `OS-EXT-IPS:type`): IPv4 and IPv6 alike, in the cloud's order.
+ */
+export interface NetworkAddresses {
+  fixed: string[];
+  floating: string[];
+}
+
 export interface MemberState {
   name: string;
   type: "server" | "volume";
@@ -43,7 +52,29 @@ export interface MemberState {
   volumeType?: string;
   /** Volumes: name of the server member it is attached to. */
   attachedTo?: string;
+  /**
+   * Servers: fixed and floating IPs by network name (a map: Pulumi's state keeps no key order). Absent
+   * where the cloud doesn't say (no address read yet).
+   */
+  addresses?: Record<string, NetworkAddresses>;
+  /**
+   * Servers: where to reach it: its first floating IPv4 address, else its first fixed one, networks in
+   * the order the cloud lists them (Nova: the order of the server's ports, as asked in `networks`).
+   */
+  accessIpV4?: string;
+  /** Servers: the ids of its network ports (Neutron), in the cloud's order. */
+  ports?: string[];
+  /** Volumes: the device its server sees it as (`/dev/vdb`), while attached, where the cloud says. */
+  device?: string;
   fault?: string;
+  /**
+   * Edits of the member an update was asked for but did not finish ("user_data", "networks", …: the
+   * spec's fields as Nova names them): the next apply makes them, even though the inputs it is given
+   * then look unchanged (Pulumi records a failed update's new inputs).
+   */
+  pending?: string[];
+  /** With "metadata" pending: keys that update was to delete (the next apply deletes them). */
+  staleMetadataKeys?: string[];
 }
 
 export interface ServerGroupState {

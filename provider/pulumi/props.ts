@@ -3,7 +3,7 @@
 // how spec issues become check failures. No I/O here, so it is unit-tested directly.
 
 import { UNKNOWN } from "../clusterspec/unknown";
-import type { SpecIssue } from "../model/issues";
+import type { SpecIssue, SpecWarning } from "../model/issues";
 import { issueText, sortIssues } from "../model/issues";
 import type { ClusterState } from "../model/state";
 import { STATE_KEYS, STATE_VERSION } from "../model/state";
@@ -12,8 +12,19 @@ import { clusterHead, escapeControls, plural, quote, stripUrlCredentials } from 
 /** The key the SDK stores the serialized provider under; never ours to interpret. */
 export const PROVIDER_KEY = "__provider";
 
-/** The user's inputs, exactly what `new VCluster(name, args)` passes. */
-export const INPUT_KEYS = ["clusterName", "instances", "groupings"] as const;
+/**
+ * The user's inputs, exactly what `new VCluster(name, args, opts)` passes: its args, and the
+ * `customTimeouts` and `import` options (timeouts.ts, import-id.ts: `import` as `importId`), which the
+ * SDK copies in because no other way reaches a dynamic provider.
+ */
+export const INPUT_KEYS = [
+  "clusterName",
+  "instances",
+  "groupings",
+  "placementStrategy",
+  "customTimeouts",
+  "importId",
+] as const;
 
 export type Props = Record<string, unknown>;
 
@@ -21,6 +32,9 @@ export interface VClusterInputs {
   clusterName?: unknown;
   instances?: unknown;
   groupings?: unknown;
+  placementStrategy?: unknown;
+  customTimeouts?: unknown;
+  importId?: unknown;
 }
 
 /** The inputs part of a property bag (old outputs or new inputs), without `__provider`. */
@@ -35,6 +49,7 @@ export function specInputOf(inputs: VClusterInputs): Props {
   const doc: Props = { instances: inputs.instances };
   if (inputs.clusterName !== undefined) doc.name = inputs.clusterName;
   if (inputs.groupings !== undefined) doc.groupings = inputs.groupings;
+  if (inputs.placementStrategy !== undefined) doc.placementStrategy = inputs.placementStrategy;
   return doc;
 }
 
@@ -117,6 +132,11 @@ export function failuresFrom(clusterName: string | undefined, issues: SpecIssue[
   }));
 }
 
+/** One line per warning, as failures are worded: `cluster "name": path: message (hint: …)`. */
+export function warningLines(clusterName: string | undefined, warnings: readonly SpecWarning[]): string[] {
+  return warnings.map((w) => `${clusterHead(clusterName ?? w.cluster)}${issueLine(w)}`);
+}
+
 /**
  * The one error create/update/diff throw for an invalid spec: the cluster's name once, then
  * one issue per line, as `check` words them.
@@ -128,7 +148,7 @@ export function specProblems(clusterName: string | undefined, issues: SpecIssue[
 }
 
 /** `path: message (hint: …)`, the path in the args vocabulary, safe to print. */
-function issueLine(issue: SpecIssue): string {
+function issueLine(issue: SpecIssue | SpecWarning): string {
   return `${escapeControls(userPath(issue.path))}: ${issueText(issue)}`;
 }
 

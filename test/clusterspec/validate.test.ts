@@ -22,6 +22,11 @@ const everyCode: { code: string; input: unknown; text?: [string, "json" | "yaml"
     input: cluster([server("a", { flavourRef: "m1.small" })]),
     path: "instances[0].spec.flavourRef",
   },
+  {
+    code: "duplicate_field",
+    input: cluster([server("a", { keyName: "k", key_name: "k" })]),
+    path: "instances[0].spec.key_name",
+  },
   { code: "too_small", input: cluster([volume("v", { size: 0 })]), path: "instances[0].spec.size" },
   { code: "too_big", input: cluster([volume("v", { size: 1_000_001 })]), path: "instances[0].spec.size" },
   { code: "invalid_json", input: undefined, text: ['{"name": "c",, }', "json"], path: "" },
@@ -289,7 +294,7 @@ describe("validateSpec: shapes", () => {
       Instances: [],
       instances: [
         { name: "a", type: "server", spec: { imageRef: "i", flavorref: "f" } },
-        { name: "v", type: "volume", spec: { size: 1, volumeType: "ssd", attach_to: "a" } },
+        { name: "v", type: "volume", spec: { size: 1, volumetype: "ssd", attach_to: "a" } },
       ],
       groupings: [{ name: "g", membersref: ["a", "v"], spec: { rule: "affinity", maxPerdomain: 1 } }],
     });
@@ -299,7 +304,7 @@ describe("validateSpec: shapes", () => {
     expect(hints).toEqual({
       Instances: 'did you mean "instances"?',
       "instances[0].spec.flavorref": 'did you mean "flavorRef"?',
-      "instances[1].spec.volumeType": 'did you mean "volume_type"?',
+      "instances[1].spec.volumetype": 'did you mean "volumeType"?',
       "instances[1].spec.attach_to": 'did you mean "attachTo"?',
       "groupings[0].membersref": 'did you mean "membersRef"?',
       "groupings[0].spec.maxPerdomain": 'did you mean "maxPerDomain"?',
@@ -309,7 +314,7 @@ describe("validateSpec: shapes", () => {
   it("lists the allowed fields when nothing is close", () => {
     const issue = validateSpec(cluster([server("a", { colour: "red" })])).issues[0];
     expect(issue?.hint).toBe(
-      'allowed here: "imageRef", "flavorRef", "zone", "networks", "key_name", "security_groups", "user_data", "metadata"',
+      'allowed here: "imageRef", "flavorRef", "zone", "networks", "keyName", "securityGroups", "userData", "metadata"',
     );
   });
 

@@ -12,7 +12,7 @@ const CONFIG_SENTINEL = "s3cr3t-sentinel";
 const ENV_SENTINEL = "s3cr3t-sentinel2";
 
 const UNPLACEABLE = new Set(["unplaceable"]);
-const EXPECTED = ["blueprint-use-case-1", "blueprint-use-case-2", "demo", "three-tier", "unplaceable"];
+const EXPECTED = ["blueprint-use-case-1", "blueprint-use-case-2", "demo", "inventory", "three-tier", "unplaceable"];
 
 const programs = fs
   .readdirSync(EXAMPLES, { withFileTypes: true })

@@ -105,7 +105,7 @@ describe("a cluster's life through the engine's calls", () => {
       [
         "cluster "lc": groupings[0].membersRef[1]: grouping "g" names "nobody", which is not a member of the cluster (hint: members are "a", "b"; add an instance named "nobody" or remove it here)",
         "cluster "lc": instances[1].spec.flavorRef: missing required field "flavorRef" (hint: name the flavor, e.g. "flavorRef": "m1.small")",
-        "cluster "lc": instances[1].spec.flavour: unknown field "flavour" (hint: allowed here: "imageRef", "flavorRef", "zone", "networks", "key_name", "security_groups", "user_data", "metadata")",
+        "cluster "lc": instances[1].spec.flavour: unknown field "flavour" (hint: allowed here: "imageRef", "flavorRef", "zone", "networks", "keyName", "securityGroups", "userData", "metadata")",
       ]
     `);
     expect(fs.existsSync(stack.simDir)).toBe(false);
@@ -179,6 +179,35 @@ describe("a cluster's life through the engine's calls", () => {
     expect(onCloud?.flavorRef).toBe("m1.large");
   });
 
+  test("editing key_name, metadata and user_data: the diff says so per member, the update makes it in place", async () => {
+    const before = members(stack.session);
+    const edited = args(
+      [
+        server("web-1", { keyName: "deploy-2", metadata: { role: "front" } }),
+        server("web-2"),
+        server("db-1", { flavorRef: "m1.large", userData: "#cloud-config\npassword: s3cr3t-user-data" }),
+        volume("db-data", { attachTo: "db-1" }),
+        server("web-3"),
+      ],
+      [antiAffinity("web-apart", ["web-1", "web-2", "web-3"])],
+    );
+    const seen = stack.server.stdout.length;
+    const preview = await stack.session.preview(edited);
+    expect(preview.diff).toEqual({ changes: "some", replaces: [], deleteBeforeReplace: false });
+    // No engine to take the lines here (the server's engine address is a dead one): they come on stdout.
+    const lines = stack.server.stdout.slice(seen).filter((l) => l.includes(': server "'));
+    expect(lines).toEqual([
+      'warning: cluster "lc": server "db-1": rebuild (root disk is wiped): user_data changed',
+      'warning: cluster "lc": server "web-1": rebuild (root disk is wiped): key_name none → "deploy-2"; metadata: set "role" = "front"',
+    ]);
+    expect(await stack.session.up(edited)).toEqual({ kind: "updated" });
+    const after = members(stack.session);
+    for (const m of ["web-1", "db-1", "web-2"]) expect(after[m]?.id).toBe(before[m]?.id);
+    const onCloud = await (await stack.cloud()).getServer(after["web-1"]?.id ?? "");
+    expect(onCloud).toMatchObject({ keyName: "deploy-2", metadata: expect.objectContaining({ role: "front" }) });
+    expect(stack.server.stdout.join("\n")).not.toContain("s3cr3t-user-data");
+  });
+
   test("a member deleted behind Pulumi's back: refresh shows it MISSING, up recreates it", async () => {
     const gone = members(stack.session)["web-2"]?.id ?? "";
     const cloud = await stack.cloud();
@@ -224,7 +253,7 @@ describe("a cluster's life through the engine's calls", () => {
       }
       const after = (await (await stack.cloud()).snapshot()).servers.map((s) => s.id).sort();
       expect(after).toEqual(before);
-      expect(fs.existsSync(path.join(stack.dir, "other-sim", "cloud.json"))).toBe(true);
+      expect(fs.existsSync(path.join(stack.dir, "other-sim", "cloud.db"))).toBe(true);
       const otherCloud = await SimulatedCloud.open({ dir: path.join(stack.dir, "other-sim") });
       expect((await otherCloud.snapshot()).servers).toEqual([]);
     } finally {
