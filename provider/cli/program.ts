@@ -4,9 +4,11 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import type { ServeFlags } from "../api/command";
 import { applyCommand, type BackendFlags, destroyCommand, showCommand } from "./cluster";
+import type { EndpointAction } from "./endpoint";
 import { EXIT, type Io } from "./io";
 import { planCommand } from "./plan";
 import { simResetCommand, simShowCommand } from "./sim";
+import { type UnlockFlags, unlockCommand } from "./unlock";
 import { validateCommand } from "./validate";
 
 const VERSION: string = (require("pulumi-openstack-vcluster/package.json") as { version: string }).version;
@@ -46,15 +48,44 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .showHelpAfterError("(add --help for usage)")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .option(
+      "--endpoint <url>",
+      "apply, show, destroy and list through an `openstack-vcluster serve` at this URL instead of here (token from OS_CLOUD / OS_*)",
+    )
+    .option(
+      "--project <id>",
+      "with --endpoint: the project (tenant_id); needed for a --noauth service (or OS_PROJECT_ID)",
+    )
     .addHelpText(
       "after",
       `
 Exit codes: 0 ok, 1 invalid spec, 2 unplaceable, 3 backend, file or usage error.
 
 Examples:
+  openstack-vcluster --endpoint http://127.0.0.1:8788 --project demo apply cluster.json
   openstack-vcluster validate cluster.json
   openstack-vcluster plan cluster.yaml --topology topology.json`,
     );
+
+  /** With --endpoint, apply/show/destroy/list go to the service (endpoint.ts); true when done so. */
+  async function viaEndpoint(
+    action: EndpointAction,
+    target: string | undefined,
+    opts: { json?: boolean; dryRun?: boolean },
+  ): Promise<boolean> {
+    const global = program.opts<{ endpoint?: string; project?: string }>();
+    if (global.endpoint === undefined) return false;
+    const { endpointCommand } = await import("./endpoint");
+    setCode(
+      await endpointCommand(io, action, target, {
+        endpoint: global.endpoint,
+        ...(global.project !== undefined ? { project: global.project } : {}),
+        json: opts.json === true,
+        dryRun: opts.dryRun === true,
+      }),
+    );
+    return true;
+  }
 
   program
     .command("validate")
@@ -92,9 +123,14 @@ Examples:
         "Create the cluster, or update it to match the spec: placed first, then built all-or-nothing (a failed create leaves nothing behind).",
       )
       .argument("<spec-file>", "the cluster spec")
-      .option("--json", "print the cluster's state as JSON"),
-  ).action(async (specFile: string, opts: BackendFlags & { json?: boolean }) => {
-    setCode(await applyCommand(io, specFile, { ...opts, json: opts.json === true }));
+      .option("--json", "print the cluster's state as JSON")
+      .option(
+        "--dry-run",
+        "change nothing: print what apply would do to each member, against the cloud and the cluster's state (destructive steps as warnings); exit codes as apply's",
+      ),
+  ).action(async (specFile: string, opts: BackendFlags & { json?: boolean; dryRun?: boolean }) => {
+    if (await viaEndpoint("apply", specFile, opts)) return;
+    setCode(await applyCommand(io, specFile, { ...opts, json: opts.json === true, dryRun: opts.dryRun === true }));
   });
 
   backendOptions(
@@ -106,6 +142,7 @@ Examples:
       .argument("<spec-file|cluster-name>", "the cluster spec, or the cluster's name")
       .option("--json", "print the cluster's state as JSON"),
   ).action(async (target: string, opts: BackendFlags & { json?: boolean }) => {
+    if (await viaEndpoint("show", target, opts)) return;
     setCode(await showCommand(io, target, { ...opts, json: opts.json === true }));
   });
 
@@ -118,8 +155,46 @@ Examples:
       .argument("<spec-file|cluster-name>", "the cluster spec, or the cluster's name")
       .option("--yes", "with no state for the cluster here, delete everything tagged with its name"),
   ).action(async (target: string, opts: BackendFlags & { yes?: boolean }) => {
+    if (await viaEndpoint("destroy", target, {})) return;
     setCode(await destroyCommand(io, target, opts));
   });
+
+  program
+    .command("unlock")
+    .description(
+      "Remove a cluster's lock on an OpenStack cloud that a run left behind (killed, or its machine lost): while it is there, apply, destroy and `pulumi up` from other machines are refused, naming it. Says whose lock it was. Removes only a lock whose run is not alive on this machine, unless --force.",
+    )
+    .argument("<cluster-name>", "the cluster's name")
+    .option(
+      "--cloud <name>",
+      "the clouds.yaml entry of the cloud (default: OS_CLOUD, or OS_AUTH_URL and the other OS_* variables)",
+    )
+    .option("--backend <kind>", 'the cloud: "openstack" (the simulated cloud keeps no lock to remove)')
+    .option(
+      "--force",
+      "also remove the lock of a run alive on this machine, or a keypair of that name openstack-vcluster did not make",
+    )
+    .addHelpText(
+      "after",
+      `
+The lock is a Nova keypair of the user ("vcluster-lock-<hash>"): runs of other users of the project don't see it.
+Exit codes: 0 removed (or there was none), 3 not removed (a live run's lock, or not a lock), backend or usage error.`,
+    )
+    .action(async (clusterName: string, opts: UnlockFlags) => {
+      setCode(await unlockCommand(io, clusterName, opts));
+    });
+
+  program
+    .command("list")
+    .description("List the clusters of a project on an `openstack-vcluster serve` (with --endpoint).")
+    .option("--json", "print the list as JSON")
+    .action(async (opts: { json?: boolean }) => {
+      if (await viaEndpoint("list", undefined, opts)) return;
+      io.err(
+        "openstack-vcluster: list asks a service: give --endpoint URL (the clusters this command made here have their state in --state-dir)",
+      );
+      setCode(EXIT.usage);
+    });
 
   const sim = program.command("sim").description("Inspect or reset the embedded simulated cloud.");
   sim
@@ -140,7 +215,7 @@ Examples:
     .option("--state-dir <dir>", "where the command keeps each cluster's state", ".openstack-vcluster")
     .option(
       "--force",
-      "also when cloud.json is missing or can't be read: start a new, empty cloud (an unreadable file is kept aside) and set aside the state of the clusters built on the old one",
+      "also when the cloud's state (cloud.db) is missing or can't be read: start a new, empty cloud (an unreadable file is kept aside) and set aside the state of the clusters built on the old one",
     )
     .option("--sim-topology <file>", "with --force, the topology of a new cloud (default: 3 zones x 2 racks x 4 hosts)")
     .action(async (opts: { simDir?: string; stateDir?: string; force?: boolean; simTopology?: string }) => {
@@ -150,12 +225,16 @@ Examples:
   program
     .command("serve")
     .description(
-      "Serve the REST API (the Nova blueprint's /v2/{tenant_id}/vclusters, OpenAPI at /openapi.json) over the same lifecycle as `pulumi up`, until SIGINT or SIGTERM. This release: --noauth on the simulated cloud only.",
+      "Serve the REST API (the Nova blueprint's /v2/{tenant_id}/vclusters, OpenAPI at /openapi.json) over the same lifecycle as `pulumi up`, until SIGINT or SIGTERM: on the OpenStack cloud of --cloud / OS_CLOUD, every request's X-Auth-Token validated at its Keystone and the work done for the caller through a Keystone trust; or, with --noauth, on the simulated cloud.",
     )
     .option("--listen <host:port>", "address to listen on", "127.0.0.1:8788")
     .option("--noauth", "trust every request and take the URL's tenant_id as the project (simulated cloud only)")
+    .option(
+      "--cloud <name>",
+      "the clouds.yaml entry of the OpenStack cloud, with the service user's password (default: OS_CLOUD, or the OS_* variables)",
+    )
     .option("--db <file>", "SQLite file of clusters and operations", ".openstack-vcluster/api.db")
-    .option("--backend <kind>", 'the cloud: "simulated" (the only one --noauth serves)')
+    .option("--backend <kind>", 'the cloud: "openstack", or "simulated" (the only one --noauth serves)')
     .option("--sim-dir <dir>", "directory of the simulated cloud (default: .openstack-vcluster/sim)")
     .option("--sim-topology <file>", "topology for a new simulated cloud (default: 3 zones x 2 racks x 4 hosts)")
     .option("--concurrency <n>", "cloud operations in flight at once, per cluster operation", parseCount, 10)
