@@ -12,9 +12,10 @@
 // when that trust was deleted; never a token.
 import { mkdirSync } from "node:fs";
 import * as path from "node:path";
-import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import type { ClusterSpec } from "../model/cluster";
 import type { Explanation } from "../model/placement";
+import { openDatabase, type Row, Statements, transaction } from "../model/sqlite";
 import type { ClusterState } from "../model/state";
 
 export type ClusterStatus = "BUILD" | "ACTIVE" | "ERROR" | "DELETING";
@@ -122,19 +123,6 @@ const ADDED_COLUMNS: { table: string; column: string; type: string }[] = [
   { table: "operations", column: "trust_deleted_at", type: "TEXT" },
 ];
 
-type Row = Record<string, unknown>;
-
-/** node:sqlite, loaded when a store opens: only `serve` needs it (and Node prints a notice when it loads). */
-function sqlite(): typeof import("node:sqlite") {
-  try {
-    return require("node:sqlite") as typeof import("node:sqlite");
-  } catch {
-    throw new Error(
-      `the REST service keeps its records with node:sqlite, which this Node.js (${process.version}) lacks; hint: run it with Node 22.13 or newer`,
-    );
-  }
-}
-
 function now(): string {
   return new Date().toISOString();
 }
@@ -148,43 +136,35 @@ function str(v: unknown): string {
 }
 
 export class Store {
-  private readonly statements = new Map<string, StatementSync>();
+  private readonly q: Statements;
   private closed = false;
 
   private constructor(
     private readonly db: DatabaseSync,
     readonly file: string,
-  ) {}
+  ) {
+    this.q = new Statements(db);
+  }
 
   /** Opens (or creates) the database file; refuses one written by a newer release. */
   static open(file: string): Store {
-    const { DatabaseSync } = sqlite();
     if (file !== ":memory:") mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    const db = new DatabaseSync(file);
+    const db = openDatabase(file, { what: "the REST service" });
     try {
-      db.exec("PRAGMA busy_timeout = 10000");
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = FULL");
-      db.exec("PRAGMA foreign_keys = ON");
       const version = Number((db.prepare("PRAGMA user_version").get() as Row).user_version);
       if (version > SCHEMA_VERSION) {
         throw new Error(
           `the database ${file} was written by a newer release (schema ${version}, this one knows ${SCHEMA_VERSION}); hint: run that release, or another --db`,
         );
       }
-      db.exec("BEGIN IMMEDIATE");
-      try {
+      transaction(db, () => {
         db.exec(SCHEMA);
         for (const { table, column, type } of ADDED_COLUMNS) {
           const has = (db.prepare(`PRAGMA table_info(${table})`).all() as Row[]).some((c) => c.name === column);
           if (!has) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
         }
         db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-        db.exec("COMMIT");
-      } catch (e) {
-        db.exec("ROLLBACK");
-        throw e;
-      }
+      });
     } catch (e) {
       db.close();
       throw e;
@@ -195,50 +175,12 @@ export class Store {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.statements.clear();
+    this.q.clear();
     this.db.close();
   }
 
   get isClosed(): boolean {
     return this.closed;
-  }
-
-  private st(sql: string): StatementSync {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.statements.set(sql, s);
-    }
-    return s;
-  }
-
-  private run(sql: string, ...params: SQLInputValue[]): void {
-    this.st(sql).run(...params);
-  }
-
-  private one(sql: string, ...params: SQLInputValue[]): Row | undefined {
-    return this.st(sql).get(...params) as Row | undefined;
-  }
-
-  private all(sql: string, ...params: SQLInputValue[]): Row[] {
-    return this.st(sql).all(...params) as Row[];
-  }
-
-  /** One transaction: all of fn's writes, or none. */
-  private tx<T>(fn: () => T): T {
-    this.db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = fn();
-      this.db.exec("COMMIT");
-      return result;
-    } catch (e) {
-      try {
-        this.db.exec("ROLLBACK");
-      } catch {
-        // Already rolled back by SQLite itself.
-      }
-      throw e;
-    }
   }
 
   private operationOf(row: Row): OperationRecord {
@@ -261,7 +203,7 @@ export class Store {
   }
 
   private latestOperation(clusterId: string): OperationRecord | undefined {
-    const row = this.one("SELECT * FROM operations WHERE cluster_id = ? ORDER BY seq DESC LIMIT 1", clusterId);
+    const row = this.q.one("SELECT * FROM operations WHERE cluster_id = ? ORDER BY seq DESC LIMIT 1", clusterId);
     return row ? this.operationOf(row) : undefined;
   }
 
@@ -293,7 +235,7 @@ export class Store {
     trustId: string | undefined,
     at: string,
   ): void {
-    this.run(
+    this.q.run(
       `INSERT INTO operations (id, cluster_id, action, status, spec_json, request_id, trust_id, created_at, updated_at)
        VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)`,
       id,
@@ -318,8 +260,8 @@ export class Store {
     trustId?: string;
   }): ClusterRecord {
     const at = now();
-    return this.tx(() => {
-      this.run(
+    return transaction(this.db, () => {
+      this.q.run(
         `INSERT INTO clusters (id, tenant_id, name, backend_id, status, spec_json, created_at, updated_at)
          VALUES (?, ?, ?, ?, 'BUILD', ?, ?, ?)`,
         input.id,
@@ -331,13 +273,17 @@ export class Store {
         at,
       );
       this.insertOperation(input.operationId, input.id, "create", input.spec, input.requestId, input.trustId, at);
-      return this.clusterOf(this.one("SELECT * FROM clusters WHERE id = ?", input.id) as Row, true);
+      return this.clusterOf(this.q.one("SELECT * FROM clusters WHERE id = ?", input.id) as Row, true);
     });
   }
 
   /** A cluster of this tenant that is not deleted, or undefined. */
   getCluster(tenantId: string, id: string): ClusterRecord | undefined {
-    const row = this.one("SELECT * FROM clusters WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL", id, tenantId);
+    const row = this.q.one(
+      "SELECT * FROM clusters WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL",
+      id,
+      tenantId,
+    );
     return row ? this.clusterOf(row, true) : undefined;
   }
 
@@ -355,14 +301,14 @@ export class Store {
     trustId?: string;
   }): ClusterRecord | StartRefusal {
     const at = now();
-    return this.tx(() => {
-      const row = this.one(
+    return transaction(this.db, () => {
+      const row = this.q.one(
         "SELECT * FROM clusters WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL",
         input.clusterId,
         input.tenantId,
       );
       if (!row) return { refused: "not_found" } as const;
-      const running = this.one(
+      const running = this.q.one(
         "SELECT * FROM operations WHERE cluster_id = ? AND status = 'running' LIMIT 1",
         input.clusterId,
       );
@@ -377,7 +323,7 @@ export class Store {
         at,
       );
       if (input.action === "update" && input.spec) {
-        this.run(
+        this.q.run(
           "UPDATE clusters SET status = 'BUILD', name = ?, spec_json = ?, updated_at = ? WHERE id = ?",
           input.spec.name,
           JSON.stringify(input.spec),
@@ -385,9 +331,9 @@ export class Store {
           input.clusterId,
         );
       } else {
-        this.run("UPDATE clusters SET status = 'DELETING', updated_at = ? WHERE id = ?", at, input.clusterId);
+        this.q.run("UPDATE clusters SET status = 'DELETING', updated_at = ? WHERE id = ?", at, input.clusterId);
       }
-      return this.clusterOf(this.one("SELECT * FROM clusters WHERE id = ?", input.clusterId) as Row, true);
+      return this.clusterOf(this.q.one("SELECT * FROM clusters WHERE id = ?", input.clusterId) as Row, true);
     });
   }
 
@@ -404,18 +350,18 @@ export class Store {
     let before = Number.MAX_SAFE_INTEGER;
     if (opts.marker !== undefined) {
       const m = all
-        ? this.one("SELECT seq FROM clusters WHERE id = ?", opts.marker)
-        : this.one("SELECT seq FROM clusters WHERE id = ? AND tenant_id = ?", opts.marker, tenantId);
+        ? this.q.one("SELECT seq FROM clusters WHERE id = ?", opts.marker)
+        : this.q.one("SELECT seq FROM clusters WHERE id = ? AND tenant_id = ?", opts.marker, tenantId);
       if (!m) return undefined;
       before = Number(m.seq);
     }
     const rows = all
-      ? this.all(
+      ? this.q.all(
           "SELECT * FROM clusters WHERE deleted_at IS NULL AND seq < ? ORDER BY seq DESC LIMIT ?",
           before,
           opts.limit,
         )
-      : this.all(
+      : this.q.all(
           "SELECT * FROM clusters WHERE tenant_id = ? AND deleted_at IS NULL AND seq < ? ORDER BY seq DESC LIMIT ?",
           tenantId,
           before,
@@ -426,8 +372,8 @@ export class Store {
 
   recordProgress(operationId: string, message: string): void {
     const at = now();
-    this.tx(() => {
-      this.run(
+    transaction(this.db, () => {
+      this.q.run(
         "UPDATE operations SET progress = ?, updated_at = ? WHERE id = ? AND status = 'running'",
         message,
         at,
@@ -439,11 +385,11 @@ export class Store {
   /** Ends an operation and records what it left: the cluster's new state, its fault, or its deletion. */
   finishOperation(operationId: string, outcome: OperationOutcome): void {
     const at = now();
-    this.tx(() => {
-      const op = this.one("SELECT cluster_id, action FROM operations WHERE id = ?", operationId);
+    transaction(this.db, () => {
+      const op = this.q.one("SELECT cluster_id, action FROM operations WHERE id = ?", operationId);
       if (!op) return;
       const clusterId = str(op.cluster_id);
-      this.run(
+      this.q.run(
         "UPDATE operations SET status = ?, fault_json = ?, updated_at = ?, finished_at = ? WHERE id = ?",
         outcome.ok ? "succeeded" : "failed",
         outcome.ok ? null : JSON.stringify(outcome.fault),
@@ -452,16 +398,16 @@ export class Store {
         operationId,
       );
       if ("deleted" in outcome) {
-        this.run("UPDATE clusters SET deleted_at = ?, updated_at = ? WHERE id = ?", at, at, clusterId);
+        this.q.run("UPDATE clusters SET deleted_at = ?, updated_at = ? WHERE id = ?", at, at, clusterId);
       } else if (outcome.ok) {
-        this.run(
+        this.q.run(
           "UPDATE clusters SET status = 'ACTIVE', state_json = ?, fault_json = NULL, updated_at = ? WHERE id = ?",
           JSON.stringify(outcome.state),
           at,
           clusterId,
         );
       } else if (outcome.state) {
-        this.run(
+        this.q.run(
           "UPDATE clusters SET status = 'ERROR', state_json = ?, fault_json = ?, updated_at = ? WHERE id = ?",
           JSON.stringify(outcome.state),
           JSON.stringify(outcome.fault),
@@ -469,7 +415,7 @@ export class Store {
           clusterId,
         );
       } else {
-        this.run(
+        this.q.run(
           "UPDATE clusters SET status = 'ERROR', fault_json = ?, updated_at = ? WHERE id = ?",
           JSON.stringify(outcome.fault),
           at,
@@ -481,23 +427,25 @@ export class Store {
 
   /** Operations a previous server left running (it stopped or crashed mid-way), oldest first, with their clusters. */
   runningOperations(): { operation: OperationRecord; cluster: ClusterRecord }[] {
-    return this.all(
-      `SELECT o.* FROM operations o JOIN clusters c ON c.id = o.cluster_id
+    return this.q
+      .all(
+        `SELECT o.* FROM operations o JOIN clusters c ON c.id = o.cluster_id
        WHERE o.status = 'running' AND c.deleted_at IS NULL ORDER BY o.seq`,
-    ).map((row) => {
-      const operation = this.operationOf(row);
-      const cluster = this.clusterOf(
-        this.one("SELECT * FROM clusters WHERE id = ?", operation.clusterId) as Row,
-        false,
-      );
-      return { operation, cluster };
-    });
+      )
+      .map((row) => {
+        const operation = this.operationOf(row);
+        const cluster = this.clusterOf(
+          this.q.one("SELECT * FROM clusters WHERE id = ?", operation.clusterId) as Row,
+          false,
+        );
+        return { operation, cluster };
+      });
   }
 
   /** How many live clusters were built on another cloud than `serves` accepts, by cloud. */
   clustersElsewhere(serves: (backendId: string, tenantId: string) => boolean): { backendId: string; count: number }[] {
     const counts = new Map<string, number>();
-    for (const row of this.all(
+    for (const row of this.q.all(
       `SELECT backend_id, tenant_id, COUNT(*) AS n FROM clusters WHERE deleted_at IS NULL
        GROUP BY backend_id, tenant_id ORDER BY backend_id`,
     )) {
@@ -510,21 +458,25 @@ export class Store {
 
   /** Trusts of finished operations not deleted yet (a server stopped, or Keystone failed, before it could). */
   trustsToDelete(): { trustId: string; finishedAt: string }[] {
-    return this.all(
-      `SELECT trust_id, MAX(finished_at) AS finished_at FROM operations
+    return this.q
+      .all(
+        `SELECT trust_id, MAX(finished_at) AS finished_at FROM operations
        WHERE trust_id IS NOT NULL AND trust_deleted_at IS NULL AND status <> 'running'
        GROUP BY trust_id ORDER BY trust_id`,
-    ).map((row) => ({ trustId: str(row.trust_id), finishedAt: str(row.finished_at) }));
+      )
+      .map((row) => ({ trustId: str(row.trust_id), finishedAt: str(row.finished_at) }));
   }
 
   /** The trust is deleted (or unusable): no operation needs it any more. */
   trustDeleted(trustId: string): void {
     const at = now();
-    this.tx(() => this.run("UPDATE operations SET trust_deleted_at = ? WHERE trust_id = ?", at, trustId));
+    transaction(this.db, () =>
+      this.q.run("UPDATE operations SET trust_deleted_at = ? WHERE trust_id = ?", at, trustId),
+    );
   }
 
   /** The cluster's recorded state, read when an operation starts its work (not when it was asked for). */
   stateOf(clusterId: string): ClusterState | undefined {
-    return parse<ClusterState>(this.one("SELECT state_json FROM clusters WHERE id = ?", clusterId)?.state_json);
+    return parse<ClusterState>(this.q.one("SELECT state_json FROM clusters WHERE id = ?", clusterId)?.state_json);
   }
 }
