@@ -28,10 +28,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as os from "node:os";
 import * as path from "node:path";
-import { clusterHead, quote } from "../model/text";
+import { clusterHead, quote, shellWord } from "../model/text";
 import { type Backend, BackendError, type CloudLocks, type ClusterLockHolder } from "./backend";
 import { acquireFileLock, CLUSTER_LOCKS_DIR, type LockHolder, LockTimeoutError, SimulatedCloud } from "./simulated";
-import { formatSince, type Release } from "./simulated/file-lock";
+import { formatSince, pidAlive, type Release } from "./simulated/file-lock";
 
 export type LockLog = (level: "info" | "warn", message: string) => void;
 
@@ -164,17 +164,6 @@ const registry = globalThis as unknown as Record<symbol, Set<string> | undefined
 const heldOnCloud: Set<string> = registry[HELD_KEY] ?? new Set<string>();
 registry[HELD_KEY] = heldOnCloud;
 
-/** Whether a process with this pid exists on this machine. */
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 export interface ThisMachine {
   host: string;
   pid: number;
@@ -194,11 +183,6 @@ export function cloudHolderGone(holder: ClusterLockHolder, here: ThisMachine = t
   if (holder.pid <= 0 || holder.host !== here.host) return false;
   if (holder.pid === here.pid) return !here.held.has(holder.token);
   return !here.alive(holder.pid);
-}
-
-/** A word of a command line the user can paste: quoted for the shell when it needs to be. */
-function shellWord(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
 
 /** `openstack-vcluster unlock <name> --cloud prod`: the command that removes a cluster's cloud lock. */

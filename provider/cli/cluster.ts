@@ -16,7 +16,7 @@ import { clusterLockDir, withClusterLock } from "../backends/cluster-lock";
 import { type BackendSelection, chooseBackendKind, selectBackend } from "../backends/select";
 import { CloudStateError } from "../backends/simulated";
 import { ClusterController, type ClusterState, LifecycleError } from "../lifecycle";
-import { clusterHead, listItems, listNames, plural, quote } from "../model/text";
+import { clusterHead, listItems, listNames, plural, quote, shellWord } from "../model/text";
 import { formatExplanation } from "../placement";
 import { appliedRecord, digestKey, hasUserData, previousFromRecord } from "./applied";
 import { applyDryRun } from "./dry-run";
@@ -32,7 +32,6 @@ import {
   recordedName,
   removeState,
   type StateAt,
-  shellWord,
   shown,
   stateDirOf,
   sweepStateTemps,

@@ -12,17 +12,12 @@ import { type BackendSelection, DEFAULT_SIM_DIR } from "../backends/select";
 import { cloudStateExists, SimulatedCloud, STATE_FILE } from "../backends/simulated";
 import type { ClusterSpec } from "../model/cluster";
 import type { ClusterState } from "../model/state";
-import { clusterHead, listNames, plural, quote } from "../model/text";
+import { clusterHead, listNames, plural, quote, shellWord } from "../model/text";
 import { APPLIED_KEY } from "./applied";
 import type { BackendFlags } from "./cluster";
 import type { Io } from "./io";
 
 export const DEFAULT_STATE_DIR = ".openstack-vcluster";
-
-/** A word of a command line the user can paste: quoted for the shell when it needs to be. */
-export function shellWord(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
-}
 
 /** A path as the user would type it from where they are. */
 export function shown(io: Io, file: string): string {

@@ -261,3 +261,8 @@ export function joinNames(names: readonly string[], max = 8, conjunction: "and" 
   if (quoted.length <= 1) return quoted.join("");
   return `${quoted.slice(0, -1).join(", ")} ${conjunction} ${quoted[quoted.length - 1]}`;
 }
+
+/** A word of a command line the user can paste: quoted for the shell when it needs to be. */
+export function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}

@@ -139,7 +139,11 @@ describe("list", () => {
     expect(page2.body.vclusters.map((c: { name: string }) => c.name)).toEqual(["list-0"]);
     expect(page2.body.vclusters_links).toBeUndefined();
 
-    const badMarker = await call(server.url, "GET", `/v2/tenant-l/vclusters?marker=${ids[0]?.replace(/^./, (c) => (c === "f" ? "e" : "f"))}`);
+    const badMarker = await call(
+      server.url,
+      "GET",
+      `/v2/tenant-l/vclusters?marker=${ids[0]?.replace(/^./, (c) => (c === "f" ? "e" : "f"))}`,
+    );
     expect(badMarker.status).toBe(400);
     expect(badMarker.body.badRequest.message).toMatch(/^marker ".+" not found/);
     // A marker of another tenant is as unknown as a made-up one.

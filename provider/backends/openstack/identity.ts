@@ -9,12 +9,11 @@
 // request. Here no message is ever built from a header or from Keystone's answer to a validation
 // (Keystone's 404 names the token it could not find), and every other message is scrubbed of the
 // secrets of that one request.
-import * as fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, type Dispatcher, request } from "undici";
 import { scrubSecrets, stripUrlCredentials } from "../../model/text";
 import type { OpenStackAuth, OpenStackConfig } from "./config";
-import { OpenStackConfigError } from "./config-error";
+import { OpenStackConfigError, readCaBundle } from "./config-error";
 import { openStackMessage } from "./http";
 import {
   authRequestBody,
@@ -96,14 +95,7 @@ export class KeystoneIdentity {
       this.agent = opts.dispatcher;
       this.ownsAgent = false;
     } else {
-      let ca: string | undefined;
-      if (cfg.cacert) {
-        try {
-          ca = fs.readFileSync(cfg.cacert, "utf8");
-        } catch {
-          throw new OpenStackConfigError(`CA bundle "${cfg.cacert}" (cacert / OS_CACERT) cannot be read`);
-        }
-      }
+      const ca = readCaBundle(cfg);
       this.agent = new Agent({
         connections: 16,
         connect: {

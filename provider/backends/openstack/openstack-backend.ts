@@ -1,6 +1,5 @@
 // The OpenStack backend: the Backend interface over Nova, Cinder, Glance and Placement.
 
-import * as fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { stripUrlCredentials } from "../../model/text";
 import {
@@ -19,7 +18,7 @@ import {
 import { CinderClient, GlanceClient, PlacementClient } from "./cinder-client";
 import { KeypairLocks } from "./cluster-marker";
 import type { OpenStackConfig } from "./config";
-import { OpenStackConfigError } from "./config-error";
+import { readCaBundle } from "./config-error";
 import { availableZones, flavorsFrom, hostZonesFrom, pinnedTopology, quotaFrom } from "./discovery";
 import { HttpClient, type HttpOptions } from "./http";
 import { at } from "./nova";
@@ -70,14 +69,7 @@ export class OpenStackBackend implements Backend {
 
   /** Authenticates and negotiates the compute microversion, so bad credentials fail here, not mid-create. */
   static async connect(cfg: OpenStackConfig, opts: ConnectOptions = {}): Promise<OpenStackBackend> {
-    let ca: string | undefined;
-    if (cfg.cacert) {
-      try {
-        ca = fs.readFileSync(cfg.cacert, "utf8");
-      } catch {
-        throw new OpenStackConfigError(`CA bundle "${cfg.cacert}" (cacert / OS_CACERT) cannot be read`);
-      }
-    }
+    const ca = readCaBundle(cfg);
     const http = new HttpClient({ ...(ca ? { ca } : {}), insecure: cfg.insecure, ...opts.http });
     const session = new Session(cfg, http, opts.now);
     const backend = new OpenStackBackend(cfg, session, opts);

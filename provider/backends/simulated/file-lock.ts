@@ -76,7 +76,7 @@ export function formatSince(ms: number): string {
 }
 
 /** Whether a process with this pid exists on this machine. */
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
