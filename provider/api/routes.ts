@@ -315,11 +315,12 @@ export function buildApp(deps: AppDeps) {
     return { vcluster: clusterView(found(tenantId, clusterIdOf(req)), baseUrl(req)) };
   });
 
-  app.put<{ Params: Params }>("/v2/:tenant_id/vclusters/:vcluster_id", async (req, reply) => {
+  /** An update or a delete of an existing cluster: one at a time (409), through the caller's trust; 202. */
+  async function change(req: FastifyRequest<{ Params: Params }>, action: "update" | "delete") {
     const principal = await callerOf(req);
     const tenantId = principal.projectId;
     const id = clusterIdOf(req);
-    const spec = specFromBody(req.body);
+    const spec = action === "update" ? specFromBody(req.body) : undefined;
     const current = found(tenantId, id);
     sameCloud(current);
     if (current.operation?.status === "running") throw busy(current, current.operation);
@@ -328,8 +329,8 @@ export function buildApp(deps: AppDeps) {
       tenantId,
       clusterId: id,
       operationId: randomUUID(),
-      action: "update",
-      spec,
+      action,
+      ...(spec ? { spec } : {}),
       requestId: req.id,
     });
     if ("refused" in started) {
@@ -337,29 +338,16 @@ export function buildApp(deps: AppDeps) {
       throw notFound(`vcluster ${id} could not be found`);
     }
     runner.launch(started, started.operation as NonNullable<ClusterRecord["operation"]>);
+    return started;
+  }
+
+  app.put<{ Params: Params }>("/v2/:tenant_id/vclusters/:vcluster_id", async (req, reply) => {
+    const started = await change(req, "update");
     return reply.code(202).send({ vcluster: clusterView(started, baseUrl(req)) });
   });
 
   app.delete<{ Params: Params }>("/v2/:tenant_id/vclusters/:vcluster_id", async (req, reply) => {
-    const principal = await callerOf(req);
-    const tenantId = principal.projectId;
-    const id = clusterIdOf(req);
-    const current = found(tenantId, id);
-    sameCloud(current);
-    if (current.operation?.status === "running") throw busy(current, current.operation);
-    const trustId = await trustFor(req, principal);
-    const started = startOrDrop(trustId, {
-      tenantId,
-      clusterId: id,
-      operationId: randomUUID(),
-      action: "delete",
-      requestId: req.id,
-    });
-    if ("refused" in started) {
-      if (started.refused === "busy") throw busy(current, started.running);
-      throw notFound(`vcluster ${id} could not be found`);
-    }
-    runner.launch(started, started.operation as NonNullable<ClusterRecord["operation"]>);
+    await change(req, "delete");
     return reply.code(202).send();
   });
 
