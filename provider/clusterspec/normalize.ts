@@ -5,7 +5,9 @@
 // Proximity is normalized to enforcement "soft" whatever the input says: its scope is always
 // a hard bound and "closer is better" inside it is always a preference (both spellings are
 // accepted so a user's `enforcement: hard` isn't an error, but it changes nothing).
-// type "block-storage" is "volume"; `volume_type: ""` (as the blueprint writes it) means none.
+// type "block-storage" is "volume"; `volumeType: ""` (`volume_type: ""` as the blueprint writes it)
+// means none. Field names are the spec's camelCase ones here: Nova's snake_case spellings were
+// renamed before the shape was checked (schema.ts SNAKE_CASE_NAMES).
 import {
   type ClusterSpec,
   DEFAULT_MAX_PER_DOMAIN,
@@ -33,9 +35,9 @@ export function normalizeMember(input: InstanceInput): Member {
       flavorRef: s.flavorRef,
       ...(s.zone !== undefined ? { zone: s.zone } : {}),
       ...(s.networks !== undefined ? { networks: [...s.networks] } : {}),
-      ...(s.key_name !== undefined ? { keyName: s.key_name } : {}),
-      ...(s.security_groups !== undefined ? { securityGroups: [...s.security_groups] } : {}),
-      ...(s.user_data !== undefined ? { userData: s.user_data } : {}),
+      ...(s.keyName !== undefined ? { keyName: s.keyName } : {}),
+      ...(s.securityGroups !== undefined ? { securityGroups: [...s.securityGroups] } : {}),
+      ...(s.userData !== undefined ? { userData: s.userData } : {}),
       ...(s.metadata !== undefined ? { metadata: { ...s.metadata } } : {}),
     };
   }
@@ -44,7 +46,7 @@ export function normalizeMember(input: InstanceInput): Member {
     type: "volume",
     name: input.name,
     sizeGb: s.size,
-    ...(s.volume_type ? { volumeType: s.volume_type } : {}),
+    ...(s.volumeType ? { volumeType: s.volumeType } : {}),
     ...(s.zone !== undefined ? { zone: s.zone } : {}),
     ...(s.attachTo !== undefined ? { attachTo: s.attachTo } : {}),
     ...(s.metadata !== undefined ? { metadata: { ...s.metadata } } : {}),
@@ -105,6 +107,14 @@ export function inferBlueprintAttachments(members: Member[], groupings: readonly
     if (servers?.size !== 1) return m;
     return { ...m, attachTo: servers.values().next().value as string };
   });
+}
+
+/**
+ * The cluster's placement strategy as the model keeps it: "pack", or nothing for the default
+ * (spread), so a spec that spells the default out compares equal to one that doesn't.
+ */
+export function normalizePlacementStrategy(input: unknown): ClusterSpec["placementStrategy"] {
+  return input === "pack" ? "pack" : undefined;
 }
 
 /**

@@ -3,7 +3,7 @@
 // Each element (instance, grouping) is parsed on its own so one bad element never hides
 // problems in the others, and cross-checks can still use every element that parsed.
 import { z } from "zod";
-import { ENFORCEMENTS, RULES, SCOPES } from "../model/cluster";
+import { ENFORCEMENTS, RULES, SCOPES, STRATEGIES } from "../model/cluster";
 
 /** Limits that keep validation and placement fast on any input. */
 export const LIMITS = {
@@ -138,9 +138,9 @@ export const serverSpecShape = {
   flavorRef: refSchema,
   zone: refSchema.optional(),
   networks: refListSchema.optional(),
-  key_name: refSchema.optional(),
-  security_groups: refListSchema.optional(),
-  user_data: wellFormedSchema(LIMITS.userDataLength).optional(),
+  keyName: refSchema.optional(),
+  securityGroups: refListSchema.optional(),
+  userData: wellFormedSchema(LIMITS.userDataLength).optional(),
   metadata: metadataSchema.optional(),
 };
 
@@ -155,12 +155,23 @@ function volumeSpecShape(blueprint: boolean) {
   return {
     size: blueprint ? blueprintSizeSchema : sizeSchema,
     /** "" means the cloud's default type, as the blueprint's examples write it. */
-    volume_type: text(undefined, LIMITS.nameLength, { control: true, blank: true, trimmed: false }).optional(),
+    volumeType: text(undefined, LIMITS.nameLength, { control: true, blank: true, trimmed: false }).optional(),
     zone: refSchema.optional(),
     attachTo: nameSchema.optional(),
     metadata: metadataSchema.optional(),
   };
 }
+
+/**
+ * Nova's and the blueprint's snake_case spellings of spec fields, by the field each means. The spec's
+ * own names are camelCase (as @pulumi/openstack's); files of either form also take these, and so does a
+ * Pulumi program, where they are deprecated (validate's `legacyNames: "warn"`). Both spellings of one
+ * field at once is an error. The rename happens before the shape is checked (elements.ts).
+ */
+export const SNAKE_CASE_NAMES = {
+  server: { key_name: "keyName", security_groups: "securityGroups", user_data: "userData" },
+  volume: { volume_type: "volumeType" },
+} as const satisfies Record<"server" | "volume", Record<string, string>>;
 
 export const INSTANCE_TYPES = ["server", "volume", "block-storage"] as const;
 
@@ -208,6 +219,8 @@ export const bodySchema = z.strictObject({
   name: nameSchema.optional(),
   instances: list(z.unknown(), LIMITS.members, 1),
   groupings: list(z.unknown(), LIMITS.groupings).optional(),
+  /** spread (the default) or pack (fewest hosts), for the whole cluster. */
+  placementStrategy: z.enum(STRATEGIES).optional(),
 });
 
 export const blueprintRootSchema = z.strictObject({ vcluster: z.unknown() });

@@ -3,7 +3,7 @@
 // contradictions on whatever parsed (a subset of the rules only ever finds real
 // contradictions, so they are reported even while other parts are still wrong).
 import type { ClusterSpec } from "../model/cluster";
-import { type SpecIssue, sortIssues } from "../model/issues";
+import { type SpecIssue, type SpecWarning, sortIssues } from "../model/issues";
 import { quote } from "../model/text";
 import { detectContradictions } from "./contradictions";
 import {
@@ -12,10 +12,11 @@ import {
   type GroupingFacts,
   type InstanceFacts,
   isObject,
+  type LegacyNames,
   type Obj,
   Validation,
 } from "./elements";
-import { IMPLIED_PREFIX, normalizeSpec } from "./normalize";
+import { IMPLIED_PREFIX, normalizePlacementStrategy, normalizeSpec } from "./normalize";
 import { joinPath } from "./paths";
 import {
   ALLOWED_KEYS,
@@ -34,6 +35,13 @@ export interface ValidateOptions {
   name?: string;
   /** Preview: any value may be UNKNOWN (even whole arrays/objects); skip checks that need it, check the rest. */
   tolerateUnknowns?: boolean;
+  /**
+   * Spec fields in Nova's snake_case (key_name, security_groups, user_data, volume_type) outside the
+   * blueprint form: "accept" (files, the REST API; default) or "warn" (a Pulumi program, where the SDK's
+   * names are camelCase): accepted, with one deprecation warning per spelling. The blueprint form
+   * accepts both spellings silently either way.
+   */
+  legacyNames?: LegacyNames;
 }
 
 export interface ValidationResult {
@@ -43,6 +51,8 @@ export interface ValidationResult {
   issues: SpecIssue[];
   /** True when tolerateUnknowns was set and some value was UNKNOWN (so no spec could be built). */
   hasUnknowns: boolean;
+  /** What works but should change (deprecated spellings); never a reason the spec is refused. */
+  warnings?: SpecWarning[];
 }
 
 function quoteList(names: readonly string[], limit = 5): string {
@@ -52,12 +62,16 @@ function quoteList(names: readonly string[], limit = 5): string {
 
 /** Validates either input form (object): args form `{name?, instances, groupings?}` or blueprint form `{vcluster: {name, instances, groupings}}`. */
 export function validateSpec(input: unknown, opts: ValidateOptions = {}): ValidationResult {
-  const v = new Validation(opts.tolerateUnknowns === true);
+  const v = new Validation(opts.tolerateUnknowns === true, opts.legacyNames);
   const hasUnknowns = v.tolerate && containsUnknown(input);
   const done = (spec?: ClusterSpec): ValidationResult => {
     const cluster = v.cluster;
     const issues = sortIssues(cluster ? v.issues.map((i) => ({ ...i, cluster })) : v.issues);
-    return issues.length === 0 && !hasUnknowns && spec ? { spec, issues, hasUnknowns } : { issues, hasUnknowns };
+    const warnings = legacyWarnings(v, cluster);
+    const more = warnings.length > 0 ? { warnings } : {};
+    return issues.length === 0 && !hasUnknowns && spec
+      ? { spec, issues, hasUnknowns, ...more }
+      : { issues, hasUnknowns, ...more };
   };
   v.cluster = opts.name || undefined;
   if (v.unknown(input)) return done();
@@ -264,6 +278,8 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
     groupingOrigin.push(g.index);
   }
   const spec = normalizeSpec(clusterName ?? "", inputs, groupingInputs, blueprint ? "blueprint" : "args");
+  const strategy = normalizePlacementStrategy(bodyObj.placementStrategy);
+  if (strategy) spec.placementStrategy = strategy;
   const memberPos = new Map(spec.members.map((m, k) => [m.name, k]));
   v.issues.push(
     ...detectContradictions(spec, {
@@ -279,6 +295,22 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
     }),
   );
   return done(spec);
+}
+
+/** One deprecation warning per snake_case spelling used, at its first use, counting the others. */
+function legacyWarnings(v: Validation, cluster: string | undefined): SpecWarning[] {
+  return [...v.legacyUses]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([written, { canonical, paths }]) => {
+      const more = paths.length > 1 ? ` (and ${paths.length - 1} more ${paths.length === 2 ? "place" : "places"})` : "";
+      return {
+        code: "deprecated_field" as const,
+        path: paths[0] as string,
+        message: `${quote(written)} is deprecated${more}: the field is ${quote(canonical)} now`,
+        hint: `rename ${quote(written)} to ${quote(canonical)}; the old name keeps working until then`,
+        ...(cluster ? { cluster } : {}),
+      };
+    });
 }
 
 /**

@@ -12,6 +12,14 @@ export type Rule = (typeof RULES)[number];
 export const ENFORCEMENTS = ["hard", "soft"] as const;
 export type Enforcement = (typeof ENFORCEMENTS)[number];
 
+/**
+ * How the engine chooses among spots that keep every rule at the same soft cost: `spread` (the
+ * default) samples hosts across the fleet; `pack` uses as few hosts as it can (Nova's RAM weigher
+ * with a negative multiplier, Kubernetes' MostAllocated).
+ */
+export const STRATEGIES = ["spread", "pack"] as const;
+export type PlacementStrategy = (typeof STRATEGIES)[number];
+
 export const DEFAULT_WEIGHT = 50;
 export const DEFAULT_MAX_PER_DOMAIN = 1;
 
@@ -69,4 +77,6 @@ export interface ClusterSpec {
   name: string;
   members: Member[];
   groupings: Grouping[];
+  /** How the whole cluster is placed among spots of equal soft cost; absent means `spread`. */
+  placementStrategy?: PlacementStrategy;
 }

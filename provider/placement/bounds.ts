@@ -6,7 +6,7 @@ import type { Cause, CauseCode, PlacementInput } from "../model/placement";
 import { CAUSE_CODES } from "../model/placement";
 import { listNames, plural, quote } from "../model/text";
 import type { Topology } from "../model/topology";
-import { compile, type Problem, scopeName, staticOk } from "./problem";
+import { compile, type Problem, type Shape, scopeName, staticOk } from "./problem";
 
 const DIM_NAMES = ["vcpus", "ramMb", "diskGb"] as const;
 const DIM_UNITS = ["vCPUs", "MB of RAM", "GB of disk"] as const;
@@ -18,173 +18,213 @@ export function sortCauses(causes: Cause[]): Cause[] {
   );
 }
 
-/** Hosts (or racks/zones) that can take at least one member of `ms`, counted per domain at scope s. */
-function domainsTaking(p: Problem, ms: number[], s: number, cache: Map<string, Set<number>>, enough: number): number {
-  const union = new Set<number>();
-  const seenKeys = new Set<string>();
-  for (const m of ms) {
-    const key = p.isVol[m]
-      ? `v:${p.dem[m * 3]}:${(p.members[m] as Member & { volumeType?: string }).volumeType ?? ""}:${p.pin[m]}:${s}`
-      : `s:${p.dem[m * 3]}:${p.dem[m * 3 + 1]}:${p.dem[m * 3 + 2]}:${p.unknownFlavor[m]}:${p.pin[m]}:${s}`;
-    if (seenKeys.has(key)) continue;
-    seenKeys.add(key);
-    let doms = cache.get(key);
-    if (!doms) {
-      doms = new Set<number>();
-      const [from, to] = p.isVol[m] ? [p.nH, p.nL] : [0, p.nH];
-      for (let l = from; l < to; l++) {
-        if (!staticOk(p, m, l)) continue;
-        let ok = true;
-        for (let k = 0; k < (p.isVol[m] ? 1 : 3); k++)
-          if ((p.free0[l * 3 + k] as number) < (p.dem[m * 3 + k] as number)) ok = false;
-        if (ok) doms.add((p.anti[s] as Int32Array)[l] as number);
-      }
-      cache.set(key, doms);
-    }
-    // Only "fewer than enough" matters, so stop counting there: keeps big groups on big topologies cheap.
-    if (doms.size >= enough) return doms.size;
-    for (const d of doms) {
-      union.add(d);
-      if (union.size >= enough) return union.size;
-    }
-  }
-  return union.size;
+/** Locations that can take a member of shape `sh` on their own (static filters, free capacity at the start). */
+function takes(p: Problem, sh: Shape, l: number): boolean {
+  if (!staticOk(p, sh.first, l)) return false;
+  for (let k = 0; k < (sh.isVol ? 1 : 3); k++) if ((p.free0[l * 3 + k] as number) < (sh.dem[k] as number)) return false;
+  return true;
 }
 
+/**
+ * Per (shape, scope), the anti-affinity domains with a location that can take the shape, found
+ * lazily: a question about "at least n domains" scans only until it has n.
+ */
+class DomainsTaking {
+  private readonly found = new Map<number, { doms: number[]; next: number; seen: Uint8Array }>();
+  private readonly stamp: Int32Array;
+  private ep = 0;
+  constructor(private readonly p: Problem) {
+    this.stamp = new Int32Array(Math.max(p.nDom[0], p.nDom[1], p.nDom[2]) + p.nB + 1);
+  }
+  /** The shape's domains, at least `enough` of them when there are that many. */
+  private of(shape: number, s: number, enough: number): number[] {
+    const p = this.p;
+    const key = shape * 3 + s;
+    let f = this.found.get(key);
+    const sh = p.shapes[shape] as Shape;
+    if (!f) {
+      f = { doms: [], next: sh.isVol ? p.nH : 0, seen: new Uint8Array(this.stamp.length) };
+      this.found.set(key, f);
+    }
+    const to = sh.isVol ? p.nL : p.nH;
+    const anti = p.anti[s] as Int32Array;
+    while (f.doms.length < enough && f.next < to) {
+      const l = f.next++;
+      const d = anti[l] as number;
+      if (f.seen[d] || !takes(p, sh, l)) continue;
+      f.seen[d] = 1;
+      f.doms.push(d);
+    }
+    return f.doms;
+  }
+  /** How many s-domains can take at least one of these shapes; counting stops at `enough`. */
+  union(shapes: number[], s: number, enough: number): number {
+    if (shapes.length === 1) return this.of(shapes[0] as number, s, enough).length;
+    const ep = ++this.ep;
+    let n = 0;
+    for (const sh of shapes) {
+      const doms = this.of(sh, s, enough);
+      if (doms.length >= enough) return doms.length;
+      for (let i = 0; i < doms.length; i++) {
+        const d = doms[i] as number;
+        if (this.stamp[d] === ep) continue;
+        this.stamp[d] = ep;
+        if (++n >= enough) return n;
+      }
+    }
+    return n;
+  }
+}
+
+/** Members of the given shapes, in member order (only needed when a cause names them). */
+function membersOf(p: Problem, shapes: Iterable<number>): number[] {
+  const want = new Uint8Array(p.shapes.length);
+  let n = 0;
+  for (const sh of shapes) {
+    if (!want[sh]) n += (p.shapes[sh] as Shape).count;
+    want[sh] = 1;
+  }
+  const out = new Array<number>(n);
+  let i = 0;
+  for (let m = 0; m < p.nM && i < n; m++) if (want[p.shape[m] as number]) out[i++] = m;
+  return out;
+}
+
+/**
+ * Every necessary condition that fails, from the counts compile gathered (members per shape,
+ * demand, domains) rather than from the members one by one: the spec is read once, in compile.
+ */
 export function lowerBoundCausesOf(p: Problem): Cause[] {
   const causes: Cause[] = [];
-  const names = (ms: number[]) => ms.map((m) => (p.members[m] as Member).name).sort();
+  const names = (ms: ArrayLike<number>): string[] => {
+    const out = new Array<string>(ms.length);
+    for (let i = 0; i < ms.length; i++) out[i] = (p.members[ms[i] as number] as Member).name;
+    return out.sort();
+  };
   const flavors = p.topology.flavors ?? {};
-  const flavorNames = Object.keys(flavors).sort();
-  const zoneList = p.zones.length > 0 ? p.zones.map(quote).join(", ") : "none";
+  const zoneList = () => (p.zones.length > 0 ? p.zones.map(quote).join(", ") : "none");
+  const shapes = p.shapes;
+  const ref = (sh: Shape) => (p.members[sh.first] as { flavorRef: string }).flavorRef;
 
   // Unknown flavors and zones: no amount of search helps.
-  const byFlavor = new Map<string, number[]>();
-  const byZone = new Map<string, number[]>();
-  for (let m = 0; m < p.nM; m++) {
-    const member = p.members[m] as Member;
-    if (member.type === "server" && p.unknownFlavor[m])
-      byFlavor.set(member.flavorRef, [...(byFlavor.get(member.flavorRef) ?? []), m]);
-    if (p.pin[m] === -2) byZone.set(member.zone as string, [...(byZone.get(member.zone as string) ?? []), m]);
+  const byFlavor = new Map<string, Set<number>>();
+  let unknownZones = false;
+  shapes.forEach((sh, i) => {
+    if (!sh.isVol && sh.unknownFlavor) byFlavor.set(ref(sh), (byFlavor.get(ref(sh)) ?? new Set()).add(i));
+    if (sh.pin === -2) unknownZones = true;
+  });
+  if (byFlavor.size > 0) {
+    const flavorNames = Object.keys(flavors).sort();
+    for (const [f, set] of byFlavor) {
+      const ms = names(membersOf(p, set));
+      causes.push({
+        code: "unknown_flavor",
+        groupings: [],
+        members: ms,
+        message: `flavor ${quote(f)} of ${listNames(ms)} is not in the topology`,
+        hint: flavorNames.length > 0 ? `use one of ${listNames(flavorNames, 8)}` : "add flavors to the topology",
+      });
+    }
   }
-  for (const [f, ms] of byFlavor) {
-    causes.push({
-      code: "unknown_flavor",
-      groupings: [],
-      members: names(ms),
-      message: `flavor ${quote(f)} of ${listNames(names(ms))} is not in the topology`,
-      hint: flavorNames.length > 0 ? `use one of ${listNames(flavorNames, 8)}` : "add flavors to the topology",
-    });
-  }
-  for (const [z, ms] of byZone) {
-    causes.push({
-      code: "unknown_zone",
-      groupings: [],
-      members: names(ms),
-      message: `${listNames(names(ms))} ${ms.length === 1 ? "is" : "are"} pinned to zone ${quote(z)}, which the topology lacks`,
-      hint: `pin to one of ${zoneList}, or drop the zone`,
-    });
+  if (unknownZones) {
+    const byZone = new Map<string, number[]>();
+    for (let m = 0; m < p.nM; m++) {
+      if (p.pin[m] !== -2) continue;
+      const z = (p.members[m] as Member).zone as string;
+      byZone.set(z, [...(byZone.get(z) ?? []), m]);
+    }
+    for (const [z, ms] of byZone) {
+      const list = names(ms);
+      causes.push({
+        code: "unknown_zone",
+        groupings: [],
+        members: list,
+        message: `${listNames(list)} ${ms.length === 1 ? "is" : "are"} pinned to zone ${quote(z)}, which the topology lacks`,
+        hint: `pin to one of ${zoneList()}, or drop the zone`,
+      });
+    }
   }
 
-  // Members that fit nowhere on their own (one check per distinct shape).
-  const fitsSomewhere = new Uint8Array(p.nM);
-  const shapeSeen = new Map<string, boolean>();
-  const nowhere = new Map<string, number[]>();
-  const noBackend = new Map<string, number[]>();
-  for (let m = 0; m < p.nM; m++) {
-    if (p.unknownFlavor[m] || p.pin[m] === -2) continue;
-    const member = p.members[m] as Member;
-    const vt = member.type === "volume" ? member.volumeType : undefined;
-    const key = p.isVol[m]
-      ? `v:${p.dem[m * 3]}:${vt ?? ""}:${p.pin[m]}`
-      : `s:${p.dem[m * 3]}:${p.dem[m * 3 + 1]}:${p.dem[m * 3 + 2]}:${p.pin[m]}`;
-    let ok = shapeSeen.get(key);
-    let served = true;
-    if (ok === undefined) {
-      ok = false;
-      served = false;
-      const [from, to] = p.isVol[m] ? [p.nH, p.nL] : [0, p.nH];
-      for (let l = from; l < to && !ok; l++) {
-        if (!staticOk(p, m, l)) continue;
-        served = true;
-        let fits = true;
-        for (let k = 0; k < (p.isVol[m] ? 1 : 3); k++)
-          if ((p.free0[l * 3 + k] as number) < (p.dem[m * 3 + k] as number)) fits = false;
-        ok = fits;
-      }
-      shapeSeen.set(key, ok);
-      if (!ok && !served) shapeSeen.set(`${key}:unserved`, true);
+  // Shapes that fit nowhere on their own (one scan per shape).
+  const fitsSomewhere = new Uint8Array(shapes.length);
+  const nowhere = new Map<string, { shapes: Set<number>; first: Shape }>();
+  const noBackend = new Map<string, Set<number>>();
+  shapes.forEach((sh, i) => {
+    if (sh.unknownFlavor || sh.pin === -2) return;
+    const [from, to] = sh.isVol ? [p.nH, p.nL] : [0, p.nH];
+    let served = false;
+    let ok = false;
+    for (let l = from; l < to && !ok; l++) {
+      if (!staticOk(p, sh.first, l)) continue;
+      served = true;
+      ok = takes(p, sh, l);
     }
     if (ok) {
-      fitsSomewhere[m] = 1;
-      continue;
+      fitsSomewhere[i] = 1;
+      return;
     }
-    const unserved = shapeSeen.get(`${key}:unserved`) === true || !served;
-    const label = p.isVol[m]
-      ? `volume of ${p.dem[m * 3]} GB${vt !== undefined ? ` of type ${quote(vt)}` : ""}${member.zone !== undefined ? ` in zone ${quote(member.zone)}` : ""}`
-      : `flavor ${quote((member as { flavorRef: string }).flavorRef)}${member.zone !== undefined ? ` in zone ${quote(member.zone)}` : ""}`;
-    const target = p.isVol[m] && unserved ? noBackend : nowhere;
-    target.set(label, [...(target.get(label) ?? []), m]);
-  }
-  for (const [label, ms] of noBackend) {
+    const member = p.members[sh.first] as Member;
+    const vt = sh.volumeType;
+    const label = sh.isVol
+      ? `volume of ${sh.dem[0]} GB${vt !== undefined ? ` of type ${quote(vt)}` : ""}${member.zone !== undefined ? ` in zone ${quote(member.zone)}` : ""}`
+      : `flavor ${quote(ref(sh))}${member.zone !== undefined ? ` in zone ${quote(member.zone)}` : ""}`;
+    if (sh.isVol && !served) noBackend.set(label, (noBackend.get(label) ?? new Set()).add(i));
+    else {
+      const e = nowhere.get(label) ?? { shapes: new Set<number>(), first: sh };
+      e.shapes.add(i);
+      nowhere.set(label, e);
+    }
+  });
+  for (const [label, set] of noBackend) {
+    const ms = names(membersOf(p, set));
     causes.push({
       code: "no_backend",
       groupings: [],
-      members: names(ms),
-      message: `no storage backend serves ${listNames(names(ms))} (${label})`,
+      members: ms,
+      message: `no storage backend serves ${listNames(ms)} (${label})`,
       hint: "add a backend serving that volume type and zone, or change the volume type or zone",
     });
   }
-  for (const [label, ms] of nowhere) {
-    const m = ms[0] as number;
-    const [from, to] = p.isVol[m] ? [p.nH, p.nL] : [0, p.nH];
+  for (const [label, { shapes: set, first: sh }] of nowhere) {
+    const ms = names(membersOf(p, set));
+    const m = sh.first;
+    const [from, to] = sh.isVol ? [p.nH, p.nL] : [0, p.nH];
     const most = [0, 0, 0];
     for (let l = from; l < to; l++) {
       if (!staticOk(p, m, l)) continue;
       for (let k = 0; k < 3; k++) most[k] = Math.max(most[k] as number, p.free0[l * 3 + k] as number);
     }
-    const short = p.isVol[m]
-      ? `needs ${p.dem[m * 3]} GB, the most any backend has free is ${most[0]} GB`
+    const short = sh.isVol
+      ? `needs ${sh.dem[0]} GB, the most any backend has free is ${most[0]} GB`
       : [0, 1, 2]
-          .filter((k) => (p.dem[m * 3 + k] as number) > (most[k] as number))
-          .map((k) => `needs ${p.dem[m * 3 + k]} ${DIM_NAMES[k]}, most free on one host is ${most[k]}`)
+          .filter((k) => (sh.dem[k] as number) > (most[k] as number))
+          .map((k) => `needs ${sh.dem[k]} ${DIM_NAMES[k]}, most free on one host is ${most[k]}`)
           .join("; ");
     causes.push({
       code: "member_fits_nowhere",
       groupings: [],
-      members: names(ms),
-      message: `${label} of ${listNames(names(ms))} fits no single ${p.isVol[m] ? "backend" : "host"}: ${short || "no host has room in every dimension at once"}`,
-      hint: p.isVol[m]
+      members: ms,
+      message: `${label} of ${listNames(ms)} fits no single ${sh.isVol ? "backend" : "host"}: ${short || "no host has room in every dimension at once"}`,
+      hint: sh.isVol
         ? "use a smaller volume or add backend capacity"
-        : `use a smaller flavor than ${quote((p.members[m] as { flavorRef: string }).flavorRef)}, or add a host with room for it`,
+        : `use a smaller flavor than ${quote(ref(sh))}, or add a host with room for it`,
     });
   }
 
-  // L1: summed demand per dimension, over everything and per pinned zone.
-  const zoneFree = new Float64Array(p.zones.length * 3);
+  // L1: summed demand per dimension, over everything and per pinned zone (host sums from compile).
+  const { free: total, zoneFree, maxCap: maxHostCap, maxFree } = p.hostTotals;
   const zoneDemand = new Float64Array(p.zones.length * 3);
-  const total = [0, 0, 0];
   const demand = [0, 0, 0];
-  let maxHostCap = [0, 0, 0];
-  for (let h = 0; h < p.nH; h++) {
-    const z = p.locZone[h] as number;
+  const serverShapes = new Set<number>();
+  shapes.forEach((sh, i) => {
+    if (sh.isVol || sh.unknownFlavor || sh.pin === -2) return;
+    serverShapes.add(i);
     for (let k = 0; k < 3; k++) {
-      const f = Math.max(0, p.free0[h * 3 + k] as number);
-      total[k] = (total[k] as number) + f;
-      zoneFree[z * 3 + k] = (zoneFree[z * 3 + k] as number) + f;
+      const d = (sh.dem[k] as number) * sh.count;
+      demand[k] = (demand[k] as number) + d;
+      if (sh.pin >= 0) zoneDemand[sh.pin * 3 + k] = (zoneDemand[sh.pin * 3 + k] as number) + d;
     }
-    maxHostCap = maxHostCap.map((c, k) => Math.max(c, p.cap[h * 3 + k] as number));
-  }
-  const servers: number[] = [];
-  for (let m = 0; m < p.nM; m++) {
-    if (p.isVol[m] || p.unknownFlavor[m] || p.pin[m] === -2) continue;
-    servers.push(m);
-    for (let k = 0; k < 3; k++) {
-      demand[k] = (demand[k] as number) + (p.dem[m * 3 + k] as number);
-      const z = p.pin[m] as number;
-      if (z >= 0) zoneDemand[z * 3 + k] = (zoneDemand[z * 3 + k] as number) + (p.dem[m * 3 + k] as number);
-    }
-  }
+  });
   const hostsToAdd = (deficit: number, k: number) => Math.max(1, Math.ceil(deficit / ((maxHostCap[k] as number) || 1)));
   for (let k = 0; k < 3; k++) {
     const need = demand[k] as number;
@@ -193,7 +233,7 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
       causes.push({
         code: "capacity",
         groupings: [],
-        members: names(servers),
+        members: names(membersOf(p, serverShapes)),
         message: `the servers need ${need} ${DIM_UNITS[k]} but all hosts together have ${have} free`,
         hint:
           p.nH === 0
@@ -208,11 +248,11 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
       const have = zoneFree[z * 3 + k] as number;
       const totalNeed = demand[k] as number;
       if (need > have && totalNeed <= (total[k] as number)) {
-        const ms = servers.filter((m) => p.pin[m] === z);
+        const pinned = new Set([...serverShapes].filter((i) => (shapes[i] as Shape).pin === z));
         causes.push({
           code: "capacity",
           groupings: [],
-          members: names(ms),
+          members: names(membersOf(p, pinned)),
           message: `the servers pinned to zone ${quote(zone)} need ${need} ${DIM_UNITS[k]} but its hosts have ${have} free`,
           hint: `add ${plural(hostsToAdd(need - have, k), "host")} to zone ${quote(zone)}, or pin some servers elsewhere`,
         });
@@ -223,80 +263,109 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
   // Martello-Toth style: servers needing more than half of the largest free host in a dimension
   // can't share a host, so the k-th largest needs k hosts with at least its demand free.
   for (let k = 0; k < 3; k++) {
-    let maxFree = 0;
-    for (let h = 0; h < p.nH; h++) maxFree = Math.max(maxFree, p.free0[h * 3 + k] as number);
-    const big = servers
-      .filter((m) => fitsSomewhere[m] && (p.dem[m * 3 + k] as number) * 2 > maxFree)
-      .sort((a, b) => (p.dem[b * 3 + k] as number) - (p.dem[a * 3 + k] as number) || a - b);
-    if (big.length < 2) continue;
-    const frees = Array.from({ length: p.nH }, (_, h) => p.free0[h * 3 + k] as number).sort((a, b) => b - a);
+    const big = [...serverShapes]
+      .filter((i) => fitsSomewhere[i] && ((shapes[i] as Shape).dem[k] as number) * 2 > (maxFree[k] as number))
+      .sort((a, b) => ((shapes[b] as Shape).dem[k] as number) - ((shapes[a] as Shape).dem[k] as number) || a - b);
+    let nBig = 0;
+    for (const i of big) nBig += (shapes[i] as Shape).count;
+    if (nBig < 2) continue;
+    const frees = new Float64Array(p.nH);
+    for (let h = 0; h < p.nH; h++) frees[h] = -(p.free0[h * 3 + k] as number);
+    frees.sort();
     let j = 0;
-    for (let i = 0; i < big.length; i++) {
-      const d = p.dem[(big[i] as number) * 3 + k] as number;
-      while (j < frees.length && (frees[j] as number) >= d) j++;
-      if (j < i + 1) {
-        const ms = big.slice(0, i + 1);
+    let before = 0;
+    for (let b = 0; b < big.length; b++) {
+      const sh = shapes[big[b] as number] as Shape;
+      const d = sh.dem[k] as number;
+      while (j < frees.length && -(frees[j] as number) >= d) j++;
+      if (j < before + sh.count) {
+        const i = Math.max(before, j);
+        // Largest demand first (members of one shape are already in member order).
+        const all = membersOf(p, big);
+        if (big.length > 1) all.sort((x, y) => (p.dem[y * 3 + k] as number) - (p.dem[x * 3 + k] as number) || x - y);
+        const ms = all.slice(0, i + 1);
+        const at = p.dem[(ms[ms.length - 1] as number) * 3 + k] as number;
         causes.push({
           code: "capacity_bin_packing",
           groupings: [],
           members: names(ms),
-          message: `${ms.length} servers each need at least ${d} ${DIM_NAMES[k]}, more than half of any host's free ${DIM_NAMES[k]}, so each needs a host of its own, but only ${plural(j, "host")} ${j === 1 ? "has" : "have"} that much free`,
-          hint: `add ${plural(i + 1 - j, "host")} with at least ${d} ${DIM_NAMES[k]} free, or use smaller flavors`,
+          message: `${ms.length} servers each need at least ${at} ${DIM_NAMES[k]}, more than half of any host's free ${DIM_NAMES[k]}, so each needs a host of its own, but only ${plural(j, "host")} ${j === 1 ? "has" : "have"} that much free`,
+          hint: `add ${plural(i + 1 - j, "host")} with at least ${at} ${DIM_NAMES[k]} free, or use smaller flavors`,
         });
         break;
       }
+      before += sh.count;
     }
   }
 
   // Volumes: for each set of backends a kind of volume may use, the volumes confined to it must fit.
-  const volSets = new Map<string, { locs: number[]; ms: number[] }>();
-  for (let m = 0; m < p.nM; m++) {
-    if (!p.isVol[m] || p.pin[m] === -2) continue;
-    const vt = (p.members[m] as Member & { volumeType?: string }).volumeType;
-    const key = `${vt ?? ""}\u0000${p.pin[m]}`;
+  const volSets = new Map<string, { locs: number[]; shapes: number[]; need: number }>();
+  shapes.forEach((sh, i) => {
+    if (!sh.isVol || sh.pin === -2) return;
+    const key = `${sh.volumeType ?? ""}\u0000${sh.pin}`;
     let entry = volSets.get(key);
     if (!entry) {
       const locs: number[] = [];
-      for (let l = p.nH; l < p.nL; l++) if (staticOk(p, m, l)) locs.push(l);
-      entry = { locs, ms: [] };
+      for (let l = p.nH; l < p.nL; l++) if (staticOk(p, sh.first, l)) locs.push(l);
+      entry = { locs, shapes: [], need: 0 };
+      volSets.set(key, entry);
     }
-    if (entry.locs.length === 0) continue;
-    entry.ms.push(m);
-    volSets.set(key, entry);
-  }
-  const sets = [...volSets.values()].slice(0, 64);
+    if (entry.locs.length === 0) return;
+    entry.shapes.push(i);
+    entry.need += (sh.dem[0] as number) * sh.count;
+  });
+  const sets = [...volSets.values()].filter((e) => e.shapes.length > 0).slice(0, 64);
   for (const set of sets) {
     const inSet = new Set(set.locs);
-    const ms = sets.filter((o) => o.locs.every((l) => inSet.has(l))).flatMap((o) => o.ms);
-    const need = ms.reduce((a, m) => a + (p.dem[m * 3] as number), 0);
+    const within = sets.filter((o) => o.locs.every((l) => inSet.has(l)));
+    const need = within.reduce((a, o) => a + o.need, 0);
     const have = set.locs.reduce((a, l) => a + Math.max(0, p.free0[l * 3] as number), 0);
     if (need > have) {
+      const ms = names(
+        membersOf(
+          p,
+          within.flatMap((o) => o.shapes),
+        ),
+      );
       const backendNames = set.locs.map((l) => p.locName[l] as string);
       causes.push({
         code: "volume_capacity",
         groupings: [],
-        members: names(ms),
-        message: `volumes ${listNames(names(ms))} need ${need} GB but the backends that can take them (${listNames(backendNames, 4)}) have ${have} GB free`,
+        members: ms,
+        message: `volumes ${listNames(ms)} need ${need} GB but the backends that can take them (${listNames(backendNames, 4)}) have ${have} GB free`,
         hint: `add ${need - have} GB to those backends, or use smaller volumes`,
       });
     }
   }
 
   // Anti-affinity: more members than domains x maxPerDomain, counting only domains that can take one of them.
-  const cache = new Map<string, Set<number>>();
+  const taking = new DomainsTaking(p);
+  const shapeStamp = new Int32Array(shapes.length);
+  let ep = 0;
   for (const g of p.groups) {
     if (g.kind !== "anti-affinity" || !g.hard) continue;
     // A member whose flavor is unknown is reported as such; counting domains for it would blame the rule.
-    if (g.members.some((m) => p.unknownFlavor[m])) continue;
-    const doms = domainsTaking(p, g.members, g.s, cache, Math.ceil(g.members.length / g.maxPer));
+    const own: number[] = [];
+    ep++;
+    let unknown = false;
+    const gm = g.members;
+    for (let i = 0; i < gm.length; i++) {
+      const sh = p.shape[gm[i] as number] as number;
+      if (shapeStamp[sh] === ep) continue;
+      shapeStamp[sh] = ep;
+      if ((shapes[sh] as Shape).unknownFlavor) unknown = true;
+      own.push(sh);
+    }
+    if (unknown) continue;
+    const needDoms = Math.ceil(g.members.length / g.maxPer);
+    const doms = taking.union(own, g.s, needDoms);
     if (g.members.length > doms * g.maxPer) {
-      const needDoms = Math.ceil(g.members.length / g.maxPer);
       const scope = scopeName(g.s);
       const unit = p.isVol[g.members[0] as number] ? (g.s === 2 ? "zone" : "backend") : scope;
       const flavorsOf = [
         ...new Set(
-          g.members.map((m) => {
-            const mm = p.members[m] as Member;
+          own.map((i) => {
+            const mm = p.members[(shapes[i] as Shape).first] as Member;
             return mm.type === "server" ? mm.flavorRef : `${mm.sizeGb} GB volumes`;
           }),
         ),

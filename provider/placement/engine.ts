@@ -14,12 +14,34 @@ import { record, sortRecord } from "../model/records";
 import { cmp, quote } from "../model/text";
 import type { Topology } from "../model/topology";
 import { lowerBoundCausesOf, sortCauses } from "./bounds";
-import { type CGroup, compile, locPlacement, type Problem, scopeName, staticOk } from "./problem";
+import {
+  type CGroup,
+  compile,
+  locPlacement,
+  memberIndexOf,
+  type Problem,
+  scopeName,
+  staticOk,
+  withGroupings,
+} from "./problem";
 import { FITS, reasonAt, reasonCounts } from "./reasons";
 import { isSmall, type SolveResult, solve } from "./search";
 import { type Cover, State } from "./search-state";
 
 export const DEFAULT_NODE_LIMIT = 200_000;
+
+/** The phases of `place`, in order; `done` marks the end. */
+export type PlacePhase = "compile" | "bounds" | "search" | "explain" | "done";
+
+export interface PlaceOptions {
+  nodeLimit?: number;
+  /**
+   * Called as each phase starts (and with "done" at the end), so a caller can time them; the
+   * engine itself reads no clock. explain is building the answer: the placement record, soft
+   * violations and moves, or the explanation.
+   */
+  onPhase?: (phase: PlacePhase) => void;
+}
 
 const DIM_NAMES = ["vcpus", "ramMb", "diskGb"] as const;
 
@@ -34,23 +56,26 @@ function softViolationsOf(state: State): SoftViolation[] {
   p.groups.forEach((g, gi) => {
     const st = state.groupState(gi);
     if (st.cost <= 0) return;
-    let ms = g.members.filter((m) => state.loc[m] !== -1);
+    let ms = Array.from(g.members).filter((m) => state.loc[m] !== -1);
     if (g.kind === "anti-affinity") {
-      ms = ms.filter(
-        (m) => (st.counts.get((p.anti[g.s] as Int32Array)[state.loc[m] as number] as number) ?? 0) > g.maxPer,
-      );
+      ms = ms.filter((m) => st.counts.get((p.anti[g.s] as Int32Array)[state.loc[m] as number] as number) > g.maxPer);
     }
     out.push({ grouping: g.g.name, members: ms.map((m) => memberName(p, m)).sort(), weight: st.cost });
   });
-  return out;
+  return out.sort((a, b) => cmp(a.grouping, b.grouping));
 }
 
 function placementOf(p: Problem, loc: Int32Array): Placement {
   const out: Placement = record();
-  const order = Array.from({ length: p.nM }, (_, i) => i).sort((a, b) =>
-    memberName(p, a) < memberName(p, b) ? -1 : memberName(p, a) > memberName(p, b) ? 1 : 0,
+  const names = p.members.map((m) => m.name);
+  // By name; of two members with one name, the later one's spot is kept (as the record would).
+  const order = Array.from({ length: p.nM }, (_, i) => i).sort(
+    (a, b) => cmp(names[a] as string, names[b] as string) || a - b,
   );
-  for (const m of order) if ((loc[m] as number) >= 0) out[memberName(p, m)] = locPlacement(p, loc[m] as number);
+  for (let i = 0; i < order.length; i++) {
+    const m = order[i] as number;
+    if ((loc[m] as number) >= 0) out[names[m] as string] = locPlacement(p, loc[m] as number);
+  }
   return out;
 }
 
@@ -64,13 +89,12 @@ function groupHint(g: CGroup): string {
 
 /** Deletion filtering over the hard groupings: drop each one that the rest stay unplaceable without. */
 function conflictCause(p: Problem, input: PlacementInput, stuck: number | undefined, nodeLimit: number): Cause {
-  const hard = p.groups.filter((g) => g.hard);
+  const hard = p.groups.filter((g) => g.hard).sort((a, b) => cmp(a.g.name, b.g.name));
   const budget = Math.max(2_000, Math.floor(nodeLimit / (hard.length + 2)));
   const seed = input.seed ?? 0;
-  const feasible = (names: string[]): boolean => {
-    const sub = compile(input.spec, input.topology, input.current, input.currentIsCounted ?? true, new Set(names));
-    return solve(sub, { seed, nodeLimit: budget, feasibilityOnly: true }).loc !== undefined;
-  };
+  // Sub-problems come from the compiled problem: the spec is not read again.
+  const feasible = (names: string[]): boolean =>
+    solve(withGroupings(p, new Set(names)), { seed, nodeLimit: budget, feasibilityOnly: true }).loc !== undefined;
   let kept: CGroup[];
   if (isSmall(p) && hard.length <= 40) {
     if (!feasible([])) {
@@ -96,7 +120,7 @@ function conflictCause(p: Problem, input: PlacementInput, stuck: number | undefi
   } else {
     kept = stuck === undefined ? hard : hard.filter((g) => g.members.includes(stuck));
   }
-  const members = [...new Set(kept.flatMap((g) => g.members.map((m) => memberName(p, m))))].sort();
+  const members = [...new Set(kept.flatMap((g) => Array.from(g.members, (m) => memberName(p, m))))].sort();
   const list = kept.map((g) => `${g.kind} grouping ${quote(g.g.name)} (${scopeName(g.s)})`);
   const what =
     list.length === 0
@@ -130,37 +154,53 @@ function explain(
   return { placed: false, explanation };
 }
 
-export function place(input: PlacementInput, options?: { nodeLimit?: number }): PlacementResult {
+export function place(input: PlacementInput, options?: PlaceOptions): PlacementResult {
   const nodeLimit = Math.max(1, options?.nodeLimit ?? DEFAULT_NODE_LIMIT);
+  const phase = options?.onPhase ?? (() => {});
+  phase("compile");
   const p = compile(input.spec, input.topology, input.current, input.currentIsCounted ?? true);
+  phase("bounds");
   const bounds = lowerBoundCausesOf(p);
   if (bounds.length > 0) {
+    phase("explain");
     const reasons: Record<string, Record<string, number>> = record();
-    const state = new State(p);
+    let state: State | undefined;
     for (const c of bounds) {
       if (c.code !== "member_fits_nowhere" && c.code !== "no_backend" && c.code !== "unknown_zone") continue;
-      const m = p.memberIndex.get(c.members[0] as string);
+      const m = memberIndexOf(p, c.members[0] as string);
+      state ??= new State(p);
       if (m !== undefined) reasons[memberName(p, m)] = reasonCounts(state, m);
     }
-    return explain(input, bounds, sortRecord(reasons));
+    const out = explain(input, bounds, sortRecord(reasons));
+    phase("done");
+    return out;
   }
+  phase("search");
   const r: SolveResult = solve(p, { seed: input.seed ?? 0, nodeLimit });
+  phase("explain");
   if (!r.loc) {
     const reasons: Record<string, Record<string, number>> = record();
     if (r.stuck) reasons[memberName(p, r.stuck.member)] = r.stuck.reasons;
     const cause = conflictCause(p, input, r.stuck?.member, nodeLimit);
-    return explain(input, [cause], reasons, r.exhausted);
+    const out = explain(input, [cause], reasons, r.exhausted);
+    phase("done");
+    return out;
   }
-  const state = new State(p);
-  for (let m = 0; m < p.nM; m++) state.place(m, r.loc[m] as number);
+  let state = r.state;
+  if (!state) {
+    state = new State(p);
+    for (let m = 0; m < p.nM; m++) state.place(m, r.loc[m] as number);
+  }
   const softViolations = softViolationsOf(state);
-  return {
+  const out: PlacementResult = {
     placed: true,
     placement: placementOf(p, r.loc),
     softViolations,
     cost: softViolations.reduce((a, v) => a + v.weight, 0),
     moves: forcedMoves(p, r.loc, state),
   };
+  phase("done");
+  return out;
 }
 
 function forcedMoves(p: Problem, loc: Int32Array, state: State): ForcedMove[] {
@@ -246,12 +286,12 @@ export function evaluatePlacement(
   p.groups.forEach((g, gi) => {
     if (!g.hard) return;
     const st = state.groupState(gi);
-    const placed = g.members.filter((m) => state.loc[m] !== -1);
+    const placed = Array.from(g.members).filter((m) => state.loc[m] !== -1);
     const names = placed.map((m) => memberName(p, m)).sort();
     const scope = scopeName(g.s);
     if (g.kind === "anti-affinity") {
       const over = placed.filter(
-        (m) => (st.counts.get((p.anti[g.s] as Int32Array)[state.loc[m] as number] as number) ?? 0) > g.maxPer,
+        (m) => st.counts.get((p.anti[g.s] as Int32Array)[state.loc[m] as number] as number) > g.maxPer,
       );
       if (over.length > 0)
         hard.push({

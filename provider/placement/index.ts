@@ -4,5 +4,13 @@
 export * from "../model/placement";
 export * from "../model/topology";
 export { lowerBoundCauses } from "./bounds";
-export { DEFAULT_NODE_LIMIT, evaluatePlacement, formatExplanation, type HardViolation, place } from "./engine";
+export {
+  DEFAULT_NODE_LIMIT,
+  evaluatePlacement,
+  formatExplanation,
+  type HardViolation,
+  type PlaceOptions,
+  type PlacePhase,
+  place,
+} from "./engine";
 export { renderPlacementTree } from "./render";

@@ -2,7 +2,8 @@
 // once under its first failing filter (fixed order: zone pin, volume type, capacity, rules by name).
 
 import type { Member } from "../model/cluster";
-import { type CGroup, scopeName } from "./problem";
+import { cmp } from "../model/text";
+import { type CGroup, type Problem, scopeName } from "./problem";
 import type { Cover, State } from "./search-state";
 
 /** A location that passes every filter now, but the rest could not be placed around it. */
@@ -34,13 +35,12 @@ export function reasonAt(state: State, m: number, l: number, mostFree: Float64Ar
         return `insufficient ${DIM_NAMES[k]} (need ${p.dem[m * 3 + k]}, most free ${most(mostFree, k)})`;
     }
   }
-  for (const gi of p.memberGroups[m] as number[]) {
+  for (const gi of hardGroupsByName(p, m)) {
     const g = p.groups[gi] as CGroup;
-    if (!g.hard) continue;
     const st = state.groupState(gi);
     const scope = scopeName(g.s);
     if (g.kind === "anti-affinity") {
-      const n = st.counts.get((p.anti[g.s] as Int32Array)[l] as number) ?? 0;
+      const n = st.counts.get((p.anti[g.s] as Int32Array)[l] as number);
       if (n >= g.maxPer) {
         const who = g.maxPer === 1 ? "a member" : `${g.maxPer} members`;
         return `${g.s === 0 ? "holds" : `its ${scope} holds`} ${who} of anti-affinity grouping "${g.g.name}"`;
@@ -53,6 +53,17 @@ export function reasonAt(state: State, m: number, l: number, mostFree: Float64Ar
     }
   }
   return undefined;
+}
+
+/** m's hard groupings, sorted by name (reasons name the first one that fails). */
+function hardGroupsByName(p: Problem, m: number): number[] {
+  const out: number[] = [];
+  for (let k = p.mgOff[m] as number; k < (p.mgOff[m + 1] as number); k++) {
+    const gi = p.mgIdx[k] as number;
+    if ((p.groups[gi] as CGroup).hard) out.push(gi);
+  }
+  if (out.length > 1) out.sort((a, b) => cmp((p.groups[a] as CGroup).g.name, (p.groups[b] as CGroup).g.name) || a - b);
+  return out;
 }
 
 /** Reason counts over every host (servers) or backend (volumes) for member m in the given state. */

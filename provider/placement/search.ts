@@ -1,22 +1,23 @@
-// Search: a Kubernetes-style greedy (counts per domain, O(1) filters, sampled candidates) for any
-// size, then a complete depth-first branch-and-bound on small instances, so that a placement is
-// found whenever one exists there and its cost (moves first, then soft cost) is minimal.
+// Search: the greedy (greedy.ts) for any size, then local improvement, relocation of costly soft
+// groupings and, for pack, emptying hosts; on small instances a complete branch-and-bound (exact.ts)
+// follows unless the greedy already meets the lower bound, so that a placement is found whenever
+// one exists there and its cost (moves first, then soft cost, then for pack hosts) is minimal.
 
-import { mulberry32, type Rng } from "./prng";
+import { domainFloors, hostsFloor, staticFloors } from "./cost-bounds";
+import { branchAndBound, type Incumbent, type Stuck } from "./exact";
+import { Greedy, type Sampling } from "./greedy";
+import { mulberry32 } from "./prng";
 import { type CGroup, type Problem, staticOk } from "./problem";
 import { reasonCounts } from "./reasons";
-import { type Cover, INFEASIBLE, State } from "./search-state";
+import { State } from "./search-state";
+
+export type { Stuck } from "./exact";
 
 export interface SolveOptions {
   seed: number;
   nodeLimit: number;
   /** Stop at the first placement (explanations only need yes/no). */
   feasibilityOnly?: boolean;
-}
-
-export interface Stuck {
-  member: number;
-  reasons: Record<string, number>;
 }
 
 export interface SolveResult {
@@ -26,52 +27,91 @@ export interface SolveResult {
   /** The node budget ran out before the search finished (no proof of optimality or infeasibility). */
   exhausted: boolean;
   stuck?: Stuck;
+  /** The search state holding exactly `loc`, when search ended on one (saves replaying it). */
+  state?: State;
 }
 
-/** Small enough for the complete search. */
+/** Small enough for the complete search: few members, and few member × location pairs to scan per node. */
 export function isSmall(p: Problem): boolean {
-  return p.nM <= 60 && p.nL <= 96;
+  return p.nM <= 60 && p.nM * p.nL <= 6_000;
 }
 
-const SAMPLE = 128;
+/** Feasible candidates a member compares (greedy.ts Sampling). */
+function samplingOf(p: Problem): Sampling {
+  if (p.strategy === "pack") return { soft: 32, plain: 8 };
+  return p.nM <= 2_000 ? { soft: 128, plain: 32 } : { soft: 24, plain: 8 };
+}
 
-/** Members most constrained first; members tied by hard affinity/proximity kept together. */
-export function memberOrder(p: Problem): number[] {
-  const hardCount = new Int32Array(p.nM);
-  const size = new Float64Array(p.nM);
+/**
+ * Members most constrained first (existing, pinned, in more hard groupings, bigger; pack: bigger
+ * first, as first-fit decreasing does); members tied by hard affinity/proximity kept together.
+ */
+export function memberOrder(p: Problem): Int32Array {
   const maxCap = [1, 1, 1];
   for (let l = 0; l < p.nL; l++)
     for (let k = 0; k < 3; k++) maxCap[k] = Math.max(maxCap[k] as number, p.cap[l * 3 + k] as number);
+  const pack = p.strategy === "pack";
+  // One small-integer key per member (flags, hard groupings and size, packed), then a counting
+  // sort: there are few distinct keys, and members with equal keys keep their order.
+  const SIZE = 2 ** 18;
+  const key = new Int32Array(p.nM);
+  const bucket = new Map<number, number>();
+  const distinct: number[] = [];
   for (let m = 0; m < p.nM; m++) {
-    for (const gi of p.memberGroups[m] as number[])
-      if ((p.groups[gi] as CGroup).hard) hardCount[m] = (hardCount[m] as number) + 1;
-    for (let k = 0; k < 3; k++)
-      size[m] = Math.max(size[m] as number, (p.dem[m * 3 + k] as number) / (maxCap[k] as number));
+    let hc = 0;
+    for (let k = p.mgOff[m] as number; k < (p.mgOff[m + 1] as number); k++)
+      if ((p.groups[p.mgIdx[k] as number] as CGroup).hard) hc++;
+    let s = 0;
+    for (let k = 0; k < 3; k++) s = Math.max(s, (p.dem[m * 3 + k] as number) / (maxCap[k] as number));
+    const flags = (p.current[m] !== -1 ? 2 : 0) + (p.pin[m] !== -1 ? 1 : 0);
+    const q = Math.floor(Math.min(1, Math.max(0, s)) * (SIZE - 1));
+    const h = Math.min(255, hc);
+    const v = flags * 256 * SIZE + (pack ? q * 256 + h : h * SIZE + q);
+    key[m] = v;
+    if (!bucket.has(v)) {
+      bucket.set(v, 0);
+      distinct.push(v);
+    }
   }
-  const rank = Array.from({ length: p.nM }, (_, i) => i).sort(
-    (a, b) =>
-      Number(p.current[b] !== -1) - Number(p.current[a] !== -1) ||
-      Number(p.pin[b] !== -1) - Number(p.pin[a] !== -1) ||
-      (hardCount[b] as number) - (hardCount[a] as number) ||
-      (size[b] as number) - (size[a] as number) ||
-      a - b,
-  );
+  distinct.sort((a, b) => b - a);
+  const start = new Int32Array(distinct.length + 1);
+  distinct.forEach((v, i) => {
+    bucket.set(v, i);
+  });
+  const slot = new Int32Array(p.nM);
+  for (let m = 0; m < p.nM; m++) {
+    const b = bucket.get(key[m] as number) as number;
+    slot[m] = b;
+    start[b + 1] = (start[b + 1] as number) + 1;
+  }
+  for (let i = 0; i < distinct.length; i++) start[i + 1] = (start[i + 1] as number) + (start[i] as number);
+  const rank = new Int32Array(p.nM);
+  for (let m = 0; m < p.nM; m++) {
+    const b = slot[m] as number;
+    rank[start[b] as number] = m;
+    start[b] = (start[b] as number) + 1;
+  }
   const seen = new Uint8Array(p.nM);
-  const order: number[] = [];
-  for (const start of rank) {
+  const seenGroup = new Uint8Array(p.groups.length);
+  const order = new Int32Array(p.nM);
+  let n = 0;
+  for (let i = 0; i < p.nM; i++) {
+    const start = rank[i] as number;
     if (seen[start]) continue;
-    const queue = [start];
     seen[start] = 1;
-    while (queue.length > 0) {
-      const m = queue.shift() as number;
-      order.push(m);
-      for (const gi of p.memberGroups[m] as number[]) {
+    let head = n;
+    order[n++] = start;
+    while (head < n) {
+      const m = order[head++] as number;
+      for (let k = p.mgOff[m] as number; k < (p.mgOff[m + 1] as number); k++) {
+        const gi = p.mgIdx[k] as number;
         const g = p.groups[gi] as CGroup;
-        if (!g.hard || g.kind === "anti-affinity") continue;
+        if (!g.hard || g.kind === "anti-affinity" || seenGroup[gi]) continue;
+        seenGroup[gi] = 1;
         for (const o of g.members) {
           if (!seen[o]) {
             seen[o] = 1;
-            queue.push(o);
+            order[n++] = o;
           }
         }
       }
@@ -80,391 +120,156 @@ export function memberOrder(p: Problem): number[] {
   return order;
 }
 
-/** Candidate list narrowed by hard affinity/proximity groupings that already chose a domain. */
-function narrowed(state: State, m: number, all: { hosts: number[]; backends: number[] }): number[] {
-  const p = state.p;
-  let best: number[] | undefined;
-  for (const gi of p.memberGroups[m] as number[]) {
-    const g = p.groups[gi] as CGroup;
-    if (!g.hard || g.kind === "anti-affinity") continue;
-    const cover = state.groupState(gi).covers[g.kind === "proximity" ? g.s : 0] as Cover;
-    let list: number[] | undefined;
-    const d = cover.anyConcrete();
-    if (d >= 0) {
-      const inDom = (p.locsByDom[g.s] as number[][])[d] as number[];
-      list =
-        p.isVol[m] && g.s < 2
-          ? [...inDom, ...(p.zonalByZone[(p.domZone[g.s] as Int32Array)[d] as number] ?? [])]
-          : inDom;
-    } else {
-      const z = cover.anyWildZone();
-      if (z >= 0) list = p.locsByDom[2][z] as number[];
-    }
-    if (list && (!best || list.length < best.length)) best = list;
-  }
-  if (best) return best;
-  const z = p.pin[m] as number;
-  if (z === -2) return [];
-  if (p.isVol[m]) return all.backends;
-  return z >= 0 ? (p.hostsByZone[z] as number[]) : all.hosts;
+function rankOf(order: Int32Array): Int32Array {
+  const rank = new Int32Array(order.length);
+  for (let i = 0; i < order.length; i++) rank[order[i] as number] = i;
+  return rank;
 }
 
-/** Free capacity summed per rack and zone, so a component leader can pick a domain its whole component fits. */
-class DomainFree {
-  readonly sums: [Float64Array, Float64Array, Float64Array];
-  constructor(private readonly state: State) {
-    const p = state.p;
-    this.sums = [new Float64Array(0), new Float64Array(p.nDom[1] * 3), new Float64Array(p.nDom[2] * 3)];
-    for (let h = 0; h < p.nH; h++) this.adjust(h, state.free, 0, 1);
-  }
-  adjust(l: number, src: Float64Array, base: number, sign: number): void {
-    const p = this.state.p;
-    if (l >= p.nH) return;
-    for (let s = 1; s < 3; s++) {
-      const d = (p.cover[s] as Int32Array)[l] as number;
-      const sums = this.sums[s] as Float64Array;
-      for (let k = 0; k < 3; k++) sums[d * 3 + k] = (sums[d * 3 + k] as number) + sign * (src[base + k] as number);
-    }
-  }
-  freeAt(s: number, l: number, k: number): number {
-    if (s === 0) return this.state.free[l * 3 + k] as number;
-    const d = (this.state.p.cover[s] as Int32Array)[l] as number;
-    return (this.sums[s] as Float64Array)[d * 3 + k] as number;
-  }
+interface GreedyOutcome {
+  g: Greedy;
+  stuck?: Stuck;
 }
 
-export function greedy(p: Problem, order: number[], rng: Rng, sample: number): SolveResult {
-  const state = new State(p);
-  const all = {
-    hosts: Array.from({ length: p.nH }, (_, i) => i),
-    backends: Array.from({ length: p.nB }, (_, i) => p.nH + i),
-  };
-  const dom = new DomainFree(state);
-  // Total server demand per hard affinity/proximity grouping: the leader's domain must hold it all.
-  const groupDemand = p.groups.map((g) => {
-    const d = [0, 0, 0];
-    if (g.hard && g.kind !== "anti-affinity") {
-      for (const m of g.members)
-        if (!p.isVol[m]) for (let k = 0; k < 3; k++) d[k] = (d[k] as number) + (p.dem[m * 3 + k] as number);
-    }
-    return d;
-  });
-  const commit = (m: number, l: number) => {
-    state.place(m, l);
-    dom.adjust(l, p.dem, m * 3, -1);
-  };
-  for (const m of order) {
-    const cur = p.current[m] as number;
-    if (cur >= 0 && staticOk(p, m, cur) && state.delta(m, cur) !== INFEASIBLE) {
-      commit(m, cur);
-      continue;
-    }
-    const list = narrowed(state, m, all);
-    const n = list.length;
-    const start = n > sample ? Math.floor(rng() * n) : 0;
-    let best = -1;
-    let bestKey0 = Number.POSITIVE_INFINITY;
-    let bestKey1 = Number.POSITIVE_INFINITY;
-    let found = 0;
-    for (let i = 0; i < n && found < sample; i++) {
-      const l = list[(start + i) % n] as number;
-      if (!staticOk(p, m, l)) continue;
-      const delta = state.delta(m, l);
-      if (delta === INFEASIBLE) continue;
-      // A component leader needs a domain that can hold the whole component.
-      let leaderOk = true;
-      if (!p.isVol[m]) {
-        for (const gi of p.memberGroups[m] as number[]) {
-          const g = p.groups[gi] as CGroup;
-          if (!g.hard || g.kind === "anti-affinity") continue;
-          if ((state.groupState(gi).covers[0] as Cover).value() !== 0) continue;
-          const need = groupDemand[gi] as number[];
-          for (let k = 0; k < 3 && leaderOk; k++) if (dom.freeAt(g.s, l, k) < (need[k] as number)) leaderOk = false;
-        }
-      }
-      found++;
-      // Best fit: least capacity left over (normalized), so big members keep room elsewhere.
-      let left = 0;
-      const dims = p.isVol[m] ? 1 : 3;
-      for (let k = 0; k < dims; k++) {
-        const c = (p.cap[l * 3 + k] as number) || 1;
-        left += ((state.free[l * 3 + k] as number) - (p.dem[m * 3 + k] as number)) / c;
-      }
-      const key0 = delta + (leaderOk ? 0 : 1e9);
-      const key1 = left + rng() * 1e-9;
-      if (key0 < bestKey0 || (key0 === bestKey0 && key1 < bestKey1)) {
-        best = l;
-        bestKey0 = key0;
-        bestKey1 = key1;
-      }
-    }
-    if (best < 0) return { cost: 0, moves: 0, exhausted: false, stuck: { member: m, reasons: reasonCounts(state, m) } };
-    commit(m, best);
-  }
-  improve(state, all, rng, sample);
-  return { loc: Int32Array.from(state.loc), cost: state.cost, moves: state.moves, exhausted: false };
+function runGreedy(p: Problem, order: Int32Array, seed: number, sampling: Sampling): GreedyOutcome {
+  const g = new Greedy(new State(p), sampling, seed);
+  const failed = g.placeAll(order, mulberry32(seed));
+  if (failed < 0) return { g };
+  return { g, stuck: { member: failed, reasons: reasonCounts(g.state, failed) } };
 }
 
-/**
- * Cheap local improvement after the greedy: members of soft groupings that cost something try
- * one move each to a cheaper feasible spot (sampled like the greedy), for a couple of passes.
- * Existing members stay put: a move would cost more than any soft saving.
- */
-function improve(state: State, all: { hosts: number[]; backends: number[] }, rng: Rng, sample: number): void {
-  const p = state.p;
-  for (let pass = 0; pass < 2 && state.cost > 1e-9; pass++) {
-    let improved = false;
-    for (let m = 0; m < p.nM; m++) {
-      if (p.current[m] !== -1) continue;
-      const gis = p.memberGroups[m] as number[];
-      if (!gis.some((gi) => state.groupState(gi).cost > 0)) continue;
-      const old = state.loc[m] as number;
-      state.unplace(m);
-      let best = old;
-      let bestDelta = state.delta(m, old);
-      const list = narrowed(state, m, all);
-      const n = list.length;
-      const start = n > sample ? Math.floor(rng() * n) : 0;
-      for (let i = 0, found = 0; i < n && found < sample; i++) {
-        const l = list[(start + i) % n] as number;
-        if (l === old || !staticOk(p, m, l)) continue;
-        const d = state.delta(m, l);
-        if (d === INFEASIBLE) continue;
-        found++;
-        if (d < bestDelta - 1e-9) {
-          best = l;
-          bestDelta = d;
-        }
-      }
-      state.place(m, best);
-      if (best !== old) improved = true;
-    }
-    if (!improved) break;
-  }
+function incumbentOf(state: State): Incumbent {
+  return { loc: Int32Array.from(state.loc), moves: state.moves, cost: state.cost, hosts: state.hostsUsed };
 }
 
-/** Signature of a location for symmetry breaking: same rack, same free capacity, same local backends, nothing current. */
-function locationSignatures(p: Problem): { sig: string[]; bundle: Int32Array } {
-  const bundle = new Int32Array(p.nL);
-  const localOf: number[][] = Array.from({ length: p.nH }, () => []);
-  const hasCurrent = new Uint8Array(p.nL);
-  for (let m = 0; m < p.nM; m++) if ((p.current[m] as number) >= 0) hasCurrent[p.current[m] as number] = 1;
-  for (let l = 0; l < p.nL; l++) {
-    const h = p.locHost[l] as number;
-    bundle[l] = h >= 0 ? h : l;
-    if (l >= p.nH && h >= 0) (localOf[h] as number[]).push(l);
-  }
-  const free = (l: number) => `${p.free0[l * 3]},${p.free0[l * 3 + 1]},${p.free0[l * 3 + 2]}`;
-  const types = (l: number) => [...(p.backendTypes[l - p.nH] ?? ["*"])].sort().join("|");
-  const hostSig: string[] = [];
-  for (let h = 0; h < p.nH; h++) {
-    const locals = localOf[h] as number[];
-    const unique = hasCurrent[h] || locals.some((l) => hasCurrent[l]);
-    hostSig.push(
-      unique
-        ? `u${h}`
-        : `r${(p.cover[1] as Int32Array)[h]}:${free(h)}:${locals.map((l) => `${free(l)}/${types(l)}`).join(";")}`,
-    );
-  }
-  const sig: string[] = [];
-  for (let l = 0; l < p.nL; l++) {
-    const h = p.locHost[l] as number;
-    if (l < p.nH) sig.push(`h:${hostSig[l]}`);
-    else if (h >= 0) sig.push(`b${(localOf[h] as number[]).indexOf(l)}:${hostSig[h]}`);
-    else sig.push(hasCurrent[l] ? `u${l}` : `z${p.locZone[l]}:${free(l)}:${types(l)}`);
-  }
-  return { sig, bundle };
-}
-
-/** Complete depth-first branch-and-bound with fail-first member choice and symmetry breaking. */
-export function dfs(p: Problem, opts: SolveOptions, incumbent?: SolveResult): SolveResult {
-  const state = new State(p);
-  const rng = mulberry32(opts.seed ^ 0x9e3779b9);
-  const tie = Float64Array.from({ length: p.nL }, () => rng());
-  const { sig, bundle } = locationSignatures(p);
-  const inBundle = new Int32Array(p.nL);
-  const rank = new Int32Array(p.nM);
-  memberOrder(p).forEach((m, i) => {
-    rank[m] = i;
-  });
-  const cands: number[][] = [];
-  for (let m = 0; m < p.nM; m++) {
-    const list: number[] = [];
-    for (let l = 0; l < p.nL; l++) if (staticOk(p, m, l)) list.push(l);
-    cands.push(list);
-  }
-  let bestLoc = incumbent?.loc ? Int32Array.from(incumbent.loc) : undefined;
-  let bestMoves = incumbent?.loc ? incumbent.moves : Number.POSITIVE_INFINITY;
-  let bestCost = incumbent?.loc ? incumbent.cost : Number.POSITIVE_INFINITY;
-  let nodes = 0;
-  let evals = 0;
-  let exhausted = false;
-  let done = false;
-  let deepest = -1;
-  let stuck: Stuck | undefined;
-  const unplaced = new Set<number>(Array.from({ length: p.nM }, (_, i) => i));
-  const maxGroups = Math.max(1, ...p.memberGroups.map((g) => g.length));
-  const share = new Float64Array(maxGroups);
-  const minShare = new Float64Array(maxGroups);
-  const extra = new Float64Array(p.groups.length);
-  const costly = Uint8Array.from({ length: p.nM }, (_, m) =>
-    p.current[m] !== -1 ||
-    (p.memberGroups[m] as number[]).some((gi) => {
-      const g = p.groups[gi] as CGroup;
-      return !g.hard || g.kind === "proximity";
-    })
-      ? 1
-      : 0,
-  );
-  let leaves = 0;
-
-  const worse = (moves: number, cost: number) => moves > bestMoves || (moves === bestMoves && cost >= bestCost - 1e-9);
-
-  const visit = (depth: number): void => {
-    if (done) return;
-    // Nodes are the budget; the member scans inside a node are capped too, so wide nodes can't hang.
-    if (++nodes > opts.nodeLimit || evals > opts.nodeLimit * 50) {
-      exhausted = true;
-      done = true;
-      return;
-    }
-    if (unplaced.size === 0) {
-      leaves++;
-      if (!bestLoc || !worse(state.moves, state.cost)) {
-        bestLoc = Int32Array.from(state.loc);
-        bestMoves = state.moves;
-        bestCost = state.cost;
-      }
-      if (opts.feasibilityOnly || (bestMoves === 0 && bestCost <= 1e-9)) done = true;
-      return;
-    }
-    // Fail first: the unplaced member with the fewest feasible spots. The same scan gives a lower
-    // bound: grouping costs only grow, so each soft grouping will cost at least its cheapest next
-    // step (the sum over members for anti-affinity, whose increments add up; the max otherwise),
-    // and an existing member whose spot is no longer feasible will have to move.
-    let pick = -1;
-    let pickKey = 0;
-    let pickList: { l: number; move: number; delta: number }[] = [];
-    extra.fill(0);
-    let forcedMoves = 0;
-    for (const m of unplaced) {
-      const list: { l: number; move: number; delta: number }[] = [];
-      const gis = p.memberGroups[m] as number[];
-      minShare.fill(Number.POSITIVE_INFINITY, 0, gis.length);
-      let curOk = false;
-      evals += (cands[m] as number[]).length;
-      for (const l of cands[m] as number[]) {
-        const delta = state.delta(m, l, share);
-        if (delta === INFEASIBLE) continue;
-        for (let i = 0; i < gis.length; i++) minShare[i] = Math.min(minShare[i] as number, share[i] as number);
-        const move = p.current[m] !== -1 && p.current[m] !== l ? 1 : 0;
-        if (p.current[m] === l) curOk = true;
-        list.push({ l, move, delta });
-      }
-      if (list.length > 0) {
-        if (p.current[m] !== -1 && !curOk) forcedMoves++;
-        for (let i = 0; i < gis.length; i++) {
-          const gi = gis[i] as number;
-          const v = Math.max(0, minShare[i] as number);
-          extra[gi] =
-            (p.groups[gi] as CGroup).kind === "anti-affinity"
-              ? (extra[gi] as number) + v
-              : Math.max(extra[gi] as number, v);
-        }
-      }
-      // Forced members first, then those that can still change the cost, fewest spots first;
-      // cost-neutral members go last, where the first completion ends the subtree.
-      const key = list.length === 0 ? -1 : (list.length === 1 ? 0 : 2) + (costly[m] ? 0 : 1);
-      if (
-        pick < 0 ||
-        key < pickKey ||
-        (key === pickKey &&
-          (list.length < pickList.length ||
-            (list.length === pickList.length && (rank[m] as number) < (rank[pick] as number))))
-      ) {
-        pickKey = key;
-        pick = m;
-        pickList = list;
-        if (list.length === 0) break;
-      }
-    }
-    if (pickList.length > 0) {
-      let bound = state.cost;
-      for (let gi = 0; gi < extra.length; gi++) bound += extra[gi] as number;
-      if (worse(state.moves + forcedMoves, bound)) return;
-    }
-    if (pickList.length === 0) {
-      if (depth > deepest) {
-        deepest = depth;
-        stuck = { member: pick, reasons: reasonCounts(state, pick) };
-      }
-      return;
-    }
-    pickList.sort((a, b) => a.move - b.move || a.delta - b.delta || (tie[a.l] as number) - (tie[b.l] as number));
-    const seen = new Set<string>();
-    // When no member left can change the cost (no soft grouping, no spot to keep), the first
-    // completion of this subtree is as good as any other.
-    let costFixed = true;
-    for (const m of unplaced) if (costly[m]) costFixed = false;
-    const leavesBefore = leaves;
-    unplaced.delete(pick);
-    for (const c of pickList) {
-      if (costFixed && leaves > leavesBefore) break;
-      if (done) break;
-      if (worse(state.moves + c.move, state.cost + c.delta)) continue;
-      if (inBundle[bundle[c.l] as number] === 0) {
-        const key = sig[c.l] as string;
-        if (seen.has(key)) continue;
-        seen.add(key);
-      }
-      state.place(pick, c.l);
-      const b = bundle[c.l] as number;
-      inBundle[b] = (inBundle[b] as number) + 1;
-      visit(depth + 1);
-      inBundle[b] = (inBundle[b] as number) - 1;
-      state.unplace(pick);
-    }
-    unplaced.add(pick);
-  };
-  visit(0);
-  const result: SolveResult = {
-    cost: bestLoc ? bestCost : 0,
-    moves: bestLoc ? bestMoves : 0,
-    exhausted,
-  };
-  if (bestLoc) result.loc = bestLoc;
-  if (stuck) result.stuck = stuck;
-  return result;
-}
-
-/** Greedy first; on small instances the exact search improves on it or finds what it missed. */
+/** Greedy first, then improvement; on small instances the exact search improves on it or finds what it missed. */
 export function solve(p: Problem, opts: SolveOptions): SolveResult {
   const order = memberOrder(p);
-  const rng = mulberry32(opts.seed);
-  let g = greedy(p, order, rng, SAMPLE);
-  if (!g.loc && !isSmall(p) && p.nM * p.nL <= 5_000_000) {
-    const full = greedy(p, order, mulberry32(opts.seed + 1), Number.POSITIVE_INFINITY);
-    if (full.loc) g = full;
+  const rank = rankOf(order);
+  const pack = p.strategy === "pack";
+  const small = isSmall(p);
+  let run = runGreedy(p, order, opts.seed, samplingOf(p));
+  if (run.stuck && !small && p.nM * p.nL <= 5_000_000) {
+    const all = Number.POSITIVE_INFINITY;
+    const full = runGreedy(p, order, opts.seed + 1, { soft: all, plain: all });
+    if (!full.stuck) run = full;
   }
-  if (!isSmall(p)) return g;
-  if (g.loc && (opts.feasibilityOnly || (g.moves === 0 && g.cost <= 1e-9))) return g;
-  let incumbent = g.loc ? g : undefined;
+  const floors = opts.feasibilityOnly ? new Float64Array(p.groups.length) : staticFloors(p);
+  if (!run.stuck && !opts.feasibilityOnly) polish(run.g, p, rank, opts.seed, floors);
+  const g = run.g.state;
+  const placed = !run.stuck;
+  const result = (): SolveResult =>
+    placed
+      ? { loc: Int32Array.from(g.loc), cost: g.cost, moves: g.moves, exhausted: false, state: g }
+      : { cost: 0, moves: 0, exhausted: false, ...(run.stuck ? { stuck: run.stuck } : {}) };
+  if (!small) return result();
+  if (placed && opts.feasibilityOnly) return result();
+  // Raise the floors where the greedy pays more than them; meeting them proves the greedy optimal.
+  let floorTotal = 0;
+  const above: number[] = [];
+  for (let gi = 0; gi < p.groups.length; gi++) {
+    if (placed && (g.gs[gi]?.cost ?? 0) > (floors[gi] as number) + 1e-9) above.push(gi);
+  }
+  if (above.length > 0) domainFloors(p, floors, above, 20_000);
+  for (const f of floors) floorTotal += f;
+  const hostsLb = pack ? hostsFloor(p) : 0;
+  if (placed && g.moves === 0 && g.cost <= floorTotal + 1e-9 && (!pack || g.hostsUsed <= hostsLb)) return result();
+  let incumbent = placed ? incumbentOf(g) : undefined;
   let budget = opts.nodeLimit;
+  const all = Array.from({ length: p.nM }, (_, i) => i);
+  const cands = all.map((m) => {
+    const list: number[] = [];
+    for (let l = 0; l < p.nL; l++) if (staticOk(p, m, l)) list.push(l);
+    return list;
+  });
+  let stuck = run.stuck;
   if (!incumbent) {
     // Tight instances are heavy-tailed for backtracking: short feasibility runs with other tie
     // orders (doubling budgets, half the total) find a first placement far more often than one long run.
-    let stuck: Stuck | undefined;
-    for (let i = 0, run = 1000; !incumbent && run <= budget / 2; i++, run *= 2) {
-      const r = dfs(p, { seed: (opts.seed + i * 7919 + 1) >>> 0, nodeLimit: run, feasibilityOnly: true });
-      if (r.loc) incumbent = r;
-      else if (!r.exhausted) return { ...r, stuck: r.stuck ?? g.stuck ?? stuck };
-      stuck = stuck ?? r.stuck;
-      budget -= run;
+    let firstStuck: Stuck | undefined;
+    for (let i = 0, n = 1000; !incumbent && n <= budget / 2; i++, n *= 2) {
+      const r = branchAndBound(new State(p), all, cands, rank, {
+        seed: (opts.seed + i * 7919 + 1) >>> 0,
+        nodeLimit: n,
+        feasibilityOnly: true,
+      });
+      if (r.best) incumbent = r.best;
+      else if (!r.exhausted) {
+        return { cost: 0, moves: 0, exhausted: false, ...withStuck(r.stuck ?? stuck ?? firstStuck) };
+      }
+      firstStuck = firstStuck ?? r.stuck;
+      budget -= n;
     }
-    if (incumbent && opts.feasibilityOnly) return incumbent;
-    if (!incumbent && !g.stuck && stuck) g.stuck = stuck;
+    if (incumbent && opts.feasibilityOnly) return fromIncumbent(incumbent, false);
+    if (!incumbent && !stuck && firstStuck) stuck = firstStuck;
   }
-  const d = dfs(p, { ...opts, nodeLimit: Math.max(1, budget) }, incumbent);
-  if (!d.loc && g.stuck && !d.stuck) d.stuck = g.stuck;
-  return d;
+  // Moves and soft cost first, on the whole budget; then, for pack, fewer hosts at that cost on a
+  // small one (bin packing proofs are long, and hosts are the last word of the objective).
+  let d = { best: incumbent, exhausted: false, stuck: undefined as Stuck | undefined };
+  const costProved = placed && g.moves === 0 && g.cost <= floorTotal + 1e-9;
+  if (!costProved) {
+    const r = branchAndBound(
+      new State(p),
+      all,
+      cands,
+      rank,
+      { seed: opts.seed, nodeLimit: Math.max(1, budget), groupFloor: floors, target: { cost: floorTotal, hosts: 0 } },
+      incumbent,
+    );
+    d = { best: r.best, exhausted: r.exhausted, stuck: r.stuck };
+    budget -= r.nodes;
+  }
+  if (pack && d.best && d.best.hosts > hostsLb && !d.exhausted) {
+    const r = branchAndBound(
+      new State(p),
+      all,
+      cands,
+      rank,
+      {
+        seed: opts.seed,
+        nodeLimit: Math.max(1, Math.min(budget, PACK_NODES)),
+        groupFloor: floors,
+        target: { cost: d.best.cost, hosts: hostsLb },
+        hosts: true,
+      },
+      d.best,
+    );
+    if (r.best) d.best = r.best;
+  }
+  if (d.best) return fromIncumbent(d.best, d.exhausted);
+  return { cost: 0, moves: 0, exhausted: d.exhausted, ...withStuck(d.stuck ?? stuck) };
+}
+
+/** pack: the node budget for fewer hosts once moves and soft cost are settled. */
+const PACK_NODES = 5_000;
+
+function withStuck(stuck: Stuck | undefined): { stuck?: Stuck } {
+  return stuck ? { stuck } : {};
+}
+
+function fromIncumbent(b: Incumbent, exhausted: boolean): SolveResult {
+  return { loc: b.loc, cost: b.cost, moves: b.moves, exhausted };
+}
+
+/** After a complete greedy placement: local moves, then whole soft groupings into one domain, then (pack) emptying hosts. */
+function polish(g: Greedy, p: Problem, rank: Int32Array, seed: number, floors: Float64Array): void {
+  const rng = mulberry32(seed ^ 0x5bd1e995);
+  const state = g.state;
+  let floorTotal = 0;
+  for (const f of floors) floorTotal += f;
+  // At the lower bound already: nothing to improve (pack may still empty hosts).
+  if (state.cost > floorTotal + 1e-9) g.improve(rng);
+  if (state.cost > floorTotal + 1e-9) {
+    let attempts = p.nM <= 2_000 ? 400 : 64;
+    const maxDomains = p.nM <= 2_000 ? 64 : 8;
+    for (let gi = 0; gi < p.groups.length && attempts > 0; gi++) {
+      const grp = p.groups[gi] as CGroup;
+      if (grp.kind === "anti-affinity" || (grp.hard && grp.kind === "affinity")) continue;
+      if ((state.gs[gi]?.cost ?? 0) <= (floors[gi] as number) + 1e-9) continue;
+      attempts--;
+      g.relocate(gi, rank, rng, floors[gi] as number, maxDomains);
+    }
+  }
+  // pack: try to empty hosts only while the count is above its lower bound, a few failures at most.
+  if (p.strategy === "pack") g.consolidate(rank, rng, Math.min(16, state.hostsUsed - hostsFloor(p)));
 }

@@ -45,6 +45,19 @@ describe("npm run bench -- all --quick", () => {
       ).toBe(true);
     }
     expect(cells.find((c) => c.family === "F5")?.peakMemoryMb?.every(isNumber)).toBe(true);
+    // Where the time goes: every engine run has its phases; pack runs beside spread where hosts count.
+    for (const c of cells) {
+      for (const s of c.solvers.filter((x) => x.solver.startsWith("engine")))
+        for (const k of ["compile", "bounds", "search", "explain"] as const)
+          expect(isNumber(s.phases?.[k]), `${c.cell} ${s.solver} ${k}`).toBe(true);
+    }
+    expect(cells.filter((c) => c.family === "F3").every((c) => c.solvers.some((s) => s.solver === "engine-pack"))).toBe(
+      true,
+    );
+    const curve = json.placement?.curve;
+    expect(curve?.points.length).toBe(2);
+    for (const p of curve?.points ?? []) expect(isNumber(p.p50Ms) && isNumber(p.peakMemoryMb)).toBe(true);
+    expect(isNumber(curve?.timeExponent)).toBe(true);
     expect(json.placement?.targets.map((t) => t.id)).toEqual([
       "F1-time",
       "F1-objective",
@@ -54,6 +67,7 @@ describe("npm run bench -- all --quick", () => {
       "F3-time",
       "F3-hosts",
       "F3-vs-nova",
+      "F3-hosts-optimum",
       "F4-time",
       "F4-hard",
       "F4-vs-nova",
@@ -80,6 +94,11 @@ describe("npm run bench -- all --quick", () => {
     }
     expect(isNumber(json.provision?.checkDiff?.totalMs)).toBe(true);
 
+    // The REST service under load (quick: 20 connections, 1 s, 10 concurrent creates).
+    for (const k of ["list", "describe", "createAccepted"] as const)
+      expect(isNumber(json.api?.[k].p99Ms), k).toBe(true);
+    expect(json.api?.concurrentCreates.clusters).toBe(10);
+
     const text = report(ran);
     expect(text).toContain("Targets");
     expect(text).toContain("Provisioning");
@@ -87,7 +106,7 @@ describe("npm run bench -- all --quick", () => {
 
   it("rejects an unknown argument with the usage", () => {
     expect(() => parseArgs(["everything"])).toThrowErrorMatchingInlineSnapshot(
-      `[Error: bench: unknown argument "everything"; use placement|provision|all [--quick] [--seeds N] [--out file.json] [--highs-limit S]]`,
+      `[Error: bench: unknown argument "everything"; use placement|provision|api|all [--quick] [--seeds N] [--out file.json] [--highs-limit S]]`,
     );
   });
 });

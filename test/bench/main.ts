@@ -1,16 +1,17 @@
-// `npm run bench -- placement|provision|all [--quick] [--seeds N] [--out file.json]`: runs the
+// `npm run bench -- placement|provision|api|all [--quick] [--seeds N] [--out file.json]`: runs the
 // suites, prints a table per suite and writes every figure to a JSON file.
 
 import { execSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import * as path from "node:path";
-import { type PlacementFigures, placementSuite } from "./placement";
+import { type ApiFigures, apiReport, apiSuite } from "./api";
+import { type PlacementFigures, placementReport, placementSuite } from "./placement";
 import { type ProvisionFigures, provisionSuite } from "./provision";
 import { fmt, table } from "./stats";
 
 export interface BenchOptions {
-  suite: "placement" | "provision" | "all";
+  suite: "placement" | "provision" | "api" | "all";
   quick: boolean;
   seeds: number;
   out: string;
@@ -36,6 +37,7 @@ export interface BenchResults {
   };
   placement?: PlacementFigures;
   provision?: ProvisionFigures;
+  api?: ApiFigures;
 }
 
 export const DEFAULT_OUT = path.join("test", "bench", "results", "latest.json");
@@ -48,14 +50,14 @@ export function parseArgs(argv: string[]): Omit<BenchOptions, "log"> {
   let highsLimitS: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    if (a === "placement" || a === "provision" || a === "all") suite = a;
+    if (a === "placement" || a === "provision" || a === "api" || a === "all") suite = a;
     else if (a === "--quick") quick = true;
     else if (a === "--seeds") seeds = Number(argv[++i]);
     else if (a === "--out") out = argv[++i] as string;
     else if (a === "--highs-limit") highsLimitS = Number(argv[++i]);
     else
       throw new Error(
-        `bench: unknown argument "${a}"; use placement|provision|all [--quick] [--seeds N] [--out file.json] [--highs-limit S]`,
+        `bench: unknown argument "${a}"; use placement|provision|api|all [--quick] [--seeds N] [--out file.json] [--highs-limit S]`,
       );
   }
   if (seeds !== undefined && !(Number.isInteger(seeds) && seeds >= 1))
@@ -92,8 +94,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
       durationS: 0,
     },
   };
-  if (o.suite !== "provision") results.placement = await placementSuite({ ...o });
-  if (o.suite !== "placement") results.provision = await provisionSuite({ quick: o.quick, log: o.log });
+  if (o.suite === "placement" || o.suite === "all")
+    results.placement = await placementSuite({ ...o, repeats: o.quick ? 1 : 3 });
+  if (o.suite === "provision" || o.suite === "all")
+    results.provision = await provisionSuite({ quick: o.quick, log: o.log });
+  if (o.suite === "api" || o.suite === "all") results.api = await apiSuite({ quick: o.quick, log: o.log });
   results.meta.loadAfter = load();
   results.meta.durationS = Math.round((performance.now() - t0) / 100) / 10;
   mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
@@ -107,55 +112,7 @@ export function report(r: BenchResults): string {
   out.push(
     `node ${m.node}, ${m.cpus} CPUs (${m.cpuModel}), load ${m.loadBefore.join(" ")} → ${m.loadAfter.join(" ")}, commit ${m.commit}, ${m.quick ? "quick, " : ""}${m.seeds} seeds, ${m.durationS} s`,
   );
-  if (r.placement) {
-    out.push(
-      "",
-      "Placement (ms per instance, p50/p99 over seeds after warm-up; hosts/LB = hosts used ÷ best lower bound)",
-    );
-    const rows: (string | number)[][] = [];
-    for (const c of r.placement.cells) {
-      for (const s of c.solvers) {
-        const viol = s.runs.reduce((a, x) => a + (x.hardViolations ?? 0), 0);
-        rows.push([
-          c.family,
-          c.cell,
-          s.solver,
-          s.p50Ms,
-          s.p99Ms,
-          `${Math.round(s.placedShare * 100)}%`,
-          s.hostsOverBound ?? Number.NaN,
-          viol,
-        ]);
-      }
-      if (c.exact) {
-        const ms = c.exact.map((x) => x.ms).sort((a, b) => a - b);
-        const solved = c.exact.filter((x) => x.status === "optimal" || x.status === "infeasible").length;
-        rows.push([
-          c.family,
-          c.cell,
-          "highs",
-          ms[Math.floor(ms.length / 2)] ?? Number.NaN,
-          ms[ms.length - 1] ?? Number.NaN,
-          `${solved}/${c.exact.length} proved`,
-          "",
-          "",
-        ]);
-      }
-    }
-    out.push(table(["family", "cell", "solver", "p50 ms", "p99 ms", "placed", "hosts/LB", "hard viol."], rows));
-    out.push("", "Targets");
-    out.push(
-      table(
-        ["id", "target", "measured", "met"],
-        r.placement.targets.map((t) => [
-          t.id,
-          t.target,
-          t.measured,
-          t.met === true ? "yes" : t.met === false ? "NO" : t.met,
-        ]),
-      ),
-    );
-  }
+  if (r.placement) out.push("", placementReport(r.placement));
   if (r.provision) {
     const p = r.provision;
     const l = p.latency;
@@ -203,6 +160,7 @@ export function report(r: BenchResults): string {
     }
     out.push(`real OpenStack: ${p.openstack}`);
   }
+  if (r.api) out.push("", apiReport(r.api));
   return out.join("\n");
 }
 

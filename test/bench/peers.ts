@@ -355,6 +355,25 @@ export function exactPlacement(highs: Highs, spec: ClusterSpec, topology: Topolo
 }
 
 /**
+ * The placement problem with pack's objective (test/support/milp.ts `pack`): the least soft cost,
+ * then the fewest hosts. `objective` is the hosts, `cost` the soft cost.
+ */
+export function exactPack(
+  highs: Highs,
+  spec: ClusterSpec,
+  topology: Topology,
+  timeLimitS: number,
+): ExactResult & { cost?: number } {
+  const milp = encodeMilp(spec, topology, { pack: true });
+  const { sol, ms } = solveLp(highs, milp.lp, timeLimitS);
+  if (!sol) return { status: "error", ms };
+  const status = statusOf(sol.Status, sol.Status === "Time limit reached" && Number.isFinite(sol.ObjectiveValue));
+  if (status !== "optimal" && status !== "feasible") return { status, ms };
+  const { cost, hosts } = milp.split(sol.ObjectiveValue + milp.offset);
+  return { status, objective: hosts, cost, ms };
+}
+
+/**
  * Bin packing with conflicts (servers only, host anti-affinity): the fewest hosts. y_h orders
  * the hosts used (y_h ≥ y_{h+1}) to break the symmetry of identical hosts.
  */

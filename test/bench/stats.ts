@@ -16,6 +16,35 @@ export function timed<T>(fn: () => T): { value: T; ms: number } {
   return { value, ms: performance.now() - t0 };
 }
 
+/**
+ * Wall-clock and CPU time of `fn`. CPU time is the whole process's (user + system), so other work
+ * on the machine inflates it less than the wall clock. (No forced GC before: on V8 it throws away
+ * compiled code and makes the next run slower, not fairer.)
+ */
+export function measured<T>(fn: () => T): { value: T; ms: number; cpuMs: number } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = fn();
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { value, ms, cpuMs: (c.user + c.system) / 1000 };
+}
+
+/** The exponent k of the least-squares fit y = a · x^k (a line through the log-log points). */
+export function fitExponent(xs: number[], ys: number[]): number {
+  const pts = xs.flatMap((x, i) => (x > 0 && (ys[i] as number) > 0 ? [[Math.log(x), Math.log(ys[i] as number)]] : []));
+  if (pts.length < 2) return Number.NaN;
+  const mx = pts.reduce((a, p) => a + (p[0] as number), 0) / pts.length;
+  const my = pts.reduce((a, p) => a + (p[1] as number), 0) / pts.length;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of pts as [number, number][]) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den > 0 ? num / den : Number.NaN;
+}
+
 export const round = (x: number, digits = 3): number =>
   Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : x;
 

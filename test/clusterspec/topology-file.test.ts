@@ -139,17 +139,17 @@ describe("renderPlacementTree", () => {
     expect(r.placed).toBe(true);
     if (r.placed)
       expect(renderPlacementTree(s, topology, r.placement)).toMatchInlineSnapshot(`
-        "zone az1
-          rack r1
-            host az1-r1-h2  vcpus 4/16, ram 8192/65536 MB, disk 80/500 GB
-              web-1 (server, m1.large)
-              backend lvm@az1-r1-h2
-                data (volume, 100 GB)
-                logs (volume, 600 GB)
+        "zone az2
+          rack r2
+            host az2-r2-h1  vcpus 4/16, ram 8192/65536 MB, disk 80/500 GB
+              web-2 (server, m1.large)
         zone az3
-          rack r1
-            host az3-r1-h2  vcpus 4/16, ram 8192/65536 MB, disk 80/500 GB
-              web-2 (server, m1.large)"
+          rack r2
+            host az3-r2-h1  vcpus 4/16, ram 8192/65536 MB, disk 80/500 GB
+              web-1 (server, m1.large)
+              backend lvm@az3-r2-h1
+                data (volume, 100 GB)
+                logs (volume, 600 GB)"
       `);
   });
 });

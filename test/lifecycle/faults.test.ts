@@ -244,9 +244,12 @@ describe("verification", () => {
     expect(s1.members["kv-1"]?.id).toBe(s0.members["kv-1"]?.id);
     expect(s1.members["kv-2"]?.id).toBe(s0.members["kv-2"]?.id);
     expect(new Set(["kv-1", "kv-2", "kv-3"].map((n) => s1.members[n]?.host)).size).toBe(3);
-    expect(h.logs.filter((l) => l.startsWith("warn:"))).toEqual([
-      'warn: cluster "kv": rules broken on the cloud; recreating "kv-3": anti-affinity grouping "quorum" has more than 1 per host on the cloud ("kv-1", "kv-3")',
-    ]);
+    // Which member the faulty scheduler put kv-3 beside depends on where the engine placed them.
+    const warns = h.logs.filter((l) => l.startsWith("warn:"));
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toMatch(
+      /^warn: cluster "kv": rules broken on the cloud; recreating "kv-3": anti-affinity grouping "quorum" has more than 1 per host on the cloud \("kv-[12]", "kv-3"\)$/,
+    );
   });
 });
 

@@ -31,9 +31,16 @@ export interface Milp {
   decode(columns: Record<string, { Primal: number }>): Placement;
   /** Trivially infeasible (a member with no allowed location); the LP still encodes that. */
   hasEmptyMember: boolean;
+  /** The soft cost and (pack) hosts used from an objective value plus offset. */
+  split(total: number): { cost: number; hosts: number };
 }
 
-export function encodeMilp(spec: ClusterSpec, topology: Topology): Milp {
+/**
+ * `pack`: the objective becomes soft cost × (hosts + 1) + hosts used by servers, so the optimum is
+ * the least soft cost and, among those, the fewest hosts (the engine's `pack` order); `split`
+ * recovers both from the objective.
+ */
+export function encodeMilp(spec: ClusterSpec, topology: Topology, opts: { pack?: boolean } = {}): Milp {
   const hosts = [...topology.hosts].sort((a, b) => (a.name < b.name ? -1 : 1));
   const hostByName = new Map(hosts.map((h) => [h.name, h]));
   const locs: Loc[] = hosts.map((h) => ({ name: h.name, kind: "host", zone: h.zone, host: h.name, rack: h.rack }));
@@ -194,6 +201,28 @@ export function encodeMilp(spec: ClusterSpec, topology: Topology): Milp {
     }
   });
 
+  // pack: hosts used (y_h >= x_m_h for every server candidate), under the soft cost scaled above any host count.
+  const scale = opts.pack ? hosts.length + 1 : 1;
+  if (opts.pack) {
+    for (let i = 0; i < obj.length; i++) {
+      const [coef, v] = (obj[i] as string).split(" ") as [string, string];
+      obj[i] = `${Number(coef) * scale} ${v}`;
+    }
+    offset *= scale;
+    locs.forEach((l, li) => {
+      if (l.kind !== "host") return;
+      const y = `y_${li}`;
+      binaries.push(y);
+      obj.push(`1 ${y}`);
+      members.forEach((m, mi) => {
+        if (m.type === "server" && (cand[mi] as number[]).includes(li)) add([x(mi, li), `-1 ${y}`], "<=", 0);
+      });
+    });
+  }
+  const split = (total: number) => {
+    const t = Math.round(total);
+    return opts.pack ? { cost: Math.floor(t / scale), hosts: t % scale } : { cost: t, hosts: 0 };
+  };
   const fix = (t: string) => t.replace(/\+ -/g, "- ");
   const objective = obj.length > 0 ? fix(obj.join(" + ")) : "0 dummy";
   const lp = [
@@ -228,5 +257,5 @@ export function encodeMilp(spec: ClusterSpec, topology: Topology): Milp {
     });
     return out;
   };
-  return { lp, offset, decode, hasEmptyMember };
+  return { lp, offset, decode, hasEmptyMember, split };
 }
