@@ -1,7 +1,7 @@
 // The command as users run it: real files, exit codes and output. Most cases run the command
 // in-process through `run(argv, io)` (what the binary calls); the smoke tests at the end spawn the
 // built binary itself, so the wrapper, stdout/stderr and the process exit code are proven too.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -304,20 +304,8 @@ describe("apply, show, destroy on the simulated cloud kept in the current direct
   it("an unplaceable cluster exits 2 and creates nothing", async () => {
     const dir = mkdtempSync(path.join(work, "cluster-"));
     const spec = path.join(dir, "wide.json");
-    writeFileSync(
-      spec,
-      JSON.stringify({
-        name: "wide",
-        instances: Array.from({ length: 4 }, (_, i) => ({
-          name: `s${i}`,
-          type: "server",
-          spec: { imageRef: "debian-12", flavorRef: "m1.small" },
-        })),
-        groupings: [
-          { name: "apart", membersRef: ["s0", "s1", "s2", "s3"], spec: { rule: "anti-affinity", scope: "zone" } },
-        ],
-      }),
-    );
+    // Four servers apart by zone: unplaceable on the default three-zone simulated cloud.
+    copyFileSync(path.join(SPECS, "four-zones-apart.json"), spec);
     const r = await cli(["apply", spec], dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('cluster "wide" can\'t be placed');

@@ -2,10 +2,11 @@
 // that would change, destructive ones as warnings, the same lines `pulumi preview` shows; nothing
 // changed; exit codes as apply's. And what the command records to see user_data edits: a keyed
 // digest, never the data.
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO } from "../support/build";
 import { cli } from "../support/cli";
 import { projectSimState } from "../support/sim-state";
 
@@ -142,20 +143,8 @@ describe("apply --dry-run", () => {
     );
 
     const wide = path.join(dir, "wide.json");
-    writeFileSync(
-      wide,
-      JSON.stringify({
-        name: "wide",
-        instances: Array.from({ length: 4 }, (_, i) => ({
-          name: `s${i}`,
-          type: "server",
-          spec: { imageRef: "debian-12", flavorRef: "m1.small" },
-        })),
-        groupings: [
-          { name: "apart", membersRef: ["s0", "s1", "s2", "s3"], spec: { rule: "anti-affinity", scope: "zone" } },
-        ],
-      }),
-    );
+    // Four servers apart by zone: unplaceable on the default three-zone simulated cloud.
+    copyFileSync(path.join(REPO, "test/fixtures/specs/four-zones-apart.json"), wide);
     const unplaceable = await cli(["apply", wide, "--dry-run"], dir);
     expect(unplaceable.code).toBe(2);
     expect(unplaceable.stderr).toContain('cluster "wide" can\'t be placed');
