@@ -33,6 +33,8 @@ export interface ConformanceFixture {
   timeoutMs?: number;
 }
 
+const BUSY_VOLUME = ["creating", "attaching", "detaching", "extending", "deleting", "retyping"];
+
 /** Polls `get` until `done` holds; fails with the last value seen when the deadline passes. */
 async function waitFor<T>(
   what: string,
@@ -83,7 +85,7 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       waitFor(
         `volume ${id} to settle`,
         () => fx.backend.getVolume(id),
-        (v) => v !== undefined && !["creating", "attaching", "detaching", "extending", "deleting"].includes(v.status),
+        (v) => v !== undefined && !BUSY_VOLUME.includes(v.status),
         fx,
       ) as Promise<VolumeInfo>;
 
@@ -118,7 +120,13 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       }
       for (const id of made.servers) await fx.backend.deleteServer(id).catch(() => undefined);
       for (const id of made.volumes) {
-        await volumeSettled(id).catch(() => undefined);
+        // A volume a test already deleted is settled too (waiting for it to exist cost 10 s each).
+        await waitFor(
+          `volume ${id} to settle or be gone`,
+          () => fx.backend.getVolume(id),
+          (v) => v === undefined || !BUSY_VOLUME.includes(v.status),
+          fx,
+        ).catch(() => undefined);
         await fx.backend.deleteVolume(id).catch(() => undefined);
       }
       for (const id of made.groups) await fx.backend.deleteServerGroup(id).catch(() => undefined);
