@@ -249,6 +249,18 @@ export interface Backend {
   addSecurityGroup(serverId: string, group: string): Promise<void>;
   /** Removes a security group from the server's ports (removeSecurityGroup); not there is success. */
   removeSecurityGroup(serverId: string, group: string): Promise<void>;
+  /**
+   * Puts the server on a network (an id, as ServerCreate.networks): one new port there, listed after
+   * its others (Nova `POST /servers/{id}/os-interface` with `net_id`), plugged when this returns. A
+   * server already on the network is left as it is: success. The new port has the project's default
+   * security group only (Nova's), whatever the server's others have.
+   */
+  attachNetwork(serverId: string, network: string): Promise<void>;
+  /**
+   * Takes the server off a network: every port of it there (Nova `DELETE …/os-interface/{port_id}`),
+   * gone when this returns. Not on it (or no such server) is success.
+   */
+  detachNetwork(serverId: string, network: string): Promise<void>;
 
   createVolume(req: VolumeCreate): Promise<VolumeInfo>;
   getVolume(id: string): Promise<VolumeInfo | undefined>;

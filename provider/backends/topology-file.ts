@@ -55,6 +55,8 @@ export class TopologyFileBackend implements Backend {
   updateServerMetadata = () => this.readOnly();
   addSecurityGroup = () => this.readOnly();
   removeSecurityGroup = () => this.readOnly();
+  attachNetwork = () => this.readOnly();
+  detachNetwork = () => this.readOnly();
   createVolume = () => this.readOnly();
   extendVolume = () => this.readOnly();
   retypeVolume = () => this.readOnly();

@@ -76,13 +76,14 @@ export function baseline(
     else if (isBroken(s.status))
       deleteServers.push({ member: name, id: s.id, reason: `it is in ERROR${s.fault ? ` (${s.fault})` : ""}` });
     else {
-      // Networks can't change in place here: the server is made again on the new ones.
+      // Networks change in place where Nova can (os-interface); else the server is made again on the new ones.
       const nets = history.networksChange(m);
-      if (nets) {
+      const edit = nets && networkEdit(nets.from, m.networks, history.pending(m.name, "networks"));
+      if (nets && edit && "replace" in edit) {
         deleteServers.push({
           member: name,
           id: s.id,
-          reason: `its networks change from ${networkList(nets.from)} to ${networkList(m.networks)}`,
+          reason: `its networks change from ${networkList(nets.from)} to ${networkList(m.networks)}: ${edit.replace}`,
           field: "networks",
         });
         continue;
@@ -130,6 +131,33 @@ function volumeProblem(head: string, m: VolumeMember, v: VolumeInfo): string | u
   return undefined;
 }
 
+/**
+ * A kept server's networks from the previous spec's (`from`) to `to`, in place: detach the dropped ones,
+ * attach the new ones (Nova lists an attached port last, so they must come after the kept ones). Where
+ * that can't give `to`, why: the server is replaced. An edit a failed update left pending attaches every
+ * network again (a network already there is left as it is); the action then checks nothing else is left.
+ */
+export function networkEdit(
+  from: readonly string[] | undefined,
+  to: readonly string[] | undefined,
+  pending: boolean,
+): { attach: string[]; detach: string[] } | { replace: string } {
+  // Nova boots a server that names no network on the cloud's default ("auto", or the config's): not known by id here.
+  if (!from || from.length === 0 || !to || to.length === 0) {
+    return { replace: "only networks the spec names change in place" };
+  }
+  if (new Set(from).size !== from.length || new Set(to).size !== to.length) {
+    return { replace: "a network named twice can't be detached alone" };
+  }
+  const detach = from.filter((n) => !to.includes(n));
+  const attach = to.filter((n) => !from.includes(n));
+  const order = [...from.filter((n) => to.includes(n)), ...attach];
+  if (order.some((n, i) => n !== to[i])) {
+    return { replace: "their order changes, and Nova puts an attached network last" };
+  }
+  return { attach: pending ? [...to] : attach, detach };
+}
+
 function networkList(nets: readonly string[] | undefined): string {
   return nets === undefined ? "the cloud's default" : nets.length === 0 ? "none" : `[${nets.map(quote).join(", ")}]`;
 }
@@ -152,9 +180,20 @@ export interface ChangeSet extends Baseline {
   /** Volume type changes (Cinder retype). */
   retypes: { member: string; id: string; from: string | undefined; to: string }[];
   securityGroups: { member: string; id: string; add: string[]; remove: string[] }[];
+  /** Networks of kept servers changed in place (Nova os-interface): detached, then attached. */
+  networks: NetworkChange[];
   metadata: ({ member: string; type: "server" | "volume"; id: string } & MetadataEdit)[];
   /** Volume member -> server member, attached after everything is made. */
   attaches: { volume: string; server: string }[];
+}
+
+export interface NetworkChange {
+  member: string;
+  id: string;
+  from: string[];
+  to: string[];
+  attach: string[];
+  detach: string[];
 }
 
 export interface Rebuild {
@@ -207,6 +246,7 @@ export function changes(
   const extendsList: ChangeSet["extends"] = [];
   const retypes: ChangeSet["retypes"] = [];
   const securityGroups: ChangeSet["securityGroups"] = [];
+  const networks: NetworkChange[] = [];
   const metadata: ChangeSet["metadata"] = [];
   for (const m of sortedMembers(spec)) {
     if (m.type === "server") {
@@ -227,6 +267,11 @@ export function changes(
           ...(edits.keyName ? { keyName: edits.keyName } : {}),
           ...(edits.userData ? { userData: edits.userData } : {}),
         });
+      }
+      const nets = history.networksChange(m);
+      const net = nets && networkEdit(nets.from, m.networks, history.pending(m.name, "networks"));
+      if (net && "attach" in net && net.attach.length + net.detach.length > 0) {
+        networks.push({ member: m.name, id: s.id, from: [...(nets?.from ?? [])], to: [...(m.networks ?? [])], ...net });
       }
       if (edits.securityGroups) securityGroups.push({ member: m.name, id: s.id, ...edits.securityGroups });
       if (edits.metadata) metadata.push({ member: m.name, type: "server", id: s.id, ...edits.metadata });
@@ -311,6 +356,7 @@ export function changes(
     extends: extendsList,
     retypes,
     securityGroups,
+    networks,
     metadata,
     attaches,
   };

@@ -1,11 +1,11 @@
 // The in-place edits of kept members, each one backend action and the check that it took: rebuild
-// (a new image, key or user data), security groups, metadata, retype. Every one reads the member back
+// (a new image, key or user data), networks, security groups, metadata, retype. Every one reads the member back
 // and fails, naming what the cloud shows, when the edit didn't take: verified, never assumed.
 import type { RebuildOptions, ServerInfo, VolumeInfo } from "../backends/backend";
 import type { ServerMember } from "../model/cluster";
 import { quote } from "../model/text";
 import { waitServer, waitVolume } from "./actions";
-import type { ChangeSet, Rebuild } from "./changes";
+import type { ChangeSet, NetworkChange, Rebuild } from "./changes";
 import { type Ctx, completed, type Run } from "./context";
 import { clusterPrefix } from "./errors";
 import { looksLikeId } from "./inputs";
@@ -37,14 +37,14 @@ export async function rebuild(ctx: Ctx, run: Run, r: Rebuild): Promise<void> {
   const goal = [
     "ACTIVE",
     ...(r.image ? [`with image "${r.to}"`] : []),
-    ...(r.keyName ? [`key_name ${r.keyName.to === null ? "none" : quote(r.keyName.to)}`] : []),
+    ...(r.keyName ? [`keyName ${r.keyName.to === null ? "none" : quote(r.keyName.to)}`] : []),
   ].join(" ");
   const machine = until(
     SERVER_ACTIVE,
     (s) => imageOk(s) && keyOk(s),
     goal,
     (s) =>
-      `image "${s.imageRef}"${s.keyName !== undefined ? `, key_name ${s.keyName === null ? "none" : quote(s.keyName)}` : ""}`,
+      `image "${s.imageRef}"${s.keyName !== undefined ? `, keyName ${s.keyName === null ? "none" : quote(s.keyName)}` : ""}`,
     (s) => r.image && from !== undefined && sameImage(s.imageRef, from),
   );
   const s = await waitServer(ctx, r.id, what, machine, ctx.timeouts.serverMs, run.abort.signal, run.p.spec.name);
@@ -54,10 +54,49 @@ export async function rebuild(ctx: Ctx, run: Run, r: Rebuild): Promise<void> {
   if (r.userData) completed(run, r.member, "user_data");
   const did = [
     ...(r.image ? [`image "${r.to}"`] : []),
-    ...(r.keyName ? [`key_name ${r.keyName.to === null ? "none" : quote(r.keyName.to)}`] : []),
-    ...(r.userData ? [r.userData === "removed" ? "no user_data" : "the new user_data"] : []),
+    ...(r.keyName ? [`keyName ${r.keyName.to === null ? "none" : quote(r.keyName.to)}`] : []),
+    ...(r.userData ? [r.userData === "removed" ? "no userData" : "the new userData"] : []),
   ];
   ctx.log("info", `${head}rebuilt ${what} with ${did.join(", ")}`);
+}
+
+/**
+ * Changes a kept server's networks in place: detaches the dropped ones, then attaches the new ones (a
+ * port each, listed last), then counts its ports. Detaches first: an attach is what fails (no such
+ * network, no address left), and the retry of a pending edit attaches again but can't tell which
+ * network it was to detach (the spec then looks unchanged: Pulumi records a failed update's inputs).
+ */
+export async function changeNetworks(ctx: Ctx, run: Run, n: NetworkChange): Promise<void> {
+  const what = `server "${n.member}"`;
+  for (const network of n.detach) await ctx.ops.detachNetwork(n.id, network);
+  for (const network of n.attach) await ctx.ops.attachNetwork(n.id, network);
+  const member = run.p.spec.members.find((m): m is ServerMember => m.type === "server" && m.name === n.member);
+  const groups = [...new Set(member?.securityGroups ?? ["default"])];
+  if (n.attach.length > 0 && groups.some((g) => g !== "default")) {
+    // A new port has the project's default group only, and Nova adds a group to every port or fails on
+    // one that has it: each named group comes off, then goes on every port.
+    for (const g of groups.filter((x) => x !== "default")) {
+      await ctx.ops.removeSecurityGroup(n.id, g);
+      await ctx.ops.addSecurityGroup(n.id, g);
+    }
+    if (!groups.includes("default")) await ctx.ops.removeSecurityGroup(n.id, "default");
+  }
+  const s = await ctx.ops.getServer(n.id);
+  if (!s) throw new Error(`${what} disappeared while its networks changed`);
+  const ports = s.ports ?? (await ctx.ops.serverPorts(n.id));
+  // One port per network named: more is a network not detached (or one added by hand), fewer one not attached.
+  if (ports !== undefined && ports.length !== n.to.length) {
+    const shown = Object.keys(s.addresses ?? {});
+    throw new Error(
+      `${what}: the networks did not change as asked: it has ${ports.length} port(s)${shown.length > 0 ? ` (on ${shown.map(quote).join(", ")})` : ""}, the spec names ${n.to.length} network(s) (${n.to.map(quote).join(", ")}); hint: detach the others by hand (openstack server remove network), or name them in networks`,
+    );
+  }
+  run.servers.set(n.member, ports !== undefined ? { ...s, ports } : s);
+  completed(run, n.member, "networks");
+  ctx.log(
+    "info",
+    `${clusterPrefix(run.p.spec.name)}${what}: networks ${[...n.attach.map((x) => `+${quote(x)}`), ...n.detach.map((x) => `-${quote(x)}`)].join(" ")}`,
+  );
 }
 
 /** Adds and removes a kept server's security groups, then reads them back. */

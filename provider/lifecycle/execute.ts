@@ -1,16 +1,17 @@
 // The back half of every apply: make it so, in eight phases. Detach -> delete -> server groups ->
-// in-place edits -> create -> attach -> verify (repair once) -> drop unused groups. The in-place
-// edits of one member run in order (server: resize, rebuild, security groups, metadata; volume:
-// extend, retype, metadata), members side by side; each edit reads its member back (edit-actions.ts).
-import { TAG_CLUSTER, TAG_GROUPING } from "../backends/backend";
+// in-place edits -> create (attaching the volumes it makes) -> other attachments -> verify (repair
+// once) -> drop unused groups. The in-place edits of one member run in order (server: resize,
+// rebuild, networks, security groups, metadata; volume: extend, retype, metadata), members side by
+// side; each edit reads its member back (edit-actions.ts).
+import { type ServerInfo, TAG_CLUSTER, TAG_GROUPING } from "../backends/backend";
 import type { Member } from "../model/cluster";
 import type { ClusterState } from "../model/state";
 import { cmp } from "../model/text";
-import { attach, createMember, type Deferred, deferred, detach, extend, resize } from "./actions";
+import { type Awaited, attach, createMember, deferred, detach, extend, resize } from "./actions";
 import { withPorts } from "./addresses";
 import type { ChangeSet } from "./changes";
 import { type Ctx, emptyLedger, PhaseError, phase, type Run } from "./context";
-import { changeMetadata, changeSecurityGroups, rebuild, retype } from "./edit-actions";
+import { changeMetadata, changeNetworks, changeSecurityGroups, rebuild, retype } from "./edit-actions";
 import { clusterPrefix } from "./errors";
 import { finalState, maxOf } from "./state-builders";
 import { deleteObjects } from "./teardown";
@@ -25,6 +26,7 @@ export async function execute(ctx: Ctx, run: Run): Promise<ClusterState> {
   for (const note of p.notes) ctx.log("warn", note);
 
   // 1. Undo attachments that no longer hold.
+  ctx.progress?.begin("detaching");
   await phase(run, c.detaches, (d) =>
     detach(ctx, d.serverId, d.volumeId, `volume "${d.volume}"`, run.abort, p.spec.name),
   );
@@ -55,52 +57,79 @@ export async function execute(ctx: Ctx, run: Run): Promise<ClusterState> {
   const add = (member: string, f: () => Promise<void>) => inPlace.set(member, [...(inPlace.get(member) ?? []), f]);
   for (const r of c.resizes) add(r.member, () => resize(ctx, run, r.member, r.id, r.to));
   for (const r of c.rebuilds) add(r.member, () => rebuild(ctx, run, r));
+  for (const n of c.networks) add(n.member, () => changeNetworks(ctx, run, n));
   for (const g of c.securityGroups) add(g.member, () => changeSecurityGroups(ctx, run, g));
   for (const e of c.extends) add(e.member, () => extend(ctx, run, e.member, e.id, e.to));
   for (const r of c.retypes) add(r.member, () => retype(ctx, run, r));
   for (const md of c.metadata) add(md.member, () => changeMetadata(ctx, run, md));
+  ctx.progress?.begin("updating", inPlace.size);
   await phase(
     run,
     [...inPlace].sort((a, b) => cmp(a[0], b[0])),
     async ([, fs]) => {
       for (const f of fs) await f();
+      ctx.progress?.advance();
     },
   );
-  // 5. Create members, servers and volumes together.
-  const toCreate = [...c.create.keys()].sort(cmp);
+  // 5. Create members, servers and volumes together, and attach each new volume as soon as it and its
+  // server are ready. A volume waits for its server's host when a hint needs it (set during BUILD,
+  // well before ACTIVE), so the servers volumes wait for start first.
   const members = new Map(p.spec.members.map((m) => [m.name, m]));
-  const ids = new Map<string, Deferred<string>>(toCreate.map((n) => [n, deferred<string>()]));
-  // Servers' ids once ACTIVE: Cinder's local_to_instance reads the server's host, unset while it builds.
-  const active = new Map<string, Deferred<string>>(toCreate.map((n) => [n, deferred<string>()]));
-  // A member that never gets made (another one failed first) releases whoever waits on its id.
+  const awaitedServers = new Set(
+    p.spec.members.flatMap((m) => (m.type === "volume" && m.attachTo ? [m.attachTo] : [])),
+  );
+  const toCreate = [...c.create.keys()].sort(
+    (a, b) => Number(awaitedServers.has(b)) - Number(awaitedServers.has(a)) || cmp(a, b),
+  );
+  const awaited: Awaited = {
+    ids: new Map(toCreate.map((n) => [n, deferred<string>()])),
+    placed: new Map(toCreate.map((n) => [n, deferred<ServerInfo>()])),
+    active: new Map(toCreate.map((n) => [n, deferred<string>()])),
+  };
+  const all = () => [...awaited.ids.values(), ...awaited.placed.values(), ...awaited.active.values()];
+  // A member that never gets made (another one failed first) releases whoever waits on it.
   run.abort.signal.addEventListener("abort", () => {
-    for (const d of [...ids.values(), ...active.values()]) d.reject(new Error("stopped"));
+    for (const d of all()) d.reject(new Error("stopped"));
   });
+  const attachOf = new Map(c.attaches.filter((a) => c.create.has(a.volume)).map((a) => [a.volume, a]));
   const after = bootOrder(run, toCreate);
   let done = 0;
   const progressStep = Math.max(1, Math.ceil(toCreate.length / 5));
+  ctx.progress?.begin("creating", toCreate.length);
   await phase(run, toCreate, async (name) => {
     const m = members.get(name) as Member;
     try {
       const previous = after.get(name);
       if (previous !== undefined) {
-        await active.get(previous)?.promise.catch(() => undefined);
+        await awaited.active.get(previous)?.promise.catch(() => undefined);
         if (run.abort.signal.aborted) throw new WaitError("aborted", "skipped");
       }
-      await createMember(ctx, run, m, ids, active);
+      await createMember(ctx, run, m, awaited);
     } finally {
-      ids.get(name)?.reject(new Error(`"${name}" was not created`));
-      active.get(name)?.reject(new Error(`"${name}" was not created`));
+      const notMade = new Error(`"${name}" was not created`);
+      for (const d of [awaited.ids, awaited.placed, awaited.active]) d.get(name)?.reject(notMade);
     }
     done++;
+    ctx.progress?.advance();
     // About five progress lines per create, and always the last one.
     if (done === toCreate.length || done % progressStep === 0) {
       ctx.log("info", `${head}created ${done}/${toCreate.length} members`);
     }
+    const a = attachOf.get(name);
+    if (a === undefined) return;
+    await awaited.active.get(a.server)?.promise.catch(() => undefined);
+    if (run.abort.signal.aborted) throw new WaitError("aborted", "skipped");
+    await attach(ctx, run, a.volume, a.server);
   });
-  // 6. Attachments.
-  await phase(run, c.attaches, (a) => attach(ctx, run, a.volume, a.server));
+  // 6. The other attachments (of volumes kept or adopted).
+  ctx.progress?.begin("attaching");
+  await phase(
+    run,
+    c.attaches.filter((a) => !attachOf.has(a.volume)),
+    (a) => attach(ctx, run, a.volume, a.server),
+  );
   // 7. Verify the rules held on the cloud; repair once.
+  ctx.progress?.begin("verifying");
   const verified = await verifyAndRepair(ctx, run);
   // 8. Server groups nobody needs any more.
   await phase(run, c.deleteGroups, (g) => ctx.ops.deleteServerGroup(g.id));

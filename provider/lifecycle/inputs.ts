@@ -9,7 +9,8 @@
 // | user_data       | the previous spec (Nova hides it) | rebuild (Nova 2.57): the root disk is wiped        |
 // | security_groups | the previous spec                 | addSecurityGroup / removeSecurityGroup, in place   |
 // | metadata        | the cloud, keys of the previous   | set / delete keys, in place                        |
-// | networks        | the previous spec                 | the server is replaced (deleted, created again)    |
+// | networks        | the previous spec                 | attach/detach in place (Nova os-interface), else   |
+// |                 |                                   | the server is replaced: see changes.ts networkEdit |
 // | volume_type     | the cloud (or the applied type)   | Cinder retype (migrating on demand), in place      |
 //
 // Security groups compare with the previous spec, not the cloud: Nova shows them by name while a spec
@@ -191,7 +192,7 @@ export function serverEdits(
       // No port takes groups: going back to the default is moot, anything else can't be done.
       if (add.length > 0 && !sameList(to, DEFAULT_GROUPS)) {
         problems.push(
-          `${clusterHeadText}server ${quote(m.name)} can't change its security_groups to ${listQuoted(to)}: it has no network port that takes security groups (no network, or port security off); hint: give it networks, or keep its security_groups as they were`,
+          `${clusterHeadText}server ${quote(m.name)} can't change its securityGroups to ${listQuoted(to)}: it has no network port that takes security groups (no network, or port security off); hint: give it networks, or keep its securityGroups as they were`,
         );
       }
     } else if (add.length > 0 || remove.length > 0) {

@@ -1,5 +1,6 @@
-// The backend as the controller calls it: every call goes through one concurrency limit, and
-// idempotent calls (reads, deletes, attach/detach) are retried when the backend says a retry may
+// The backend as the controller calls it: every call goes through one concurrency limit (changes
+// before reads when calls queue: a create that waits delays its whole chain, a poll that waits
+// doesn't), and idempotent calls (reads, deletes, attach/detach) are retried when the backend says a retry may
 // succeed. Creates, resizes, rebuilds and extends are never retried blindly: a failed create is
 // handled by rollback, and a later apply adopts whatever did get made.
 //
@@ -11,8 +12,6 @@
 //   place its transient errors are retried, as the HTTP client is for OpenStack's;
 // - OpenStack failures the HTTP client won't resend because a POST may have reached the server (a 500
 //   or a reset on an attach), where Ops knows the call is idempotent.
-import pLimit = require("p-limit");
-
 import {
   type Backend,
   BackendError,
@@ -36,20 +35,46 @@ function retriedBelow(e: BackendError): boolean {
   return (e as { retryHandled?: unknown }).retryHandled === true;
 }
 
+/** At most `max` calls in flight; of the calls waiting for a slot, changes go before reads. */
+class Slots {
+  private inFlight = 0;
+  private readonly waiting = { change: [] as (() => void)[], read: [] as (() => void)[] };
+  constructor(private readonly max: number) {}
+
+  async run<T>(fn: () => Promise<T>, read: boolean): Promise<T> {
+    if (this.inFlight < this.max) this.inFlight++;
+    // Handed the slot of a call that ended (next()).
+    else await new Promise<void>((resolve) => this.waiting[read ? "read" : "change"].push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.change.shift() ?? this.waiting.read.shift();
+      if (next) next();
+      else this.inFlight--;
+    }
+  }
+}
+
 export class Ops {
-  private readonly limit: pLimit.Limit;
+  private readonly slots: Slots;
+  /**
+   * What a create just returned, for the poll that follows it in the same turn of the event loop:
+   * that read can't show anything newer (OpenStack's create has just read the server itself).
+   */
+  private readonly justMade = new Map<string, ServerInfo | VolumeInfo>();
+
   constructor(
     readonly backend: Backend,
     concurrency: number,
   ) {
-    this.limit = pLimit(Math.max(1, concurrency));
+    this.slots = new Slots(Math.max(1, concurrency));
   }
 
-  private async run<T>(fn: () => Promise<T>, idempotent: boolean): Promise<T> {
+  private async run<T>(fn: () => Promise<T>, idempotent: boolean, read = false): Promise<T> {
     let delay = Math.max(1, this.backend.pollIntervalMs);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.limit(fn);
+        return await this.slots.run(fn, read);
       } catch (e) {
         if (!idempotent || attempt >= ATTEMPTS || !(e instanceof BackendError) || !e.retryable) throw e;
         if (retriedBelow(e)) throw e;
@@ -59,29 +84,42 @@ export class Ops {
     }
   }
 
+  private made<T extends ServerInfo | VolumeInfo>(info: T): T {
+    if (this.justMade.size === 0) setImmediate(() => this.justMade.clear());
+    this.justMade.set(info.id, structuredClone(info));
+    return info;
+  }
+
+  private fresh<T extends ServerInfo | VolumeInfo>(id: string): Promise<T> | undefined {
+    const info = this.justMade.get(id);
+    if (info === undefined) return undefined;
+    this.justMade.delete(id);
+    return Promise.resolve(info as T);
+  }
+
   discover() {
-    return this.run(() => this.backend.discover(), true);
+    return this.run(() => this.backend.discover(), true, true);
   }
   createServerGroup(req: ServerGroupCreate): Promise<ServerGroupInfo> {
     return this.run(() => this.backend.createServerGroup(req), false);
   }
   getServerGroup(id: string): Promise<ServerGroupInfo | undefined> {
-    return this.run(() => this.backend.getServerGroup(id), true);
+    return this.run(() => this.backend.getServerGroup(id), true, true);
   }
   findServerGroups(tags: Record<string, string>): Promise<ServerGroupInfo[]> {
-    return this.run(() => this.backend.findServerGroups(tags), true);
+    return this.run(() => this.backend.findServerGroups(tags), true, true);
   }
   deleteServerGroup(id: string): Promise<void> {
     return this.run(() => this.backend.deleteServerGroup(id), true);
   }
-  createServer(req: ServerCreate): Promise<ServerInfo> {
-    return this.run(() => this.backend.createServer(req), false);
+  async createServer(req: ServerCreate): Promise<ServerInfo> {
+    return this.made(await this.run(() => this.backend.createServer(req), false));
   }
   getServer(id: string): Promise<ServerInfo | undefined> {
-    return this.run(() => this.backend.getServer(id), true);
+    return this.fresh<ServerInfo>(id) ?? this.run(() => this.backend.getServer(id), true, true);
   }
   findServers(tags: Record<string, string>): Promise<ServerInfo[]> {
-    return this.run(() => this.backend.findServers(tags), true);
+    return this.run(() => this.backend.findServers(tags), true, true);
   }
   deleteServer(id: string): Promise<void> {
     return this.run(() => this.backend.deleteServer(id), true);
@@ -102,20 +140,27 @@ export class Ops {
   removeSecurityGroup(serverId: string, group: string): Promise<void> {
     return this.run(() => this.backend.removeSecurityGroup(serverId, group), true);
   }
+  // A server already on (or off) the network is success: a retry finds it made.
+  attachNetwork(serverId: string, network: string): Promise<void> {
+    return this.run(() => this.backend.attachNetwork(serverId, network), true);
+  }
+  detachNetwork(serverId: string, network: string): Promise<void> {
+    return this.run(() => this.backend.detachNetwork(serverId, network), true);
+  }
   retypeVolume(id: string, volumeType: string): Promise<void> {
     return this.run(() => this.backend.retypeVolume(id, volumeType), false);
   }
   updateVolumeMetadata(id: string, set: Record<string, string>, remove: string[]): Promise<void> {
     return this.run(() => this.backend.updateVolumeMetadata(id, set, remove), true);
   }
-  createVolume(req: VolumeCreate): Promise<VolumeInfo> {
-    return this.run(() => this.backend.createVolume(req), false);
+  async createVolume(req: VolumeCreate): Promise<VolumeInfo> {
+    return this.made(await this.run(() => this.backend.createVolume(req), false));
   }
   getVolume(id: string): Promise<VolumeInfo | undefined> {
-    return this.run(() => this.backend.getVolume(id), true);
+    return this.fresh<VolumeInfo>(id) ?? this.run(() => this.backend.getVolume(id), true, true);
   }
   findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]> {
-    return this.run(() => this.backend.findVolumes(tags), true);
+    return this.run(() => this.backend.findVolumes(tags), true, true);
   }
   extendVolume(id: string, sizeGb: number): Promise<void> {
     return this.run(() => this.backend.extendVolume(id, sizeGb), false);
@@ -132,6 +177,6 @@ export class Ops {
   /** A server's port ids where the backend reads them apart (Backend.serverPorts); undefined: it doesn't. */
   serverPorts(serverId: string): Promise<string[] | undefined> {
     const read = this.backend.serverPorts?.bind(this.backend);
-    return read ? this.run(() => read(serverId), true) : Promise.resolve(undefined);
+    return read ? this.run(() => read(serverId), true, true) : Promise.resolve(undefined);
   }
 }

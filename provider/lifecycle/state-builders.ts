@@ -83,6 +83,7 @@ export function unfinishedEdits(run: Run): Unfinished {
     if (r.keyName) add(r.member, "key_name");
     if (r.userData) add(r.member, "user_data");
   }
+  for (const n of c.networks) add(n.member, "networks");
   for (const g of c.securityGroups) add(g.member, "security_groups");
   for (const md of c.metadata) add(md.member, "metadata", md.remove);
   for (const e of c.extends) add(e.member, "size");

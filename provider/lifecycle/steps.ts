@@ -1,7 +1,7 @@
 // What an apply would do, as the user reads it: the ordered steps of a change set (describeSteps), and
 // one line per member that changes (memberLines), the steps that destroy data marked. `pulumi preview`
 // shows the lines under the resource, the command's `plan` and `apply --dry-run` print them. Pure; no
-// line ever holds user data (a changed user_data reads "user_data changed") or a credential.
+// line ever holds user data (a changed userData reads "userData changed") or a credential.
 import type { ClusterSpec, MemberType } from "../model/cluster";
 import type { Placement } from "../model/placement";
 import { cmp, quote } from "../model/text";
@@ -19,6 +19,7 @@ export type StepKind =
   | "rebuild"
   | "extend"
   | "retype"
+  | "networks"
   | "security-groups"
   | "metadata"
   | "delete-server"
@@ -106,13 +107,25 @@ export function describeSteps(spec: ClusterSpec, c: ChangeSet, placement: Placem
       destructive: WIPED,
     });
   }
+  for (const n of c.networks) {
+    // In the order they are made (edit-actions.ts changeNetworks).
+    const what = [...n.detach.map((x) => `detach ${quote(x)}`), ...n.attach.map((x) => `attach ${quote(x)}`)].join(
+      ", ",
+    );
+    steps.push({
+      kind: "networks",
+      ...on(n.member, "server"),
+      detail: `change the networks of server "${n.member}" in place: ${what}`,
+      change: `networks: ${what}`,
+    });
+  }
   for (const g of c.securityGroups) {
     const what = [...g.add.map((x) => `add ${quote(x)}`), ...g.remove.map((x) => `remove ${quote(x)}`)].join(", ");
     steps.push({
       kind: "security-groups",
       ...on(g.member, "server"),
       detail: `change the security groups of server "${g.member}": ${what}`,
-      change: `security_groups: ${what}`,
+      change: `securityGroups: ${what}`,
     });
   }
   for (const e of c.extends) {
@@ -197,12 +210,12 @@ function isBrokenReason(reason: string): boolean {
   return reason.startsWith("it is in ERROR") || reason.startsWith("it is in error");
 }
 
-/** `image "a" → "b"`, `key_name "a" → "b"`, `user_data changed`: never the user data itself. */
+/** `image "a" → "b"`, `keyName "a" → "b"`, `userData changed`: never the user data itself (the SDK's names). */
 function rebuildChanges(r: Rebuild): string[] {
   const out: string[] = [];
   if (r.image) out.push(`image ${quote(r.from)} → ${quote(r.to)}`);
-  if (r.keyName) out.push(`key_name ${keyText(r.keyName.from)} → ${keyText(r.keyName.to)}`);
-  if (r.userData) out.push(r.userData === "removed" ? "user_data removed" : "user_data changed");
+  if (r.keyName) out.push(`keyName ${keyText(r.keyName.from)} → ${keyText(r.keyName.to)}`);
+  if (r.userData) out.push(r.userData === "removed" ? "userData removed" : "userData changed");
   return out;
 }
 
@@ -245,7 +258,7 @@ export interface MemberLine {
 
 /**
  * One line per member that changes, sorted by member: `cluster "shop": server "db-1": rebuild (root
- * disk is wiped): key_name "a" → "b"; metadata: set "role" = "db"`.
+ * disk is wiped): keyName "a" → "b"; metadata: set "role" = "db"`.
  */
 export function memberLines(clusterName: string, steps: readonly Step[]): MemberLine[] {
   const byMember = new Map<string, Step[]>();

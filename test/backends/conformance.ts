@@ -28,6 +28,11 @@ export interface ConformanceFixture {
   securityGroup?: string;
   /** Two volume types; without them the retype test says it cannot run. */
   volumeTypes?: [string, string];
+  /**
+   * Two networks (ids) a server can be on: it boots on the first, the second is attached and the first
+   * detached; without them the network test says it cannot run.
+   */
+  networks?: [string, string];
   cleanup(): Promise<void>;
   pollMs?: number;
   timeoutMs?: number;
@@ -370,6 +375,52 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       await fx.backend.removeSecurityGroup(s.id, "default"); // not there: success
       expect((await fx.backend.getServer(s.id))?.securityGroups).toEqual([group]);
       await removeServer(s.id);
+    });
+
+    it("attaches a server to a network and detaches it, each twice without error", async (ctx) => {
+      if (fx.networks === undefined) {
+        console.warn(`backend conformance: ${name}: the fixture has no networks; attach/detach is NOT checked`);
+        ctx.skip("the fixture has no networks");
+      }
+      const [n1, n2] = fx.networks as [string, string];
+      const created = await fx.backend.createServer({
+        name: `${cluster}-wired`,
+        imageRef: fx.imageRef,
+        flavorRef: fx.flavorRef,
+        zone: fx.zone,
+        networks: [n1],
+        metadata: tags("wired"),
+      });
+      made.servers.push(created.id);
+      const s = await active(created.id);
+      expect(s.status).toBe("ACTIVE");
+      // Ports in no promised order (Nova lists them as Neutron does); addresses by network, in the server's order.
+      const portsOf = async (id: string) => (await fx.backend.getServer(id))?.ports ?? fx.backend.serverPorts?.(id);
+      const addressesOf = async (id: string) => (await fx.backend.getServer(id))?.addresses ?? {};
+      const first = (await portsOf(s.id)) ?? [];
+      expect(first).toHaveLength(1);
+      const [boot] = Object.keys(await addressesOf(s.id));
+      expect(boot).toBeDefined();
+
+      await fx.backend.attachNetwork(s.id, n2);
+      await fx.backend.attachNetwork(s.id, n2); // already on it: success, no second port there
+      const both = (await portsOf(s.id)) ?? [];
+      expect(both).toHaveLength(2);
+      expect(both).toContain(first[0]);
+      const addresses = await addressesOf(s.id);
+      expect(Object.keys(addresses)).toHaveLength(2);
+      expect(Object.keys(addresses)[0]).toBe(boot); // the attached network comes last
+      for (const net of Object.values(addresses)) expect(net.fixed).toHaveLength(1);
+
+      await fx.backend.detachNetwork(s.id, n1);
+      await fx.backend.detachNetwork(s.id, n1); // not on it: success
+      expect(await portsOf(s.id)).toEqual(both.filter((p) => p !== first[0]));
+      const left = Object.keys(await addressesOf(s.id));
+      expect(left).toHaveLength(1);
+      expect(left).not.toContain(boot);
+      expect((await fx.backend.getServer(s.id))?.status).toBe("ACTIVE");
+      await removeServer(s.id);
+      await fx.backend.detachNetwork(s.id, n2); // no such server: success
     });
 
     it("retypes a volume in place and refuses a retype to its own type", async (ctx) => {

@@ -43,10 +43,11 @@ for (const view of ["admin", "tenant"] as const) {
       biggerFlavorRef: "m1.medium",
       hugeFlavorRef: "x.huge",
       zone: "az2",
-      // The simulated cloud keeps no keypairs or Neutron groups: any name is accepted.
+      // The simulated cloud keeps no keypairs, Neutron networks or groups: any name is accepted.
       keyNames: ["key-1", "key-2"],
       securityGroup: "web",
       volumeTypes: ["hdd", "ssd"],
+      networks: ["net-a", "net-b"],
       cleanup: () => SimulatedCloud.destroyDir(dir),
     };
   });
@@ -339,6 +340,24 @@ describe("simulated cloud: scheduling like Nova", () => {
     expect(misfit.fault).toMatchInlineSnapshot(
       `"No valid backend was found. Backend "lvm@a1" does not serve zone "b"."`,
     );
+  });
+
+  it("takes a local_to_instance hint once the server has a host, building or not, like Cinder's InstanceLocalityFilter", async () => {
+    const { cloud, clock } = await openSmall();
+    const building = await cloud.createServer(srv("building", { host: "a2" }));
+    expect(building).toMatchObject({ status: "BUILD", host: "a2" });
+    const local = await cloud.createVolume({ name: "local", sizeGb: 5, localToServer: building.id, metadata: {} });
+    expect(local.backend).toBe("lvm@a2");
+    // No host found: the filter compares every backend's host with none, and no backend passes.
+    const homeless = await cloud.createServer(srv("homeless", { flavorRef: "huge" }));
+    expect(homeless.status).toBe("ERROR");
+    const orphan = await cloud.createVolume({ name: "orphan", sizeGb: 5, localToServer: homeless.id, metadata: {} });
+    expect(orphan).toMatchObject({
+      status: "error",
+      fault: "No valid backend was found. No weighed backends available.",
+    });
+    clock.advance();
+    expect((await cloud.getServer(building.id))?.status).toBe("ACTIVE");
   });
 });
 

@@ -90,7 +90,7 @@ describe("each input edit of a built cluster is made, and nothing else", () => {
     const ids = await byMember(h);
     const r = await edit(h, state, before, cluster(only("web-2", { keyName: "k2" })));
     expect(r.lines).toEqual([
-      'warn: cluster "shop": server "web-2": rebuild (root disk is wiped): key_name "k1" → "k2"',
+      'warn: cluster "shop": server "web-2": rebuild (root disk is wiped): keyName "k1" → "k2"',
     ]);
     expect(r.calls).toEqual({ rebuildServer: 1 });
     const now = await byMember(h);
@@ -102,7 +102,7 @@ describe("each input edit of a built cluster is made, and nothing else", () => {
     const { h, state, before } = await built();
     const was = (await byMember(h)).servers["db-1"]?.userDataDigest;
     const r = await edit(h, state, before, cluster(only("db-1", { userData: "#cloud-config\npassword: two" })));
-    expect(r.lines).toEqual(['warn: cluster "shop": server "db-1": rebuild (root disk is wiped): user_data changed']);
+    expect(r.lines).toEqual(['warn: cluster "shop": server "db-1": rebuild (root disk is wiped): userData changed']);
     expect(r.calls).toEqual({ rebuildServer: 1 });
     const now = (await byMember(h)).servers["db-1"]?.userDataDigest;
     expect(now).toBeDefined();
@@ -114,23 +114,56 @@ describe("each input edit of a built cluster is made, and nothing else", () => {
   it("security_groups: added and removed in place", async () => {
     const { h, state, before } = await built();
     const r = await edit(h, state, before, cluster(only("web-1", { securityGroups: ["web"] })));
-    expect(r.lines).toEqual(['info: cluster "shop": server "web-1": security_groups: add "web", remove "default"']);
+    expect(r.lines).toEqual(['info: cluster "shop": server "web-1": securityGroups: add "web", remove "default"']);
     expect(r.calls).toEqual({ addSecurityGroup: 1, removeSecurityGroup: 1 });
     expect((await byMember(h)).servers["web-1"]?.securityGroups).toEqual(["web"]);
   });
 
-  it("networks: the server is replaced, its volume detached and attached to the new one", async () => {
+  it("networks: attached and detached in place, the server and its volume kept, its addresses and ports new", async () => {
     const { h, state, before } = await built();
     const ids = await byMember(h);
     const r = await edit(h, state, before, cluster(only("db-1", { networks: ["net-b"] })));
+    expect(r.lines).toEqual(['info: cluster "shop": server "db-1": networks: detach "net-a", attach "net-b"']);
+    expect(r.calls).toEqual({ attachNetwork: 1, detachNetwork: 1 });
+    const now = await byMember(h);
+    expect(now.servers["db-1"]?.id).toBe(ids.servers["db-1"]?.id);
+    expect(now.servers["db-1"]?.networks).toEqual(["net-b"]);
+    expect(Object.keys(r.state.members["db-1"]?.addresses ?? {})).toEqual(["net-b"]);
+    expect(r.state.members["db-1"]?.ports).toEqual(now.servers["db-1"]?.ports);
+    expect(r.state.members["db-1"]?.ports).toHaveLength(1);
+    expect(r.state.members["db-1"]?.ports).not.toEqual(state.members["db-1"]?.ports);
+    expect(now.volumes.data).toMatchObject({ id: ids.volumes.data?.id, attachedTo: [ids.servers["db-1"]?.id] });
+    // A server's security groups go on a port attached in place too.
+    const guarded = cluster(only("web-1", { securityGroups: ["web"], networks: ["net-a"] }));
+    const r2 = await edit(h, r.state, cluster(only("web-1", { securityGroups: ["web"] })), guarded);
+    expect(r2.lines).toEqual([
+      `warn: cluster "shop": server "web-1": replace (the old server is deleted: its disks are lost) on host "${r2.state.placement["web-1"]?.host}": replaces the old one (its networks change from the cloud's default to ["net-a"]: only networks the spec names change in place)`,
+    ]);
+    const r3 = await edit(
+      h,
+      r2.state,
+      guarded,
+      cluster(only("web-1", { securityGroups: ["web"], networks: ["net-a", "net-b"] })),
+    );
+    expect(r3.calls).toEqual({ attachNetwork: 1, addSecurityGroup: 1, removeSecurityGroup: 2 });
+    expect((await byMember(h)).servers["web-1"]).toMatchObject({
+      networks: ["net-a", "net-b"],
+      securityGroups: ["web"],
+    });
+  });
+
+  it("networks reordered: the server is replaced, its volume detached and attached to the new one", async () => {
+    const { h, state, before } = await built();
+    const ids = await byMember(h);
+    const r = await edit(h, state, before, cluster(only("db-1", { networks: ["net-b", "net-a"] })));
     expect(r.lines).toEqual([
       'info: cluster "shop": volume "data": detach from server "db-1"; attach to server "db-1"',
       'warn: cluster "shop": server "db-1": replace (the old server is deleted: its disks are lost) on host "' +
-        `${r.state.placement["db-1"]?.host}": replaces the old one (its networks change from ["net-a"] to ["net-b"])`,
+        `${r.state.placement["db-1"]?.host}": replaces the old one (its networks change from ["net-a"] to ["net-b", "net-a"]: their order changes, and Nova puts an attached network last)`,
     ]);
     const now = await byMember(h);
     expect(now.servers["db-1"]?.id).not.toBe(ids.servers["db-1"]?.id);
-    expect(now.servers["db-1"]?.networks).toEqual(["net-b"]);
+    expect(now.servers["db-1"]?.networks).toEqual(["net-b", "net-a"]);
     expect(now.volumes.data?.id).toBe(ids.volumes.data?.id);
     expect(now.volumes.data?.attachedTo).toEqual([now.servers["db-1"]?.id]);
     expect(now.servers["web-1"]?.id).toBe(ids.servers["web-1"]?.id);
@@ -188,7 +221,7 @@ describe("an edit a failed update did not finish", () => {
     // Pulumi records the failed update's new inputs: the next run's previous spec is `after` itself.
     const plan = await h.controller.plan(after, partial, { spec: after });
     expect(plan.members.map((l) => l.text)).toEqual([
-      'cluster "shop": server "web-1": rebuild (root disk is wiped): key_name "k1" → "k2"; metadata: set "tier" = "1", delete "role"',
+      'cluster "shop": server "web-1": rebuild (root disk is wiped): keyName "k1" → "k2"; metadata: set "tier" = "1", delete "role"',
     ]);
     const done = await h.controller.apply(after, partial, { spec: after });
     expect(done.members["web-1"]?.pending).toBeUndefined();
@@ -199,13 +232,44 @@ describe("an edit a failed update did not finish", () => {
   });
 });
 
+describe("a network edit a failed update did not finish", () => {
+  it("stays pending, and the next apply attaches again, what is there left as it is", async () => {
+    const { h, state, before } = await built();
+    const after = cluster(only("db-1", { networks: ["net-b", "net-c"] }));
+    // net-a detached, net-b attached, then net-c fails.
+    await h.cloud.injectFault({
+      kind: "error",
+      op: "attachNetwork",
+      nth: 2,
+      code: "bad_request",
+      message: "No more IPs.",
+    });
+    const failure = await h.controller.apply(after, state, { spec: before }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(LifecycleError);
+    const partial = (failure as LifecycleError).partialState as ClusterState;
+    expect(partial.members["db-1"]?.pending).toEqual(["networks"]);
+    expect((await byMember(h)).servers["db-1"]?.networks).toEqual(["net-b"]);
+    // Pulumi records the failed update's new inputs: the next run's previous spec is `after` itself.
+    const plan = await h.controller.plan(after, partial, { spec: after });
+    expect(plan.members.map((l) => l.text)).toEqual([
+      'cluster "shop": server "db-1": networks: attach "net-b", attach "net-c"',
+    ]);
+    const done = await h.controller.apply(after, partial, { spec: after });
+    expect(done.members["db-1"]?.pending).toBeUndefined();
+    expect((await byMember(h)).servers["db-1"]?.networks).toEqual(["net-b", "net-c"]);
+  });
+});
+
 describe("what can't be made is refused at preview, or said", () => {
   it("without a previous spec (a state of an older release), user_data edits can't be seen: said, nothing rebuilt", async () => {
     const { h, state } = await built();
     const plan = await h.controller.plan(cluster(only("db-1", { userData: "new" })), state);
     expect(plan.members).toEqual([]);
     expect(plan.warnings.join("\n")).toContain(
-      'no record of the spec last applied (a state of an older release): changes of user_data, networks or security_groups of "db-1", "web-1", "web-2" can\'t be seen in this run',
+      'no record of the spec last applied (a state of an older release): changes of userData, networks or securityGroups of "db-1", "web-1", "web-2" can\'t be seen in this run',
     );
   });
 
@@ -217,7 +281,7 @@ describe("what can't be made is refused at preview, or said", () => {
     const plan = await h.controller.plan(after, state, { spec: before });
     expect(plan.members).toEqual([]);
     expect(plan.warnings).toContain(
-      'cluster "shop": volume "data" keeps its type "hdd": volume_type was taken out of the spec, and a volume can\'t go back to "the cloud\'s default" (hint: name the type it should have)',
+      'cluster "shop": volume "data" keeps its type "hdd": volumeType was taken out of the spec, and a volume can\'t go back to "the cloud\'s default" (hint: name the type it should have)',
     );
   });
 });

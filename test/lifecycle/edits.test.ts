@@ -36,6 +36,7 @@ function edits(c: ChangeSet): string[] {
       (r) =>
         `rebuild ${r.member}:${r.image ? ` image ${r.from}->${r.to}` : ""}${r.keyName ? ` key ${r.keyName.from}->${r.keyName.to}` : ""}${r.userData ? ` user_data ${r.userData}` : ""}`,
     ),
+    ...c.networks.map((n) => `networks ${n.member}: +[${n.attach.join(",")}] -[${n.detach.join(",")}]`),
     ...c.securityGroups.map((g) => `groups ${g.member}: +[${g.add.join(",")}] -[${g.remove.join(",")}]`),
     ...c.metadata.map(
       (m) => `metadata ${m.type} ${m.member}: set ${JSON.stringify(m.set)} delete [${m.remove.join(",")}]`,
@@ -163,18 +164,38 @@ describe("each field's edit on a kept server becomes the right step", () => {
       want: ['metadata server a: set {"role":"db"} delete []'],
     },
     {
-      name: "networks changed: the server is replaced (deleted, made again)",
-      members: [server("a", "m1.small", { networks: ["net-2"] })],
-      before: [server("a", "m1.small", { networks: ["net-1"] })],
+      name: "networks changed: attached and detached in place (Nova os-interface)",
+      members: [server("a", "m1.small", { networks: ["net-1", "net-3"] })],
+      before: [server("a", "m1.small", { networks: ["net-1", "net-2"] })],
       live: liveOf({ servers: { a: liveServer("s-a") } }),
-      want: ['create a: replaces the old one (its networks change from ["net-1"] to ["net-2"])'],
+      want: ["networks a: +[net-3] -[net-2]"],
     },
     {
-      name: "networks given for the first time: replaced too (the cloud's default is not those)",
+      name: "networks reordered: replaced (Nova puts an attached network last)",
+      members: [server("a", "m1.small", { networks: ["net-2", "net-1"] })],
+      before: [server("a", "m1.small", { networks: ["net-1"] })],
+      live: liveOf({ servers: { a: liveServer("s-a") } }),
+      want: [
+        'create a: replaces the old one (its networks change from ["net-1"] to ["net-2", "net-1"]: their order changes, and Nova puts an attached network last)',
+      ],
+    },
+    {
+      name: "a network named twice: replaced (its two ports can't be told apart)",
+      members: [server("a", "m1.small", { networks: ["net-1", "net-1"] })],
+      before: [server("a", "m1.small", { networks: ["net-1"] })],
+      live: liveOf({ servers: { a: liveServer("s-a") } }),
+      want: [
+        `create a: replaces the old one (its networks change from ["net-1"] to ["net-1", "net-1"]: a network named twice can't be detached alone)`,
+      ],
+    },
+    {
+      name: "networks given for the first time: replaced (the cloud's default is not known by id)",
       members: [server("a", "m1.small", { networks: ["net-1"] })],
       before: [server("a")],
       live: liveOf({ servers: { a: liveServer("s-a") } }),
-      want: [`create a: replaces the old one (its networks change from the cloud's default to ["net-1"])`],
+      want: [
+        `create a: replaces the old one (its networks change from the cloud's default to ["net-1"]: only networks the spec names change in place)`,
+      ],
     },
   ];
 
@@ -210,6 +231,16 @@ describe("each field's edit on a kept server becomes the right step", () => {
     expect(edits(got.c)).toEqual([]);
   });
 
+  it("a network edit a failed update left pending attaches every network again, detaches what the spec dropped", () => {
+    const state = stateOf(C, [{ name: "a", type: "server", id: "s-a", pending: ["networks"] }]);
+    const live = liveOf({ servers: { a: liveServer("s-a") } });
+    const now = [server("a", "m1.small", { networks: ["net-1", "net-2"] })];
+    // Pulumi records a failed update's new inputs: the spec looks unchanged.
+    expect(edits(diff(now, live, { before: now, state }).c)).toEqual(["networks a: +[net-1,net-2] -[]"]);
+    const before = [server("a", "m1.small", { networks: ["net-1", "net-0"] })];
+    expect(edits(diff(now, live, { before, state }).c)).toEqual(["networks a: +[net-1,net-2] -[net-0]"]);
+  });
+
   it("security_groups can't change on a server without ports: refused at preview, with the reason", () => {
     const got = diff(
       [server("a", "m1.small", { securityGroups: ["web"] })],
@@ -217,7 +248,7 @@ describe("each field's edit on a kept server becomes the right step", () => {
       { before: [server("a")] },
     );
     expect(got.base.problems).toEqual([
-      'cluster "c": server "a" can\'t change its security_groups to "web": it has no network port that takes security groups (no network, or port security off); hint: give it networks, or keep its security_groups as they were',
+      'cluster "c": server "a" can\'t change its securityGroups to "web": it has no network port that takes security groups (no network, or port security off); hint: give it networks, or keep its securityGroups as they were',
     ]);
     expect(edits(got.c)).toEqual([]);
   });
@@ -271,6 +302,7 @@ describe("the preview's line per member", () => {
         server("db-1", "m1.large", { keyName: "b", userData: "SECRET-TOKEN=hunter2" }),
         server("web-1", "m1.small", { metadata: { role: "web" }, securityGroups: ["web"] }),
         server("app-1", "m1.small", { networks: ["net-2"] }),
+        server("app-2", "m1.small", { networks: ["net-2", "net-1"] }),
         volume("data", 20, { volumeType: "ssd" }),
       ],
       liveOf({
@@ -278,6 +310,7 @@ describe("the preview's line per member", () => {
           "db-1": liveServer("s-db", { keyName: "a" }),
           "web-1": liveServer("s-web", { securityGroups: ["default"], metadata: own("web-1") }),
           "app-1": liveServer("s-app"),
+          "app-2": liveServer("s-app-2"),
         },
         volumes: { data: liveVolume("v-d", { volumeType: "hdd" }) },
       }),
@@ -286,16 +319,18 @@ describe("the preview's line per member", () => {
           server("db-1", "m1.small", { keyName: "a", userData: "SECRET-TOKEN=old" }),
           server("web-1"),
           server("app-1", "m1.small", { networks: ["net-1"] }),
+          server("app-2", "m1.small", { networks: ["net-1"] }),
           volume("data", 10, { volumeType: "hdd" }),
         ],
       },
     );
     const lines = memberLines(C, steps);
     expect(lines.map((l) => `${l.level}: ${l.text}`)).toEqual([
-      'warn: cluster "c": server "app-1": replace (the old server is deleted: its disks are lost): replaces the old one (its networks change from ["net-1"] to ["net-2"])',
+      'info: cluster "c": server "app-1": networks: detach "net-1", attach "net-2"',
+      'warn: cluster "c": server "app-2": replace (the old server is deleted: its disks are lost): replaces the old one (its networks change from ["net-1"] to ["net-2", "net-1"]: their order changes, and Nova puts an attached network last)',
       'info: cluster "c": volume "data": extend 10 GB → 20 GB; retype "hdd" → "ssd"',
-      'warn: cluster "c": server "db-1": resize "m1.small" → "m1.large"; rebuild (root disk is wiped): key_name "a" → "b", user_data changed',
-      'info: cluster "c": server "web-1": security_groups: add "web", remove "default"; metadata: set "role" = "web"',
+      'warn: cluster "c": server "db-1": resize "m1.small" → "m1.large"; rebuild (root disk is wiped): keyName "a" → "b", userData changed',
+      'info: cluster "c": server "web-1": securityGroups: add "web", remove "default"; metadata: set "role" = "web"',
     ]);
     expect(JSON.stringify(steps)).not.toContain("hunter2");
     expect(JSON.stringify(steps)).not.toContain("SECRET");

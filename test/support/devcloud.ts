@@ -12,7 +12,7 @@ export const DEVCLOUD_DIR =
   process.env.VCLUSTER_DEVCLOUD_DIR ??
   path.join(process.env.XDG_STATE_HOME ?? path.join(os.homedir(), ".local", "state"), "openstack-vcluster", "devcloud");
 
-/** Images and flavors up.sh creates. */
+/** Images, flavors and the rest up.sh creates (for each of its two users: keypairs are a user's). */
 export const DEVCLOUD = {
   image: "11111111-2222-3333-4444-555555555555",
   otherImage: "11111111-2222-3333-4444-666666666666",
@@ -20,7 +20,23 @@ export const DEVCLOUD = {
   biggerFlavor: "m1.small",
   hugeFlavor: "m1.huge",
   zone: "az1",
+  keyNames: ["devcloud-key-1", "devcloud-key-2"] as [string, string],
+  /** In each project, besides "default". */
+  securityGroup: "devcloud-sg",
+  volumeTypes: ["hdd", "ssd"] as [string, string],
 };
+
+/**
+ * The ids of up.sh's two shared networks (its resources.json): servers that name none boot on `devnet`
+ * (clouds.yaml's `vcluster_networks`); `devnet2` is there to attach.
+ */
+export function devcloudNetworks(): { devnet: string; devnet2: string } {
+  const file = path.join(DEVCLOUD_DIR, "resources.json");
+  if (!fs.existsSync(file)) throw new Error(`${NOT_UP} (no ${file}: made by an up.sh older than its networks)`);
+  const { networks } = JSON.parse(fs.readFileSync(file, "utf8")) as { networks?: Record<string, string> };
+  if (!networks?.devnet || !networks.devnet2) throw new Error(`${file} names no networks devnet and devnet2`);
+  return { devnet: networks.devnet, devnet2: networks.devnet2 };
+}
 
 export const NOT_UP = "the OpenStack dev cloud is not up: run test/openstack/devcloud/up.sh first";
 

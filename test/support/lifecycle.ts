@@ -63,6 +63,8 @@ export const MUTATING_OPS: BackendOp[] = [
   "updateServerMetadata",
   "addSecurityGroup",
   "removeSecurityGroup",
+  "attachNetwork",
+  "detachNetwork",
   "createVolume",
   "extendVolume",
   "retypeVolume",

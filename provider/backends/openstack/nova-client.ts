@@ -14,6 +14,7 @@ import {
   microversionHeaders,
   negotiateMicroversion,
   nextLink,
+  parseInterfaceAttachments,
   parseInterfaces,
   parseServer,
   parseServerGroup,
@@ -184,6 +185,27 @@ export class NovaClient {
     const res = await this.call({ method: "GET", path: `/servers/${enc(id)}/os-interface`, okStatuses: [403, 404] });
     if (res.status === 403 || res.status === 404) return undefined;
     return parseInterfaces(res.json);
+  }
+
+  /** The server's ports with their networks (os-interface); undefined when the server is gone (404). */
+  async interfaceAttachments(id: string): Promise<{ port: string; network?: string }[] | undefined> {
+    const res = await this.call({ method: "GET", path: `/servers/${enc(id)}/os-interface`, okStatuses: [404] });
+    if (res.status === 404) return undefined;
+    return parseInterfaceAttachments(res.json);
+  }
+
+  /** A new port on the network, plugged when Nova answers (it waits for the compute host). */
+  async attachInterface(id: string, network: string): Promise<void> {
+    await this.call({
+      method: "POST",
+      path: `/servers/${enc(id)}/os-interface`,
+      body: { interfaceAttachment: { net_id: network } },
+    });
+  }
+
+  /** Starts unplugging a port (Nova answers 202 at once); 404: not attached. */
+  async detachInterface(id: string, port: string): Promise<void> {
+    await this.call({ method: "DELETE", path: `/servers/${enc(id)}/os-interface/${enc(port)}`, okStatuses: [404] });
   }
 
   async deleteServer(id: string): Promise<void> {

@@ -221,9 +221,17 @@ export function parseAddresses(raw: RawServer["addresses"]): Record<string, Netw
 
 /** `GET /servers/{id}/os-interface`: the ids of the server's ports, in Nova's order. */
 export function parseInterfaces(body: unknown): string[] {
-  const list = (body as { interfaceAttachments?: Array<{ port_id?: unknown }> } | undefined)?.interfaceAttachments;
+  return parseInterfaceAttachments(body).map((i) => i.port);
+}
+
+/** `GET /servers/{id}/os-interface`: each port with its network's id (undefined where Nova doesn't say). */
+export function parseInterfaceAttachments(body: unknown): { port: string; network?: string }[] {
+  const list = (body as { interfaceAttachments?: Array<{ port_id?: unknown; net_id?: unknown }> } | undefined)
+    ?.interfaceAttachments;
   if (!Array.isArray(list)) return [];
-  return list.map((i) => i?.port_id).filter((id): id is string => typeof id === "string" && id !== "");
+  return list
+    .filter((i) => typeof i?.port_id === "string" && i.port_id !== "")
+    .map((i) => ({ port: i.port_id as string, ...(typeof i.net_id === "string" ? { network: i.net_id } : {}) }));
 }
 
 export function parseServer(raw: RawServer): ServerInfo {

@@ -33,7 +33,7 @@ export interface ConnectOptions {
   http?: HttpOptions;
   /** Poll interval for resize confirmation and the controller (ms). */
   pollIntervalMs?: number;
-  /** Deadline for a resize to reach VERIFY_RESIZE (ms). */
+  /** Deadline for a resize to reach VERIFY_RESIZE, and for a detached port to go (ms). */
   resizeTimeoutMs?: number;
   now?: () => number;
 }
@@ -264,6 +264,33 @@ export class OpenStackBackend implements Backend {
         if (s && !s.securityGroups?.includes(group)) return;
       }
       throw err;
+    }
+  }
+
+  async attachNetwork(serverId: string, network: string): Promise<void> {
+    const ports = await this.nova.interfaceAttachments(serverId);
+    if (ports === undefined) throw new BackendError("not_found", `nova: server ${serverId} does not exist`);
+    if (ports.some((p) => p.network === network)) return;
+    await this.nova.attachInterface(serverId, network);
+  }
+
+  /** Nova unplugs a port after it answers: this waits until os-interface no longer lists it. */
+  async detachNetwork(serverId: string, network: string): Promise<void> {
+    const onIt = async () => (await this.nova.interfaceAttachments(serverId))?.filter((p) => p.network === network);
+    const ports = await onIt();
+    if (!ports || ports.length === 0) return;
+    for (const p of ports) await this.nova.detachInterface(serverId, p.port);
+    const deadline = this.now() + (this.opts.resizeTimeoutMs ?? 600_000);
+    for (;;) {
+      await sleep(this.pollIntervalMs);
+      const left = await onIt();
+      if (!left || left.length === 0) return;
+      if (this.now() > deadline) {
+        throw new BackendError(
+          "timeout",
+          `nova: server ${serverId} still has port ${left.map((p) => p.port).join(", ")} on network ${network} after detaching it`,
+        );
+      }
     }
   }
 

@@ -28,6 +28,7 @@ import { DEFAULT_IMAGES, defaultSimulatedTopology } from "./default-topology";
 import * as edits from "./edits";
 import { addFault, type Named, TRANSITION_OPS, takeError, takeSlow } from "./fault-plan";
 import { type BackendOp, type Fault, validateFault, validateFaults } from "./faults";
+import { indexOf } from "./indexes";
 import type { OpEnv, Tx, View } from "./op";
 import {
   addProcessFaults,
@@ -53,6 +54,12 @@ import { byNameThenId, hasTags } from "./util";
 import { attachVolume, createVolume, deleteVolume, detachVolume, extendVolume, volumeInfo } from "./volumes";
 
 export type { RecreateOutcome } from "./recreate";
+
+/**
+ * A read whose answer is built field by field for the caller (serverInfo, volumeInfo copy what they
+ * show): nothing of the state is in it to detach, so a list of a thousand skips that walk.
+ */
+const FRESH = true;
 
 export interface SimulatedCloudOptions {
   /** State directory; created if absent. */
@@ -120,8 +127,10 @@ export class SimulatedCloud implements Backend {
     this.limit = limiter ? (fn) => limiter(fn) : (fn) => fn();
     this.env = { view: this.view, latency: this.latency };
     this.description = `simulated cloud in "${dir}" (${this.view} view)`;
-    // Fast enough for tests, slow enough not to spin on the lock.
-    this.pollIntervalMs = Math.max(5, Math.min(50, Math.round(this.latency.attachMs || 20)));
+    // A sixth of the shortest transition, 10 to 50 ms: a wait sees its object done soon after it is.
+    const l = this.latency;
+    const shortest = Math.min(l.serverBuildMs, l.volumeCreateMs, l.attachMs, l.deleteMs);
+    this.pollIntervalMs = Math.max(10, Math.min(50, Math.round(shortest / 6)));
   }
 
   static async open(options: SimulatedCloudOptions): Promise<SimulatedCloud> {
@@ -259,7 +268,7 @@ export class SimulatedCloud implements Backend {
 
   getServerGroup(id: string): Promise<ServerGroupInfo | undefined> {
     return this.call("getServerGroup", ({ state }) => {
-      const g = state.serverGroups.find((x) => x.id === id);
+      const g = indexOf(state).serverGroup(id);
       return g && plain(g);
     });
   }
@@ -284,18 +293,25 @@ export class SimulatedCloud implements Backend {
   }
 
   getServer(id: string): Promise<ServerInfo | undefined> {
-    return this.call("getServer", ({ state }) => {
-      const s = state.servers.find((x) => x.id === id);
-      return s && serverInfo(state, s, this.view);
-    });
+    return this.call(
+      "getServer",
+      ({ state }) => {
+        const s = indexOf(state).server(id);
+        return s && serverInfo(state, s, this.view);
+      },
+      FRESH,
+    );
   }
 
   findServers(tags: Record<string, string>): Promise<ServerInfo[]> {
-    return this.call("findServers", ({ state }) =>
-      state.servers
-        .filter((s) => hasTags(s.metadata, tags))
-        .sort(byNameThenId)
-        .map((s) => serverInfo(state, s, this.view)),
+    return this.call(
+      "findServers",
+      ({ state }) =>
+        state.servers
+          .filter((s) => hasTags(s.metadata, tags))
+          .sort(byNameThenId)
+          .map((s) => serverInfo(state, s, this.view)),
+      FRESH,
     );
   }
 
@@ -319,24 +335,37 @@ export class SimulatedCloud implements Backend {
   removeSecurityGroup(serverId: string, group: string): Promise<void> {
     return this.call("removeSecurityGroup", (tx) => edits.removeSecurityGroup(tx, serverId, group));
   }
+  attachNetwork(serverId: string, network: string): Promise<void> {
+    return this.call("attachNetwork", (tx) => edits.attachNetwork(tx, serverId, network));
+  }
+  detachNetwork(serverId: string, network: string): Promise<void> {
+    return this.call("detachNetwork", (tx) => edits.detachNetwork(tx, serverId, network));
+  }
 
   createVolume(req: VolumeCreate): Promise<VolumeInfo> {
     return this.call("createVolume", (tx) => createVolume(tx, this.env, req));
   }
 
   getVolume(id: string): Promise<VolumeInfo | undefined> {
-    return this.call("getVolume", ({ state }) => {
-      const v = state.volumes.find((x) => x.id === id);
-      return v && volumeInfo(v, this.view);
-    });
+    return this.call(
+      "getVolume",
+      ({ state }) => {
+        const v = indexOf(state).volume(id);
+        return v && volumeInfo(v, this.view);
+      },
+      FRESH,
+    );
   }
 
   findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]> {
-    return this.call("findVolumes", ({ state }) =>
-      state.volumes
-        .filter((v) => hasTags(v.metadata, tags))
-        .sort(byNameThenId)
-        .map((v) => volumeInfo(v, this.view)),
+    return this.call(
+      "findVolumes",
+      ({ state }) =>
+        state.volumes
+          .filter((v) => hasTags(v.metadata, tags))
+          .sort(byNameThenId)
+          .map((v) => volumeInfo(v, this.view)),
+      FRESH,
     );
   }
 
@@ -376,8 +405,11 @@ export class SimulatedCloud implements Backend {
     });
   }
 
-  /** One API call: latency, counting, injected errors and delays, and rollback of a failed mutation. */
-  private call<T>(op: BackendOp, fn: (tx: Tx) => T): Promise<T> {
+  /**
+   * One API call: latency, counting, injected errors and delays, and rollback of a failed mutation.
+   * What it returns leaves the state behind (`own`), unless `fresh`: built anew for the caller.
+   */
+  private call<T>(op: BackendOp, fn: (tx: Tx) => T, fresh = false): Promise<T> {
     return this.limit(async () => {
       if (this.latency.perCallMs > 0) await sleep(this.latency.perCallMs);
       let delayMs = 0;
@@ -395,7 +427,8 @@ export class SimulatedCloud implements Backend {
         // (the call stays counted).
         db.checkpoint();
         try {
-          const value = own(fn({ state, now, slow: (obj?: Named) => takeSlow(state, op, obj) }));
+          const answer = fn({ state, now, slow: (obj?: Named) => takeSlow(state, op, obj) });
+          const value = fresh ? answer : own(answer);
           if (!TRANSITION_OPS.has(op)) delayMs = takeSlow(state, op, undefined);
           keepProcessFaults(this.dir, state);
           return { value } as const;

@@ -1,9 +1,11 @@
 // In-place edits of existing objects in the simulated cloud, as Nova and Cinder make them: metadata
-// set and delete (servers and volumes), security groups added to and removed from a server, a
-// volume's type changed (Cinder retype, migrating on demand). Each runs inside SimulatedCloud's call().
-// The cloud keeps no keypairs or Neutron security groups of its own: any name is accepted.
+// set and delete (servers and volumes), security groups added to and removed from a server, networks
+// attached to and detached from a server (Nova os-interface), a volume's type changed (Cinder retype,
+// migrating on demand). Each runs inside SimulatedCloud's call(). The cloud keeps no keypairs, Neutron
+// networks or security groups of its own: any name is accepted.
 import { BackendError } from "../backend";
 import { mustServer, mustVolume, requireServerStatus } from "./checks";
+import { addressesOf, allocatePorts, DEFAULT_NETWORK } from "./network";
 import type { OpEnv, Tx } from "./op";
 import { backendZone, scheduleVolume } from "./scheduler";
 import { uniqueSorted } from "./servers";
@@ -56,6 +58,36 @@ export function removeSecurityGroup(tx: Tx, serverId: string, group: string): vo
     );
   }
   s.securityGroups = (s.securityGroups ?? ["default"]).filter((g) => g !== group);
+}
+
+/** Nova os-interface attach: one new port, listed last; a server already on the network keeps it as it is. */
+export function attachNetwork(tx: Tx, serverId: string, network: string): void {
+  const s = mustServer(tx.state, serverId);
+  requireServerStatus(s, "attach a network to", ["ACTIVE", "SHUTOFF", "PAUSED"]);
+  if (network.trim() === "") throw new BackendError("bad_request", "Network id must not be empty.");
+  const networks = s.networks ?? [DEFAULT_NETWORK];
+  if (networks.includes(network)) return;
+  const added = allocatePorts(tx.state, [network]);
+  s.networks = [...networks, network];
+  s.ports = [...(s.ports ?? []), ...added.ports];
+  s.addresses = { ...addressesOf(s), ...added.addresses };
+}
+
+/** Nova os-interface detach of every port on the network; a server not on it (or gone) is success. */
+export function detachNetwork(tx: Tx, serverId: string, network: string): void {
+  const s = tx.state.servers.find((x) => x.id === serverId);
+  const networks = s?.networks ?? [DEFAULT_NETWORK];
+  if (!s || !networks.includes(network)) return;
+  requireServerStatus(s, "detach a network from", ["ACTIVE", "SHUTOFF", "PAUSED"]);
+  // Ports were made one per network, in the networks' order.
+  const ports = s.ports;
+  if (ports !== undefined && ports.length === networks.length) {
+    s.ports = ports.filter((_, i) => networks[i] !== network);
+  }
+  s.networks = networks.filter((n) => n !== network);
+  const addresses = addressesOf(s);
+  delete addresses[network];
+  s.addresses = addresses;
 }
 
 export function updateVolumeMetadata(tx: Tx, id: string, set: Record<string, string>, remove: string[]): void {

@@ -30,6 +30,8 @@ export const BACKEND_OPS = [
   "updateServerMetadata",
   "addSecurityGroup",
   "removeSecurityGroup",
+  "attachNetwork",
+  "detachNetwork",
   "createVolume",
   "getVolume",
   "findVolumes",

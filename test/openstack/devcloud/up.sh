@@ -1,8 +1,10 @@
 #!/bin/bash
 # The project's OpenStack dev cloud: Debian 12 (Zed) packages, everything on 127.0.0.1, real Keystone tokens
 # validated by keystonemiddleware in every service. Nova with NCOMPUTE fake hypervisors (fake.FakeDriver) in
-# two zones and racks (aggregates with metadata rack=...), Placement, Glance, Neutron (server only), Cinder with
-# one fake volume host per compute host. Writes clouds.yaml (clouds "devcloud-admin" and "devcloud-member") into
+# two zones and racks (aggregates with metadata rack=...), Placement, Glance, Neutron (server only: two shared
+# flat networks whose ports our ML2 driver binds, neutron/devcloud_mech.py), Cinder with one fake volume host per
+# compute host and two volume types. Keypairs and a security group for both users. Writes clouds.yaml (clouds
+# "devcloud-admin" and "devcloud-member", servers on network devnet) and resources.json (the networks' ids) into
 # the state dir and records every PID for down.sh. Idempotent: a second run restarts what isn't running.
 #
 #   test/openstack/devcloud/up.sh      # install (first time), configure, start, bootstrap, wait until ready
@@ -233,8 +235,9 @@ lock_path = $R/lock
 [ml2]
 type_drivers = flat
 tenant_network_types =
-mechanism_drivers =
-extension_drivers =
+# No agent here: our driver binds every port (neutron/devcloud_mech.py), or Nova fails the server.
+mechanism_drivers = devcloud
+extension_drivers = port_security
 [ml2_type_flat]
 flat_networks = *
 [nova]
@@ -419,7 +422,8 @@ waitport 5672
 ts "rabbitmq up"
 OS_PLACEMENT_CONFIG_DIR=$E/placement start placement /usr/bin/placement-api --host 127.0.0.1 --port 8778
 start glance-api /usr/bin/glance-api --config-file "$E/glance/glance-api.conf"
-start neutron-server /usr/bin/neutron-server --config-file "$E/neutron/neutron.conf"
+# The driver's entry point: neutron/devcloud_neutron-0.dist-info.
+PYTHONPATH=$HERE/neutron start neutron-server /usr/bin/neutron-server --config-file "$E/neutron/neutron.conf"
 start nova-api /usr/bin/nova-api $NC
 start nova-conductor /usr/bin/nova-conductor $NC
 start nova-scheduler /usr/bin/nova-scheduler $NC
@@ -481,6 +485,46 @@ for h in $(seq 1 "$NCOMPUTE"); do
 done
 ts "bootstrap data: hosts mapped, zones and racks, flavors, images"
 
+# Networks: two shared flat ones every project's servers can boot on and attach to; no DHCP (no agent to
+# serve it), Neutron's IPAM still gives each port a fixed address.
+NEUTRON=http://127.0.0.1:9696/v2.0
+network() { # name cidr -> id
+  local id n
+  id=$(api GET "$NEUTRON/networks?name=$1" | jq -r '.networks[0].id // empty')
+  [ -n "$id" ] || id=$(api POST "$NEUTRON/networks" \
+    "{\"network\":{\"name\":\"$1\",\"shared\":true,\"provider:network_type\":\"flat\",\"provider:physical_network\":\"$1\"}}" |
+    jq -r .network.id)
+  n=$(api GET "$NEUTRON/subnets?network_id=$id" | jq '.subnets | length')
+  [ "$n" -gt 0 ] || api POST "$NEUTRON/subnets" \
+    "{\"subnet\":{\"name\":\"$1-v4\",\"network_id\":\"$id\",\"ip_version\":4,\"cidr\":\"$2\",\"enable_dhcp\":false}}" > /dev/null
+  echo "$id"
+}
+NET1=$(network devnet 10.20.0.0/20)
+NET2=$(network devnet2 10.21.0.0/20)
+# Per project: a security group besides "default". Per user (keypairs are a user's): two keypairs, public
+# halves only (nothing logs in to a fake host).
+KEY1="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILiDCzUnG3JOsPnskNv6dT3XsVjpYuA+CnIS4O416T7Z devcloud-key-1"
+KEY2="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL3ze6/TNIU7puLx/FymDngsh1az4SFe5xXSCZNhi2jz devcloud-key-2"
+ADMIN_U=$(ks_id users admin)
+for pair in "$(ks_id projects admin):$ADMIN_U" "$DEMO_P:$DEMO_U"; do
+  p=${pair%%:*} u=${pair#*:}
+  api GET "$NEUTRON/security-groups?name=devcloud-sg&project_id=$p" | jq -e '.security_groups | length > 0' > /dev/null ||
+    api POST "$NEUTRON/security-groups" \
+      "{\"security_group\":{\"name\":\"devcloud-sg\",\"description\":\"a group besides default\",\"project_id\":\"$p\"}}" > /dev/null
+  for k in 1 2; do
+    api GET "$N/os-keypairs/devcloud-key-$k?user_id=$u" > /dev/null 2>&1 || { key=KEY$k; api POST "$N/os-keypairs" \
+      "{\"keypair\":{\"name\":\"devcloud-key-$k\",\"public_key\":\"${!key}\",\"user_id\":\"$u\"}}" > /dev/null; }
+  done
+done
+# Volume types: both served by every fake volume host, so a retype between them stays on its host.
+ADMIN_PID=$(ks_id projects admin)
+for t in hdd ssd; do
+  api GET "http://127.0.0.1:8776/v3/$ADMIN_PID/types" | jq -e --arg t "$t" '.volume_types | any(.name == $t)' > /dev/null ||
+    api POST "http://127.0.0.1:8776/v3/$ADMIN_PID/types" \
+      "{\"volume_type\":{\"name\":\"$t\",\"extra_specs\":{\"volume_backend_name\":\"fake\"}}}" > /dev/null
+done
+ts "bootstrap data: networks devnet, devnet2; security group, keypairs; volume types hdd, ssd"
+
 # ------------------------------------------------------------------ 8. readiness
 up=0
 for _ in $(seq 1 120); do
@@ -488,7 +532,6 @@ for _ in $(seq 1 120); do
   [ "$up" -ge "$NCOMPUTE" ] && break; sleep 0.5
 done
 [ "$up" -ge "$NCOMPUTE" ] || die "only $up of $NCOMPUTE hypervisors up"
-ADMIN_PID=$(ks_id projects admin)
 vup=0
 for _ in $(seq 1 120); do
   vup=$(api GET "http://127.0.0.1:8776/v3/$ADMIN_PID/os-services" | jq '[.services[] | select(.binary=="cinder-volume" and .state=="up")] | length' 2>/dev/null || echo 0)
@@ -515,7 +558,7 @@ clouds:
     region_name: $REGION
     interface: public
     identity_api_version: 3
-    vcluster_networks: none
+    vcluster_networks: $NET1
   devcloud-member:
     auth:
       auth_url: $KS/v3
@@ -527,7 +570,8 @@ clouds:
     region_name: $REGION
     interface: public
     identity_api_version: 3
-    vcluster_networks: none
+    vcluster_networks: $NET1
 EOF
+jq -n --arg a "$NET1" --arg b "$NET2" '{networks: {devnet: $a, devnet2: $b}}' > "$S/resources.json"
 touch "$S/ready"
 ts "READY: $up hypervisors, $vup volume hosts; OS_CLIENT_CONFIG_FILE=$S/clouds.yaml OS_CLOUD=devcloud-admin|devcloud-member"
