@@ -18,6 +18,7 @@ import {
   SERVER_ACTIVE,
   until,
   VOLUME_AVAILABLE,
+  VOLUME_GONE,
   VOLUME_IN_USE,
   VOLUME_SETTLED,
   WaitError,
@@ -61,12 +62,13 @@ function serverRequest(run: Run, m: ServerMember): ServerCreate {
   };
 }
 
+/** A volume's create request, and the server its local_to_instance hint names, as seen when the hint was sent. */
 async function volumeRequest(
   run: Run,
   m: VolumeMember,
   idOf: (member: string) => Promise<string | undefined>,
-  activeIdOf: (member: string) => Promise<string | undefined>,
-): Promise<VolumeCreate> {
+  placedOf: (member: string) => Promise<ServerInfo | undefined>,
+): Promise<{ req: VolumeCreate; local?: { member: string; seen: ServerInfo } }> {
   const at = run.placement[m.name];
   const req: VolumeCreate = {
     name: `${run.p.spec.name}-${m.name}`,
@@ -77,10 +79,15 @@ async function volumeRequest(
     metadata: { ...m.metadata, [TAG_CLUSTER]: run.p.spec.name, [TAG_MEMBER]: m.name },
   };
   const hints = run.p.mode === "delegated" ? run.p.rules.volumeHints[m.name] : undefined;
-  const local = run.p.mode === "pinned" ? pinnedLocalServer(run, m) : hints?.localToServer;
-  if (local !== undefined) {
-    const id = await activeIdOf(local);
-    if (id !== undefined) req.localToServer = id;
+  // Pinned mode sends the hint too: Cinder takes no pool on create, so `backend` alone binds only the simulated cloud.
+  const localMember = run.p.mode === "pinned" ? pinnedLocalServer(run, m) : hints?.localToServer;
+  let local: { member: string; seen: ServerInfo } | undefined;
+  if (localMember !== undefined) {
+    const seen = await placedOf(localMember);
+    if (seen !== undefined) {
+      req.localToServer = seen.id;
+      local = { member: localMember, seen };
+    }
   }
   if (hints) {
     const resolve = async (names: string[]) =>
@@ -90,7 +97,20 @@ async function volumeRequest(
     if (same.length > 0) req.sameBackendAs = same;
     if (different.length > 0) req.differentBackendFrom = different;
   }
-  return req;
+  return { req, ...(local ? { local } : {}) };
+}
+
+/**
+ * Whether Nova has picked the server's host: the compute host's claim sets it during BUILD, and from
+ * then on Cinder's InstanceLocalityFilter can read it (admins see `host`, everyone `hostId`).
+ */
+function hasHost(s: ServerInfo): boolean {
+  return s.host !== undefined || s.hostId !== undefined;
+}
+
+/** Where a server is, as the caller can see it. */
+function whereIs(s: ServerInfo): string | undefined {
+  return s.host ?? s.hostId;
 }
 
 /**
@@ -103,28 +123,55 @@ function pinnedLocalServer(run: Run, m: VolumeMember): string | undefined {
   if (at?.type !== "volume") return undefined;
   const host = run.p.discovery.topology.storageBackends.find((b) => b.name === at.backend)?.host;
   if (host === undefined) return undefined;
-  const onHost = Object.entries(run.placement)
-    .filter(([, p]) => p.type === "server" && p.host === host)
-    .map(([name]) => name)
-    .sort(cmp);
+  const onHost = serversByHost(run.placement).get(host) ?? [];
   return m.attachTo !== undefined && onHost.includes(m.attachTo) ? m.attachTo : onHost[0];
 }
 
-/** Create one member and wait until it is ready; hints wait for the ids of the members they name. */
-export async function createMember(
-  ctx: Ctx,
-  run: Run,
-  m: Member,
-  ids: Map<string, Deferred<string>>,
-  active: Map<string, Deferred<string>> = new Map(),
-): Promise<void> {
+/** Per placement, its servers by host, sorted: built once, not once per volume. */
+const byHostOf = new WeakMap<Run["placement"], Map<string, string[]>>();
+
+function serversByHost(placement: Run["placement"]): Map<string, string[]> {
+  let byHost = byHostOf.get(placement);
+  if (!byHost) {
+    byHost = new Map();
+    for (const [name, p] of Object.entries(placement)) {
+      if (p.type === "server") byHost.set(p.host, [...(byHost.get(p.host) ?? []), name]);
+    }
+    for (const names of byHost.values()) names.sort(cmp);
+    byHostOf.set(placement, byHost);
+  }
+  return byHost;
+}
+
+/**
+ * What the members created together wait on from each other: a server's id once made (volume hints
+ * name it), the server once its host is known (a local_to_instance hint needs no more), and once ACTIVE
+ * (an attach, the next server of a hard group in delegated mode).
+ */
+export interface Awaited {
+  ids: Map<string, Deferred<string>>;
+  placed: Map<string, Deferred<ServerInfo>>;
+  active: Map<string, Deferred<string>>;
+}
+
+export function noneAwaited(): Awaited {
+  return { ids: new Map(), placed: new Map(), active: new Map() };
+}
+
+/** Create one member and wait until it is ready; hints wait for what they need of the members they name. */
+export async function createMember(ctx: Ctx, run: Run, m: Member, awaited: Awaited = noneAwaited()): Promise<void> {
   const what = `${m.type} "${m.name}"`;
+  const { ids, placed, active } = awaited;
   if (m.type === "server") {
     const created = await ctx.ops.createServer(serverRequest(run, m));
     run.ledger.servers.add(created.id);
     run.made.add(m.name);
     ids.get(m.name)?.resolve(created.id);
-    const ready = await waitServer(
+    const onHost = (s: ServerInfo) => {
+      if (hasHost(s)) placed.get(m.name)?.resolve(s);
+    };
+    onHost(created);
+    const ready = (await waitServer(
       ctx,
       created.id,
       what,
@@ -132,8 +179,11 @@ export async function createMember(
       ctx.timeouts.serverMs,
       run.abort.signal,
       run.p.spec.name,
-    );
-    run.servers.set(m.name, ready as ServerInfo);
+      onHost,
+    )) as ServerInfo;
+    run.servers.set(m.name, ready);
+    // A backend that shows no host at all: ACTIVE is the latest the host is known.
+    placed.get(m.name)?.resolve(ready);
     active.get(m.name)?.resolve(created.id);
     return;
   }
@@ -142,28 +192,70 @@ export async function createMember(
     if (pending) return pending.promise.catch(() => undefined);
     return run.servers.get(member)?.id ?? run.volumes.get(member)?.id;
   };
-  const activeIdOf = async (member: string): Promise<string | undefined> => {
-    const pending = active.get(member);
+  const placedOf = async (member: string): Promise<ServerInfo | undefined> => {
+    const pending = placed.get(member);
     if (pending) return pending.promise.catch(() => undefined);
-    return run.servers.get(member)?.id;
+    return run.servers.get(member);
   };
-  const req = await volumeRequest(run, m, idOf, activeIdOf);
-  if (run.abort.signal.aborted) throw new WaitError("aborted", "skipped");
-  const created = await ctx.ops.createVolume(req);
-  run.ledger.volumes.add(created.id);
-  run.made.add(m.name);
-  ids.get(m.name)?.resolve(created.id);
-  const ready = await waitVolume(
-    ctx,
-    created.id,
-    what,
-    VOLUME_AVAILABLE,
-    ctx.timeouts.volumeMs,
-    run.abort.signal,
-    false,
-    run.p.spec.name,
-  );
-  run.volumes.set(m.name, ready as VolumeInfo);
+  const { req, local } = await volumeRequest(run, m, idOf, placedOf);
+  for (let attempt = 1; ; attempt++) {
+    if (run.abort.signal.aborted) throw new WaitError("aborted", "skipped");
+    const created = await ctx.ops.createVolume(req);
+    run.ledger.volumes.add(created.id);
+    run.made.add(m.name);
+    ids.get(m.name)?.resolve(created.id);
+    const ready = await waitVolume(
+      ctx,
+      created.id,
+      what,
+      VOLUME_AVAILABLE,
+      ctx.timeouts.volumeMs,
+      run.abort.signal,
+      false,
+      run.p.spec.name,
+    );
+    run.volumes.set(m.name, ready as VolumeInfo);
+    const moved = local && attempt === 1 ? await movedWhileBuilding(run, local, active) : undefined;
+    if (moved === undefined) return;
+    // Nova rescheduled the server after its first host's claim (a failed spawn, a group's late
+    // check): the volume sits next to a host the server left. It is new and empty: make it again.
+    ctx.log(
+      "warn",
+      `${clusterPrefix(run.p.spec.name)}server "${local?.member}" moved to another host while it was built; volume "${m.name}", made next to the host it left, is made again next to the new one`,
+    );
+    await ctx.ops.deleteVolume(created.id);
+    await waitVolume(
+      ctx,
+      created.id,
+      what,
+      VOLUME_GONE,
+      ctx.timeouts.deleteMs,
+      run.abort.signal,
+      true,
+      run.p.spec.name,
+    );
+    run.ledger.volumes.delete(created.id);
+    run.volumes.delete(m.name);
+  }
+}
+
+/**
+ * The host a server named in a local_to_instance hint ended up on, when it is not the one the hint
+ * was sent for (undefined: the same, or the server was not built in this run and can't move).
+ */
+async function movedWhileBuilding(
+  run: Run,
+  local: { member: string; seen: ServerInfo },
+  active: Map<string, Deferred<string>>,
+): Promise<string | undefined> {
+  const building = active.get(local.member);
+  if (!building || local.seen.status === "ACTIVE") return undefined;
+  await building.promise.catch(() => undefined);
+  const now = run.servers.get(local.member);
+  if (now === undefined || now.id !== local.seen.id) return undefined;
+  const before = whereIs(local.seen);
+  const after = whereIs(now);
+  return before !== undefined && after !== undefined && before !== after ? after : undefined;
 }
 
 /**
@@ -295,18 +387,29 @@ export function waitServer(
   timeoutMs: number,
   signal?: AbortSignal,
   cluster?: string,
+  /** Told every read of the server, e.g. to act once its host is known. */
+  seen?: (s: ServerInfo) => void,
 ): Promise<ServerInfo | undefined> {
-  return waitFor(machine, {
-    what,
-    read: () => ctx.ops.getServer(id),
-    status: (s) => s.status,
-    fault: (s) => s.fault,
-    timeoutMs,
-    ...intervals(ctx),
-    ...(signal ? { signal } : {}),
-    ...(ctx.deadline ? { deadline: ctx.deadline } : {}),
-    progress: progressLog(ctx, cluster),
-  });
+  const read = seen
+    ? async () => {
+        const s = await ctx.ops.getServer(id);
+        if (s) seen(s);
+        return s;
+      }
+    : () => ctx.ops.getServer(id);
+  return shownWaiting(ctx, what, () =>
+    waitFor(machine, {
+      what,
+      read,
+      status: (s) => s.status,
+      fault: (s) => s.fault,
+      timeoutMs,
+      ...intervals(ctx),
+      ...(signal ? { signal } : {}),
+      ...(ctx.deadline ? { deadline: ctx.deadline } : {}),
+      progress: progressLog(ctx, cluster),
+    }),
+  );
 }
 
 export async function waitVolume(
@@ -320,21 +423,28 @@ export async function waitVolume(
   cluster?: string,
 ): Promise<VolumeInfo | undefined> {
   try {
-    return await waitFor(machine, {
-      what,
-      read: () => ctx.ops.getVolume(id),
-      status: (v) => v.status,
-      fault: (v) => v.fault,
-      timeoutMs,
-      ...intervals(ctx),
-      ...(signal ? { signal } : {}),
-      ...(ctx.deadline ? { deadline: ctx.deadline } : {}),
-      progress: progressLog(ctx, cluster),
-    });
+    return await shownWaiting(ctx, what, () =>
+      waitFor(machine, {
+        what,
+        read: () => ctx.ops.getVolume(id),
+        status: (v) => v.status,
+        fault: (v) => v.fault,
+        timeoutMs,
+        ...intervals(ctx),
+        ...(signal ? { signal } : {}),
+        ...(ctx.deadline ? { deadline: ctx.deadline } : {}),
+        progress: progressLog(ctx, cluster),
+      }),
+    );
   } catch (e) {
     if (goneIsFine && e instanceof WaitError && e.kind === "vanished") return undefined;
     throw e;
   }
+}
+
+/** A wait, listed among what the run waits on while it lasts (when someone listens). */
+function shownWaiting<T>(ctx: Ctx, what: string, wait: () => Promise<T>): Promise<T> {
+  return ctx.progress ? ctx.progress.waiting(what, wait) : wait();
 }
 
 /** Progress of a wait goes to the controller's log, prefixed with the cluster when known. */

@@ -152,7 +152,7 @@ async function recreate(ctx: Ctx, run: Run, name: string): Promise<void> {
     );
     run.ledger.volumes.delete(v.id);
   }
-  await createMember(ctx, run, m, new Map());
+  await createMember(ctx, run, m);
   for (const a of reattach) await attach(ctx, run, a.volume, a.server);
 }
 

@@ -1,7 +1,8 @@
 // The simulated cloud's database (provider/backends/simulated/database.ts): an earlier release's
 // cloud.json migrated on first open, processes creating servers at once losing nothing, a process
-// killed in the middle of a call leaving a cloud that opens and adds up, and a call's cost in rows
-// that does not grow with the cloud.
+// killed in the middle of a call leaving a cloud that opens and adds up, a call's cost in rows
+// that does not grow with the cloud, calls made together sharing one commit (one that fails failing
+// alone), and the lookups kept beside the rows (usage per host, attachments) agreeing with them.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -294,6 +295,78 @@ describe("simulated cloud database: a call's cost", () => {
     expect(await cloud.getServer(made.id)).toBeUndefined();
     expect(await cloud.callCount("createServer")).toBe(201);
     await other.close();
+    await cloud.close();
+  });
+});
+
+describe("simulated cloud database: group commit and lookups", () => {
+  it("calls made together share one transaction; one that throws fails alone and leaves nothing", async () => {
+    const dir = tempDir();
+    const cloud = await SimulatedCloud.open({ dir, topology: topology() });
+    const db = CloudDatabase.shared(dir);
+    if (!db) throw new Error("no connection");
+    const before = db.stats.transactions;
+    const results = await Promise.allSettled([
+      ...Array.from({ length: 10 }, (_, i) => cloud.createServer(srv(`t${i}`))),
+      db.transaction(({ state }) => {
+        state.images.push("half-done");
+        state.servers.push({ ...(state.servers[0] as (typeof state.servers)[number]), id: "half", name: "half" });
+        throw new Error("boom");
+      }),
+      cloud.createServer(srv("after")),
+    ]);
+    expect(db.stats.transactions - before).toBe(1);
+    expect(results.map((r) => r.status)).toEqual([...Array(10).fill("fulfilled"), "rejected", "fulfilled"]);
+    expect(String((results[10] as PromiseRejectedResult).reason)).toContain("boom");
+    // Committed: another connection reads the same, without the failed call's changes.
+    const stored = CloudDatabase.read(dir);
+    expect(stored.servers.map((s) => s.name).sort()).toEqual([
+      "after",
+      ...Array.from({ length: 10 }, (_, i) => `t${i}`),
+    ]);
+    expect(stored.images).not.toContain("half-done");
+    expect(stored.calls.createServer).toBe(11);
+    expect(await cloud.getServer("half")).toBeUndefined();
+    await cloud.close();
+  });
+
+  it("keeps usage per host, attachments and lookups by id equal to what the records say", async () => {
+    const clock = fakeClock();
+    const dir = tempDir();
+    const cloud = await SimulatedCloud.open({ dir, topology: topology(4, 8), now: clock.now });
+    const made = [];
+    for (let i = 0; i < 12; i++) made.push(await cloud.createServer(srv(`u${i}`)));
+    // Servers in the volume's zone first (an attach needs one zone).
+    const ids = [...made.filter((s) => s.zone === "z0"), ...made.filter((s) => s.zone !== "z0")].map((s) => s.id);
+    const vol = await cloud.createVolume({ name: "d", sizeGb: 5, zone: "z0", metadata: {} });
+    clock.advance();
+    await cloud.attachVolume(ids[0] as string, vol.id);
+    // A failed call in the middle (attached already elsewhere) and another process's writes.
+    await expect(cloud.attachVolume(ids[1] as string, vol.id)).rejects.toThrow(/already attached/);
+    const alias = path.join(path.dirname(dir), "alias");
+    symlinkSync(dir, alias);
+    const other = await SimulatedCloud.open({ dir: alias, now: clock.now });
+    await other.deleteServer(ids[11] as string);
+    await other.createServer(srv("from-the-other"));
+    clock.advance();
+    await other.close();
+    await cloud.deleteServer(ids[0] as string);
+    clock.advance();
+
+    const snap = await cloud.snapshot();
+    const claimed = new Map<string, number>();
+    for (const s of snap.servers)
+      if (s.claim) claimed.set(s.claim.host, (claimed.get(s.claim.host) ?? 0) + s.claim.vcpus);
+    const shown = (await cloud.discover()).topology.hosts.map((h) => [h.name, h.used?.vcpus ?? 0]);
+    expect(shown).toEqual(snap.topology.hosts.map((h) => [h.name, claimed.get(h.name) ?? 0]));
+    expect(snap.servers).toHaveLength(11);
+    // Nova detached the deleted server's volume; a new server sees its own attachments only.
+    expect((await cloud.getVolume(vol.id))?.status).toBe("available");
+    await cloud.attachVolume(ids[3] as string, vol.id);
+    clock.advance();
+    expect((await cloud.getServer(ids[3] as string))?.volumes).toEqual([vol.id]);
+    expect((await cloud.getServer(ids[4] as string))?.volumes).toEqual([]);
+    expect(await cloud.getServer(ids[11] as string)).toBeUndefined();
     await cloud.close();
   });
 });

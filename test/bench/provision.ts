@@ -122,26 +122,37 @@ function topology(): Topology {
 }
 
 /**
- * Lower bounds of the model. Create: a server needs a call, its build and a call that sees it
- * ACTIVE (its group's create call before); an attached volume needs its create, a call that sees
- * it available, the attach (after its server is ACTIVE), the attach time and a call that sees it
- * in use. Every mutating call also takes perCallMs of one of `concurrency` slots, so
- * calls × perCallMs / concurrency bounds the total too. Destroy: detach, delete and see gone,
- * then delete the groups.
+ * Lower bounds of the model, for any client. A call holds one of `concurrency` slots for perCallMs,
+ * then takes effect; a transition is seen by a call that takes effect once it is done (that call's
+ * own perCallMs runs while the transition does). So by time t at most concurrency × ⌊t / perCallMs⌋
+ * calls have taken effect, and a client acts on what it has seen.
+ * Create: the chain of a group call, a server's create call and its build; an attached volume's
+ * create and creation, then (both seen) its attach call and the attach. And throughput: every group
+ * and server create call has taken effect before the last of them, whose build is still to come;
+ * every mutating call before the last one, which (an attach at best) still has its transition to come.
+ * Destroy: a volume is detached and then deleted (or deleted once its server is gone: longer), a
+ * server deleted, a group deleted (at once); every server and volume needs a delete call, and the
+ * last of them still has deleteMs to come.
  */
 export function lowerBounds(servers: number, volumes: number, groups: number, l = LATENCY) {
   const c = l.perCallMs;
-  const serverChain = c + c + l.serverBuildMs + c;
-  const volumeChain = Math.max(serverChain, c + l.volumeCreateMs + c) + c + l.attachMs + c;
-  const createChain = volumes > 0 ? volumeChain : serverChain;
-  const createCalls = groups + servers + volumes * 2;
-  const create = Math.max(createChain, (createCalls * c) / l.concurrency);
-  const destroyChain = (volumes > 0 ? c + l.attachMs + c : 0) + c + l.deleteMs + c + (groups > 0 ? c : 0);
-  const destroyCalls = volumes * 2 + servers + groups;
-  const destroy = Math.max(destroyChain, (destroyCalls * c) / l.concurrency);
+  /** When the k-th call can take effect at the earliest. */
+  const slot = (k: number) => c * Math.ceil(k / l.concurrency);
+  const serverChain = (groups > 0 ? c : 0) + c + l.serverBuildMs;
+  const volumeChain = Math.max(serverChain, c + l.volumeCreateMs) + c + l.attachMs;
+  const create = Math.max(
+    volumes > 0 ? volumeChain : serverChain,
+    slot(groups + servers) + l.serverBuildMs,
+    volumes > 0 ? slot(groups + servers + 2 * volumes) + Math.min(l.attachMs, l.serverBuildMs) : 0,
+  );
+  const volumeGone = Math.min(c + l.attachMs + c + l.deleteMs, c + l.deleteMs + c + l.deleteMs);
+  const destroy = Math.max(
+    volumes > 0 ? volumeGone : c + l.deleteMs,
+    slot(servers + volumes) + l.deleteMs,
+    slot(servers + volumes + groups),
+  );
   // One after another: each member's own chain, waited for before the next starts.
-  const sequential =
-    groups * c + servers * (c + l.serverBuildMs + c) + volumes * (c + l.volumeCreateMs + c + c + l.attachMs + c);
+  const sequential = groups * c + servers * (c + l.serverBuildMs) + volumes * (c + l.volumeCreateMs + c + l.attachMs);
   return { create, destroy, sequential };
 }
 

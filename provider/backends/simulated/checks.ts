@@ -2,6 +2,7 @@
 // the operations share, with Nova/Cinder's wording.
 import type { Topology } from "../../model/topology";
 import { BackendError } from "../backend";
+import { indexOf } from "./indexes";
 import type { CloudState, ServerRecord, VolumeRecord } from "./store";
 
 export function checkTopology(t: Topology, dir: string): void {
@@ -31,13 +32,13 @@ export function checkTopology(t: Topology, dir: string): void {
 }
 
 export function mustServer(state: CloudState, id: string): ServerRecord {
-  const s = state.servers.find((x) => x.id === id);
+  const s = indexOf(state).server(id);
   if (!s) throw new BackendError("not_found", `Server "${id}" could not be found.`);
   return s;
 }
 
 export function mustVolume(state: CloudState, id: string): VolumeRecord {
-  const v = state.volumes.find((x) => x.id === id);
+  const v = indexOf(state).volume(id);
   if (!v) throw new BackendError("not_found", `Volume "${id}" could not be found.`);
   return v;
 }

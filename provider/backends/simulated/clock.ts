@@ -1,5 +1,6 @@
 // The simulated cloud's clock: every change that takes time (build, resize, attach, delete, ...) is
 // stored as a pending transition with its due time; each call first applies those that are due.
+import { indexOf } from "./indexes";
 import type { CloudState, ServerRecord, VolumeRecord } from "./store";
 
 export interface LatencyModel {
@@ -76,8 +77,9 @@ export function settle(
       if (g.members.some((id) => goneServers.has(id))) g.members = g.members.filter((id) => !goneServers.has(id));
     }
     // Nova detaches a deleted server's volumes.
-    for (const v of state.volumes) {
-      if (!v.attachedTo.some((id) => goneServers.has(id))) continue;
+    const index = indexOf(state);
+    const attached = new Set([...goneServers].flatMap((id) => index.attachedTo(id)));
+    for (const v of attached) {
       v.attachedTo = v.attachedTo.filter((id) => !goneServers.has(id));
       if (v.attachedTo.length === 0) delete v.device;
       if (v.pending?.kind === "attach" || v.pending?.kind === "detach") delete v.pending;

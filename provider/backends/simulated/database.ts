@@ -7,6 +7,8 @@
 // Pulumi provider, the REST server — take turns, and a process killed mid-call leaves the last
 // committed state, never half a call).
 //
+// Calls of one process that arrive together share one transaction (group-commit.ts).
+//
 // Each process keeps the state in memory between calls (one connection and one cache per
 // directory), checked against a generation number at the start of every transaction: when another
 // process wrote since, only the rows it wrote (their generation is newer) and what it removed (a
@@ -17,9 +19,7 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
-  busyBackoffMs,
   type Row,
   rollbackQuietly,
   SQLITE_CORRUPT,
@@ -30,6 +30,8 @@ import {
 } from "../../model/sqlite";
 import { BackendError } from "../backend";
 import { connect, defaultLog, dueOf, ensureDatabase, fileIdentity, type OpenInit, persisted, TABLES } from "./db-file";
+import { VERIFY, WrittenCheck } from "./db-verify";
+import { GroupCommit, type Outcome } from "./group-commit";
 import { type CloudState, CloudStateError, LEGACY_STATE_FILE, SIM_STATE_VERSION, STATE_FILE, statePath } from "./store";
 import { type Changes, COLLECTIONS, type Collection, hasChanges, type Id, recordId, TrackedState } from "./tracking";
 
@@ -41,13 +43,6 @@ const BUSY_GIVE_UP_MS = 120_000;
 const TOMBSTONES_KEPT = 20_000;
 /** Meta keys in the order a snapshot shows them; others follow. */
 const META_FIRST = ["version", "cloudId", "createdAt", "projectSalt", "topology", "images", "quota"];
-
-/**
- * Checks the state after every call against what was written, to catch a change the tracking
- * missed: in tests (and with OPENSTACK_VCLUSTER_SIM_VERIFY=1), on clouds of up to 300 objects.
- */
-const VERIFY = process.env.VITEST !== undefined || process.env.OPENSTACK_VCLUSTER_SIM_VERIFY === "1";
-const VERIFY_MAX_OBJECTS = 300;
 
 /** What one transaction sees: the state as operations use it, and the clock's index. */
 export interface DbTx {
@@ -81,8 +76,27 @@ export class CloudDatabase {
   private cache: { tracked: TrackedState; gen: number } | undefined;
   private refs = 0;
   private connected = true;
-  private readonly lastJson = new WeakMap<object, string>();
-  private readonly lastMeta = new Map<string, string>();
+  /** In tests: the cache checked against what was written after every commit (db-verify.ts). */
+  private readonly check = VERIFY ? new WrittenCheck() : undefined;
+  private readonly commits = new GroupCommit<DbTx>(
+    {
+      tryBegin: async () => {
+        await this.checkFile();
+        try {
+          return tryBeginImmediate(this.db);
+        } catch (e) {
+          throw this.translate(e);
+        }
+      },
+      busy: () =>
+        new BackendError(
+          "unavailable",
+          `simulated cloud in "${this.dir}": another process has held ${STATE_FILE}'s write lock for over 2 minutes; hint: stop that process if it hangs`,
+        ),
+      run: (fns) => this.inTransaction(fns),
+    },
+    BUSY_GIVE_UP_MS,
+  );
 
   private constructor(readonly dir: string) {
     this.file = statePath(dir);
@@ -145,52 +159,37 @@ export class CloudDatabase {
   }
 
   /**
-   * Runs `fn` in one transaction on the current state, and writes what it changed. `fn` runs
-   * synchronously; an exception from it changes nothing.
+   * Runs `fn` on the current state in a transaction (shared with the calls that arrive with it), and
+   * writes what it changed. `fn` runs synchronously; an exception from it undoes what it changed
+   * since its last checkpoint (DbTx.checkpoint; without one, everything) and fails this call alone.
    */
-  async transaction<T>(fn: (tx: DbTx) => T): Promise<T> {
-    const start = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      await this.checkFile();
-      let begun: boolean;
-      try {
-        begun = tryBeginImmediate(this.db);
-      } catch (e) {
-        throw this.translate(e);
-      }
-      // The transaction runs from here to its commit without an await: calls of this process on
-      // the shared connection can't interleave with it.
-      if (begun) return this.inTransaction(fn);
-      if (Date.now() - start >= BUSY_GIVE_UP_MS) {
-        throw new BackendError(
-          "unavailable",
-          `simulated cloud in "${this.dir}": another process has held ${STATE_FILE}'s write lock for over 2 minutes; hint: stop that process if it hangs`,
-        );
-      }
-      await sleep(busyBackoffMs(attempt));
-    }
+  transaction<T>(fn: (tx: DbTx) => T): Promise<T> {
+    return this.commits.add(fn);
   }
 
   // ---- internals ----
 
-  private inTransaction<T>(fn: (tx: DbTx) => T): T {
+  private inTransaction(fns: ((tx: DbTx) => unknown)[]): Outcome[] {
     try {
       this.stats.transactions++;
       const cache = this.refresh();
       const tracked = cache.tracked;
       tracked.begin();
-      let result: T;
-      try {
-        result = fn(this.txOf(tracked));
-      } catch (e) {
-        tracked.abandon();
-        throw e;
-      }
+      const tx = this.txOf(tracked);
+      const outcomes = fns.map((fn): Outcome => {
+        tracked.checkpoint();
+        try {
+          return { value: fn(tx) };
+        } catch (e) {
+          tracked.rollback();
+          return { error: this.translate(e) };
+        }
+      });
       const changes = tracked.finish();
       if (hasChanges(changes)) this.write(cache, changes);
       this.db.exec("COMMIT");
-      if (VERIFY && tracked.size() <= VERIFY_MAX_OBJECTS) this.verify(tracked);
-      return result;
+      this.verify(tracked);
+      return outcomes;
     } catch (e) {
       rollbackQuietly(this.db);
       // The cache may hold changes the database does not: read it again next time.
@@ -245,13 +244,13 @@ export class CloudDatabase {
       for (const r of this.rows(`SELECT json FROM ${table} WHERE gen > ? ORDER BY seq`, since)) {
         const value = this.parse(r.json, table);
         tracked.putRecord(coll, value);
-        if (VERIFY) this.rememberRecord(tracked, coll, value, String(r.json));
+        this.check?.record(tracked, coll, value, String(r.json));
       }
     }
     for (const key of removed.get("meta") ?? []) tracked.removeMeta(key);
     for (const r of this.rows("SELECT key, json FROM meta WHERE gen > ?", since)) {
       tracked.putMeta(String(r.key), this.parse(r.json, "meta"));
-      if (VERIFY) this.lastMeta.set(String(r.key), String(r.json));
+      this.check?.metaValue(String(r.key), String(r.json));
     }
     const calls = tracked.calls();
     for (const op of removed.get("calls") ?? []) delete calls[op];
@@ -267,13 +266,18 @@ export class CloudDatabase {
     const state: Record<string, unknown> = {};
     for (const key of META_FIRST) if (meta.has(key)) state[key] = meta.get(key);
     const jsons = new Map<Collection, string[]>();
+    const records = new Map<Collection, Record<PropertyKey, unknown>[]>();
     for (const coll of COLLECTIONS) {
       const rows = this.rows(`SELECT json FROM ${TABLES[coll].table} ORDER BY seq`);
       jsons.set(
         coll,
         rows.map((r) => String(r.json)),
       );
-      state[coll] = rows.map((r) => this.parse(r.json, TABLES[coll].table));
+      records.set(
+        coll,
+        rows.map((r) => this.parse(r.json, TABLES[coll].table)),
+      );
+      state[coll] = records.get(coll);
     }
     for (const [key, value] of meta) if (!(key in state)) state[key] = value;
     const calls: Record<string, number> = {};
@@ -292,17 +296,7 @@ export class CloudDatabase {
     }
     s.nextFaultId ??= 1;
     const tracked = new TrackedState(s, persisted);
-    if (VERIFY) {
-      for (const coll of COLLECTIONS) {
-        const list = jsons.get(coll) as string[];
-        const records = s[coll] as unknown as Record<PropertyKey, unknown>[];
-        records.forEach((r, i) => {
-          this.rememberRecord(tracked, coll, r, list[i] as string);
-        });
-      }
-      this.lastMeta.clear();
-      for (const key of tracked.metaKeys()) this.lastMeta.set(key, JSON.stringify(tracked.meta(key)));
-    }
+    this.check?.loaded(tracked, records, jsons);
     return tracked;
   }
 
@@ -320,7 +314,7 @@ export class CloudDatabase {
         const id = recordId(coll, t) as SQLInputValue;
         if (due) this.st.run(upsert, id, json, dueOf(t), gen);
         else this.st.run(upsert, id, json, gen);
-        if (VERIFY) this.lastJson.set(t, json);
+        this.check?.written(t, json);
         n++;
       }
       for (const id of changes.removes.get(coll) ?? []) {
@@ -337,13 +331,13 @@ export class CloudDatabase {
         json,
         gen,
       );
-      if (VERIFY) this.lastMeta.set(key, json);
+      this.check?.metaValue(key, json);
       n++;
     }
     for (const key of changes.meta.remove) {
       this.st.run("DELETE FROM meta WHERE key = ?", key);
       this.tombstone("meta", key, gen);
-      this.lastMeta.delete(key);
+      this.check?.metaValue(key, undefined);
       n += 2;
     }
     const calls = tracked.calls();
@@ -406,28 +400,13 @@ export class CloudDatabase {
     throw new CloudStateError(this.dir, "unreadable", `holds a damaged row in its ${table} table`);
   }
 
-  private rememberRecord(tracked: TrackedState, coll: Collection, value: Record<PropertyKey, unknown>, json: string) {
-    const p = tracked.records(coll, [recordId(coll, value)])[0];
-    if (p) this.lastJson.set(tracked.targetOf(p), json);
-  }
-
   /** After a commit, in tests: the cache holds nothing the database doesn't. */
   private verify(tracked: TrackedState): void {
-    for (const coll of COLLECTIONS) {
-      for (const t of tracked.stored(coll)) {
-        if (JSON.stringify(t) !== this.lastJson.get(t)) {
-          this.cache = undefined;
-          throw new Error(
-            `simulated cloud: ${coll} record ${String(t.id)} changed without being written (a change the tracking missed)`,
-          );
-        }
-      }
-    }
-    for (const key of tracked.metaKeys()) {
-      if (JSON.stringify(tracked.meta(key)) !== this.lastMeta.get(key)) {
-        this.cache = undefined;
-        throw new Error(`simulated cloud: meta value "${key}" changed without being written`);
-      }
+    try {
+      this.check?.verify(tracked);
+    } catch (e) {
+      this.cache = undefined;
+      throw e;
     }
   }
 

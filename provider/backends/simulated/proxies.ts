@@ -1,8 +1,9 @@
 // The proxies behind the simulated cloud's state as operations see it (tracking.ts): every object
 // of the cache sits behind one, whose only traps are writes (and, for reads, wrapping what is read
-// in its own proxy). A write reports what it belongs to — its anchor: the record, meta value or
-// counters object — to the cache, before it happens. What is stored is made free of proxies first
-// (`own`), what leaves a call too, and `plain` copies a state object.
+// in its own proxy), and each collection's array behind a list view. A write reports what it belongs
+// to — its anchor: the record, meta value or counters object; a list, its collection — to the cache,
+// before it happens. What is stored is made free of proxies first (`own`), what leaves a call too,
+// and `plain` copies a state object.
 //
 // structuredClone refuses proxies (a DataCloneError): an operation copies a state object with
 // `plain`, never with structuredClone (this module leaves the process's globals alone).
@@ -84,6 +85,56 @@ function touch(t: object, k: PropertyKey): void {
   const root = roots.get(owners.get(t) as object);
   if (!root) throw new Error("simulated cloud: a state object of an earlier call was changed");
   root.tracker.touched(root, t, k);
+}
+
+/** What a collection's list view tells its cache (tracking.ts) of a write, before it happens. */
+export interface ListHooks {
+  touch(arr: object[], k: PropertyKey, v: unknown, removal?: boolean): void;
+  /** Slots `from` to `to` of `arr` leave (delta -1) or join (+1) the collection. */
+  listed(arr: object[], from: number, to: number, delta: 1 | -1): void;
+  /** The record proxy to store for a value put into the list. */
+  adopt(v: unknown): object;
+}
+
+/** The view of a collection's array that operations get: every write goes through `hooks`. */
+export function listView(arr: object[], hooks: ListHooks): object[] {
+  lists.add(arr);
+  const view = new Proxy(arr, {
+    set(a, k, v) {
+      hooks.touch(a, k, v);
+      if (k === "length") {
+        hooks.listed(a, v as number, a.length, -1);
+        a.length = v as number;
+      } else if (typeof k === "string" && isIndex(k)) {
+        hooks.listed(a, Number(k), Number(k) + 1, -1);
+        (a as unknown as Obj)[k] = hooks.adopt(v);
+        hooks.listed(a, Number(k), Number(k) + 1, 1);
+      } else (a as unknown as Obj)[k] = v;
+      return true;
+    },
+    deleteProperty(a, k) {
+      hooks.touch(a, k, undefined, true);
+      if (typeof k === "string" && isIndex(k)) hooks.listed(a, Number(k), Number(k) + 1, -1);
+      delete (a as unknown as Obj)[k];
+      return true;
+    },
+    defineProperty(a, k, d) {
+      hooks.touch(a, k, undefined, true);
+      const at = "value" in d && typeof k === "string" && isIndex(k) ? Number(k) : undefined;
+      if (at !== undefined) hooks.listed(a, at, at + 1, -1);
+      const value = at !== undefined ? hooks.adopt(d.value) : d.value;
+      const ok = Reflect.defineProperty(a, k, "value" in d ? { ...d, value } : d);
+      if (at !== undefined) hooks.listed(a, at, at + 1, 1);
+      return ok;
+    },
+  });
+  targets.set(view, arr);
+  return view;
+}
+
+/** An array index ("0", "12"), as a property key of a list. */
+export function isIndex(k: string): boolean {
+  return /^(0|[1-9]\d*)$/.test(k);
 }
 
 /** Whether `v` is one of the state's proxies (or a view of a list or the whole state). */

@@ -1,25 +1,12 @@
 // Quota of the simulated cloud: usage counts what is not being deleted, and a resize in flight at its
 // new flavor; absent limits are unlimited.
-import { findFlavor } from "../../model/topology";
 import { BackendError, type Discovery } from "../backend";
+import { indexOf } from "./indexes";
 import type { CloudState, Quota } from "./store";
 
+/** What counts against the quota (indexes.ts keeps the sums): servers at their flavor (a resize in flight at its new one), volumes at their size. */
 export function quotaUsage(state: CloudState): Required<Quota> {
-  const u = { instances: 0, vcpus: 0, ramMb: 0, volumes: 0, gigabytes: 0 };
-  for (const s of state.servers) {
-    if (s.pending?.kind === "delete") continue;
-    const flavorRef = s.pending?.kind === "resize" ? s.pending.flavorRef : s.flavorRef;
-    const f = findFlavor(state.topology.flavors, flavorRef);
-    u.instances += 1;
-    u.vcpus += f?.vcpus ?? 0;
-    u.ramMb += f?.ramMb ?? 0;
-  }
-  for (const v of state.volumes) {
-    if (v.pending?.kind === "delete") continue;
-    u.volumes += 1;
-    u.gigabytes += v.sizeGb;
-  }
-  return u;
+  return indexOf(state).quotaUsed();
 }
 
 export function remainingQuota(state: CloudState): Discovery["quota"] | undefined {

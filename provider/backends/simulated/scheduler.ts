@@ -3,6 +3,7 @@
 // then name), pick the first. The caller turns "nothing left" into a server in ERROR.
 import type { Flavor, Host, Resources, StorageBackend } from "../../model/topology";
 import type { ServerGroupInfo, VolumeCreate } from "../backend";
+import { indexOf } from "./indexes";
 import type { CloudState } from "./store";
 
 /** Nova's own words when the scheduler finds nothing. */
@@ -14,42 +15,66 @@ const ZERO: Resources = { vcpus: 0, ramMb: 0, diskGb: 0 };
 
 /** Used resources per host: what the topology says was used outside the cloud, plus every claim. */
 export function hostUsage(state: CloudState, exceptServer?: string): Map<string, Resources> {
-  const used = new Map<string, Resources>();
-  for (const h of state.topology.hosts) used.set(h.name, { ...ZERO, ...h.used });
-  for (const s of state.servers) {
-    if (!s.claim || s.id === exceptServer) continue;
-    const u = used.get(s.claim.host);
-    if (!u) continue;
-    u.vcpus += s.claim.vcpus;
-    u.ramMb += s.claim.ramMb;
-    u.diskGb += s.claim.diskGb;
-  }
-  return used;
+  const usedOn = hostUsedOn(state, exceptServer);
+  return new Map(state.topology.hosts.map((h) => [h.name, usedOn(h)]));
+}
+
+/** A host's used resources, as hostUsage counts them, one host at a time (a pinned create asks for one). */
+function hostUsedOn(state: CloudState, exceptServer?: string): (h: Host) => Resources {
+  const index = indexOf(state);
+  const except = exceptServer === undefined ? undefined : index.claimOf(exceptServer);
+  return (h) => {
+    const claimed = index.claimedOn(h.name);
+    const mine = except?.host === h.name ? except : ZERO;
+    return {
+      vcpus: (h.used?.vcpus ?? 0) + claimed.vcpus - mine.vcpus,
+      ramMb: (h.used?.ramMb ?? 0) + claimed.ramMb - mine.ramMb,
+      diskGb: (h.used?.diskGb ?? 0) + claimed.diskGb - mine.diskGb,
+    };
+  };
 }
 
 /** Used GB per storage backend, the same way. */
 export function backendUsage(state: CloudState, exceptVolume?: string): Map<string, number> {
+  const index = indexOf(state);
+  const except = exceptVolume === undefined ? undefined : index.storedBy(exceptVolume);
   const used = new Map<string, number>();
-  for (const b of state.topology.storageBackends) used.set(b.name, b.usedGb ?? 0);
-  for (const v of state.volumes) {
-    if (!v.backend || v.status === "error" || v.id === exceptVolume) continue;
-    used.set(v.backend, (used.get(v.backend) ?? 0) + v.sizeGb);
+  for (const b of state.topology.storageBackends) {
+    used.set(b.name, (b.usedGb ?? 0) + index.storedOn(b.name) - (except?.backend === b.name ? except.gb : 0));
   }
   return used;
 }
 
-/** Per hosts list (the topology's, which a cloud never changes in place), each host's zone. */
-const zonesOfHosts = new WeakMap<object, Map<string, string>>();
+/** Per hosts list (the topology's, which a cloud never changes in place), its hosts by name. */
+const hostsByList = new WeakMap<object, Map<string, Host>>();
+
+/** The topology's hosts by name: a lookup per call, not a scan of every host. */
+export function hostsByName(state: CloudState): Map<string, Host> {
+  const hosts = state.topology.hosts;
+  let byName = hostsByList.get(hosts);
+  if (!byName) {
+    byName = new Map(hosts.map((h) => [h.name, h]));
+    hostsByList.set(hosts, byName);
+  }
+  return byName;
+}
+
+const zonesByList = new WeakMap<object, Set<string>>();
+
+/** The topology's zones (of its hosts), the same way. */
+export function hostZones(state: CloudState): Set<string> {
+  const hosts = state.topology.hosts;
+  let zones = zonesByList.get(hosts);
+  if (!zones) {
+    zones = new Set(hosts.map((h) => h.zone));
+    zonesByList.set(hosts, zones);
+  }
+  return zones;
+}
 
 export function backendZone(state: CloudState, b: StorageBackend): string | undefined {
   if (b.zone !== undefined) return b.zone;
-  const hosts = state.topology.hosts;
-  let zones = zonesOfHosts.get(hosts);
-  if (!zones) {
-    zones = new Map(hosts.map((h) => [h.name, h.zone]));
-    zonesOfHosts.set(hosts, zones);
-  }
-  return b.host === undefined ? undefined : zones.get(b.host);
+  return b.host === undefined ? undefined : hostsByName(state).get(b.host)?.zone;
 }
 
 export interface ServerRequest {
@@ -112,9 +137,10 @@ function serversOn(state: CloudState, host: string): Set<string> {
 function groupHostCounts(state: CloudState, req: ServerRequest): Map<string, number> {
   const counts = new Map<string, number>();
   if (!req.group) return counts;
-  const members = new Set(req.group.members);
-  for (const s of state.servers) {
-    if (!members.has(s.id) || s.id === req.selfId || !s.host) continue;
+  const index = indexOf(state);
+  for (const id of new Set(req.group.members)) {
+    const s = index.server(id);
+    if (!s || s.id === req.selfId || !s.host) continue;
     counts.set(s.host, (counts.get(s.host) ?? 0) + 1);
   }
   return counts;
@@ -135,18 +161,19 @@ function brokenWishes(state: CloudState, req: ServerRequest, host: string, group
 }
 
 export function scheduleServer(state: CloudState, req: ServerRequest): Scheduled<Host> {
-  const usage = hostUsage(state, req.selfId);
+  const usedOn = hostUsedOn(state, req.selfId);
   const groupHosts = groupHostCounts(state, req);
-  const freeRam = (h: Host) => h.ramMb - (usage.get(h.name)?.ramMb ?? 0);
 
   if (req.host !== undefined && !req.ignorePlacement) {
-    const host = state.topology.hosts.find((h) => h.name === req.host);
+    const host = hostsByName(state).get(req.host);
     if (!host) return { ok: false, fault: `No valid host was found. Host "${req.host}" does not exist.` };
-    const why = rejectReason(state, req, host, usage.get(host.name) ?? ZERO, groupHosts);
+    const why = rejectReason(state, req, host, usedOn(host), groupHosts);
     if (why) return { ok: false, fault: `No valid host was found. Host "${host.name}" ${why}.` };
     return { ok: true, value: host };
   }
 
+  const usage = hostUsage(state, req.selfId);
+  const freeRam = (h: Host) => h.ramMb - (usage.get(h.name)?.ramMb ?? 0);
   const candidates = state.topology.hosts.filter(
     (h) => rejectReason(state, req, h, usage.get(h.name) ?? ZERO, groupHosts) === undefined,
   );
@@ -174,12 +201,12 @@ export type VolumeRequest = Omit<VolumeCreate, "name" | "metadata"> & { selfId?:
 
 export function scheduleVolume(state: CloudState, req: VolumeRequest): Scheduled<StorageBackend> {
   const usage = backendUsage(state, req.selfId);
+  const index = indexOf(state);
   const backendOf = (ids: string[] | undefined) =>
-    new Set((ids ?? []).map((id) => state.volumes.find((v) => v.id === id)?.backend).filter((b) => b !== undefined));
+    new Set((ids ?? []).map((id) => index.volume(id)?.backend).filter((b) => b !== undefined));
   const same = backendOf(req.sameBackendAs);
   const different = backendOf(req.differentBackendFrom);
-  const localHost =
-    req.localToServer === undefined ? undefined : (state.servers.find((s) => s.id === req.localToServer)?.host ?? "");
+  const localHost = req.localToServer === undefined ? undefined : (index.server(req.localToServer)?.host ?? "");
 
   const reject = (b: StorageBackend): string | undefined => {
     if (req.zone !== undefined && backendZone(state, b) !== req.zone) return `does not serve zone "${req.zone}"`;

@@ -13,12 +13,13 @@ import {
 } from "../backend";
 import { mustServer, requireServerStatus, unknownRef } from "./checks";
 import { takeMatching } from "./fault-plan";
+import { indexOf } from "./indexes";
 import { addressesOf, allocatePorts } from "./network";
 import type { OpEnv, Tx, View } from "./op";
 import { plain } from "./proxies";
 import { checkQuota } from "./quota";
-import { scheduleServer } from "./scheduler";
-import type { CloudState, ServerRecord } from "./store";
+import { hostsByName, hostZones, scheduleServer } from "./scheduler";
+import type { CloudState, ServerRecord, VolumeRecord } from "./store";
 import { pickResources } from "./util";
 
 export function createServer(tx: Tx, env: OpEnv, req: ServerCreate): ServerInfo {
@@ -32,17 +33,16 @@ export function createServer(tx: Tx, env: OpEnv, req: ServerCreate): ServerInfo 
   const flavor = findFlavor(state.topology.flavors, req.flavorRef);
   if (!flavor) throw unknownRef("Flavor", req.flavorRef, Object.keys(state.topology.flavors));
   if (!state.images.includes(req.imageRef)) throw unknownRef("Image", req.imageRef, state.images);
-  const zones = new Set(state.topology.hosts.map((h) => h.zone));
+  const zones = hostZones(state);
   if (req.zone !== undefined && !zones.has(req.zone)) throw unknownRef("Availability zone", req.zone, [...zones]);
-  if (req.host !== undefined && !state.topology.hosts.some((h) => h.name === req.host)) {
+  if (req.host !== undefined && !hostsByName(state).has(req.host)) {
     throw unknownRef(
       "Compute host",
       req.host,
       state.topology.hosts.map((h) => h.name),
     );
   }
-  const group =
-    req.serverGroupId === undefined ? undefined : state.serverGroups.find((g) => g.id === req.serverGroupId);
+  const group = req.serverGroupId === undefined ? undefined : indexOf(state).serverGroup(req.serverGroupId);
   if (req.serverGroupId !== undefined && !group) {
     throw new BackendError("bad_request", `Server group "${req.serverGroupId}" could not be found.`);
   }
@@ -101,7 +101,7 @@ export function createServer(tx: Tx, env: OpEnv, req: ServerCreate): ServerInfo 
 }
 
 export function deleteServer(tx: Tx, env: OpEnv, id: string): void {
-  const s = tx.state.servers.find((x) => x.id === id);
+  const s = indexOf(tx.state).server(id);
   if (!s || s.pending?.kind === "delete") return;
   s.pending = { kind: "delete", at: tx.now + env.latency.deleteMs + tx.slow(s) };
 }
@@ -120,7 +120,7 @@ export function resizeServer(tx: Tx, env: OpEnv, id: string, flavorRef: string):
   }
   const old = findFlavor(state.topology.flavors, s.flavorRef) ?? { vcpus: 0, ramMb: 0, diskGb: 0 };
   checkQuota(state, { vcpus: flavor.vcpus - old.vcpus, ramMb: flavor.ramMb - old.ramMb });
-  const group = state.serverGroups.find((g) => g.id === s.groupId);
+  const group = s.groupId === undefined ? undefined : indexOf(state).serverGroup(s.groupId);
   const base = { selfId: s.id, flavor, ...(s.zone ? { zone: s.zone } : {}), ...(group ? { group } : {}) };
   // Nova tries the current host first when allowed, then any host that keeps the group's policy.
   let placed = s.host ? scheduleServer(state, { ...base, host: s.host }) : undefined;
@@ -170,7 +170,7 @@ export function serverInfo(state: CloudState, s: ServerRecord, view: View): Serv
     flavorRef: s.flavorRef,
     imageRef: s.imageRef,
     metadata: { ...s.metadata },
-    volumes: state.volumes.filter((v) => v.attachedTo.includes(s.id)).map((v) => v.id),
+    volumes: attachedVolumes(state, s.id).map((v) => v.id),
     keyName: s.keyName ?? null,
     // A server of an older cloud.json got Nova's default group.
     securityGroups: [...(s.securityGroups ?? ["default"])],
@@ -181,9 +181,34 @@ export function serverInfo(state: CloudState, s: ServerRecord, view: View): Serv
   if (s.zone !== undefined) info.zone = s.zone;
   if (s.host !== undefined) {
     if (view === "admin") info.host = s.host;
-    info.hostId = createHash("sha224").update(`${state.projectSalt}:${s.host}`).digest("hex");
+    info.hostId = hostIdOf(state.projectSalt, s.host);
   }
   return info;
+}
+
+/** Nova's hostId: a hash of project and host, the same for every server there (kept: hashing is most of a read). */
+const hostIds = new Map<string, string>();
+
+function hostIdOf(salt: string, host: string): string {
+  const key = `${salt}:${host}`;
+  let id = hostIds.get(key);
+  if (id === undefined) {
+    id = createHash("sha224").update(key).digest("hex");
+    if (hostIds.size >= 100_000) hostIds.clear();
+    hostIds.set(key, id);
+  }
+  return id;
+}
+
+/** The volumes attached to a server, in the order they were attached (their device names). */
+export function attachedVolumes(state: CloudState, serverId: string): VolumeRecord[] {
+  const byDevice = (v: VolumeRecord) => v.device ?? "";
+  const attached = indexOf(state).attachedTo(serverId);
+  if (attached.length < 2) return attached;
+  return attached.sort(
+    (a, b) =>
+      byDevice(a).length - byDevice(b).length || byDevice(a).localeCompare(byDevice(b)) || a.id.localeCompare(b.id),
+  );
 }
 
 const POLICIES: readonly ServerGroupPolicy[] = ["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"];

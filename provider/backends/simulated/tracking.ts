@@ -14,9 +14,13 @@
 //   the caller can't change the cache behind its back.
 // - A change outside a call (through an object kept from an earlier one) throws.
 // - `plain` copies a state object (proxies.ts); structuredClone refuses one.
+
+import { registerIndex, StateIndex } from "./indexes";
 import {
   copyOf,
+  isIndex,
   lists,
+  listView,
   type Obj,
   own,
   owners,
@@ -87,6 +91,8 @@ export class TrackedState implements Tracker {
   private readonly lists = new Map<Collection, List>();
   private readonly byId = new Map<Collection, Map<Id, object>>();
   private readonly metaRoots = new Map<string, Root>();
+  /** Told of every record added, dropped or changed, so its lookups stay up to date. */
+  private readonly index = new StateIndex(() => this.state);
   private session: Session | undefined;
 
   constructor(
@@ -140,6 +146,7 @@ export class TrackedState implements Tracker {
       },
     }) as unknown as CloudState;
     targets.set(this.state, this.shell);
+    registerIndex(this.state, this.index);
   }
 
   // ---- sessions: one per transaction ----
@@ -163,10 +170,12 @@ export class TrackedState implements Tracker {
     for (const [target, saved] of u.records) {
       for (const k of Object.keys(target)) delete target[k];
       Object.assign(target, saved);
+      this.index.changed(s.records.get(target), target);
     }
     for (const [key, saved] of u.meta) {
       if (saved) this.shell[key] = saved.value;
       else delete this.shell[key];
+      this.index.metaChanged(key);
     }
     if (u.calls) {
       this.shell.calls = u.calls;
@@ -226,11 +235,6 @@ export class TrackedState implements Tracker {
     for (const key of s.meta) (key in this.shell ? changes.meta.set : changes.meta.remove).push(key);
     changes.calls.set = s.callsReplaced ? Object.keys(this.shell.calls as Obj) : [...s.calls];
     return changes;
-  }
-
-  /** Drops the session without computing changes (the transaction failed; the cache is dropped too). */
-  abandon(): void {
-    this.session = undefined;
   }
 
   // ---- reading for the database (outside operations) ----
@@ -295,11 +299,13 @@ export class TrackedState implements Tracker {
       const t = targets.get(p) as Obj;
       for (const k of Object.keys(t)) delete t[k];
       Object.assign(t, value);
+      this.index.changed(coll, t);
       return;
     }
     const q = this.adopt(coll, value);
     (this.lists.get(coll) as List).arr.push(q);
     ids.set(id, q);
+    this.index.listed(coll, [q], 0, 1, 1);
   }
 
   removeRecords(coll: Collection, removed: Set<Id>): void {
@@ -308,21 +314,19 @@ export class TrackedState implements Tracker {
     for (const id of removed) ids.delete(id);
     const list = this.lists.get(coll) as List;
     const kept = list.arr.filter((p) => !removed.has(recordId(coll, targets.get(p) as Obj)));
+    this.index.relisted(coll, list.arr, kept);
     list.arr.length = 0;
     list.arr.push(...kept);
   }
 
   putMeta(key: string, value: unknown): void {
     this.shell[key] = value;
+    this.index.metaChanged(key);
   }
 
   removeMeta(key: string): void {
     delete this.shell[key];
-  }
-
-  putCalls(calls: Record<string, number>): void {
-    this.shell.calls = calls;
-    this.anchorCalls();
+    this.index.metaChanged(key);
   }
 
   // ---- internals ----
@@ -333,6 +337,7 @@ export class TrackedState implements Tracker {
     if (root.kind === "record") {
       if (s.undo && !s.undo.records.has(root.target)) s.undo.records.set(root.target, copyOf(root.target));
       s.records.set(root.target, root.coll as Collection);
+      this.index.changed(root.coll, root.target);
     } else if (root.kind === "meta") {
       this.touchMeta(root.key);
     } else {
@@ -349,6 +354,7 @@ export class TrackedState implements Tracker {
 
   private touchMeta(key: string): void {
     const s = this.open();
+    this.index.metaChanged(key);
     if (s.undo && !s.undo.meta.has(key)) {
       s.undo.meta.set(key, key in this.shell ? { value: copyOf(this.shell[key]) } : undefined);
     }
@@ -400,41 +406,27 @@ export class TrackedState implements Tracker {
       const p = this.adopt(coll, r);
       list.arr.push(p);
       if (this.persisted(coll, r)) ids.set(recordId(coll, r), p);
+      this.index.listed(coll, [p], 0, 1, 1);
     }
     return list.arr;
   }
 
   private makeList(coll: Collection, arr: object[]): List {
-    lists.add(arr);
-    const self = this;
-    const view = new Proxy(arr, {
-      set(a, k, v) {
-        self.touchList(coll, a, k, v);
-        if (k === "length") a.length = v as number;
-        else if (typeof k === "string" && isIndex(k)) (a as unknown as Obj)[k] = self.adopt(coll, v);
-        else (a as unknown as Obj)[k] = v;
-        return true;
-      },
-      deleteProperty(a, k) {
-        self.touchList(coll, a, k, undefined, true);
-        delete (a as unknown as Obj)[k];
-        return true;
-      },
-      defineProperty(a, k, d) {
-        self.touchList(coll, a, k, undefined, true);
-        const value = "value" in d && typeof k === "string" && isIndex(k) ? self.adopt(coll, d.value) : d.value;
-        return Reflect.defineProperty(a, k, "value" in d ? { ...d, value } : d);
-      },
+    const view = listView(arr, {
+      touch: (a, k, v, removal) => this.touchList(coll, a, k, v, removal),
+      listed: (a, from, to, delta) => this.index.listed(coll, a, from, to, delta),
+      adopt: (v) => this.adopt(coll, v),
     });
-    targets.set(view, arr);
     const list = { arr, view };
     this.lists.set(coll, list);
     return list;
   }
 
   private installList(coll: Collection, items: object[]): void {
+    const old = this.lists.get(coll)?.arr ?? [];
     const list = this.makeList(coll, [...items]);
     this.shell[coll] = list.arr;
+    this.index.relisted(coll, old, list.arr);
   }
 
   private replaceList(coll: Collection, v: unknown): void {
@@ -466,10 +458,6 @@ export class TrackedState implements Tracker {
     }
     return m;
   }
-}
-
-function isIndex(k: string): boolean {
-  return /^(0|[1-9]\d*)$/.test(k);
 }
 
 export function recordId(coll: Collection, t: Obj): Id {

@@ -4,8 +4,11 @@ export function hasTags(metadata: Record<string, string>, tags: Record<string, s
   return Object.entries(tags).every(([k, v]) => metadata[k] === v);
 }
 
+/** localeCompare's order (the default locale's), without building a collator per comparison. */
+const collator = new Intl.Collator();
+
 export function byNameThenId(a: { name: string; id: string }, b: { name: string; id: string }): number {
-  return a.name.localeCompare(b.name) || a.id.localeCompare(b.id);
+  return collator.compare(a.name, b.name) || collator.compare(a.id, b.id);
 }
 
 export function pickResources(f: { vcpus: number; ramMb: number; diskGb: number }) {

@@ -5,6 +5,7 @@ import { pickDefined } from "../../model/records";
 import { BackendError, type VolumeCreate, type VolumeInfo } from "../backend";
 import { mustServer, mustVolume, requireServerStatus, unknownRef } from "./checks";
 import { takeMatching } from "./fault-plan";
+import { indexOf } from "./indexes";
 import { nextDevice } from "./network";
 import type { OpEnv, Tx, View } from "./op";
 import { checkQuota } from "./quota";
@@ -41,7 +42,7 @@ export function createVolume(tx: Tx, env: OpEnv, req: VolumeCreate): VolumeInfo 
   ) {
     throw new BackendError("bad_request", `Volume type "${type}" could not be found.`);
   }
-  if (req.localToServer !== undefined && !state.servers.some((s) => s.id === req.localToServer)) {
+  if (req.localToServer !== undefined && !indexOf(state).server(req.localToServer)) {
     throw new BackendError(
       "bad_request",
       `Server "${req.localToServer}" in the local_to_instance hint could not be found.`,
@@ -110,7 +111,7 @@ export function extendVolume(tx: Tx, env: OpEnv, id: string, sizeGb: number): vo
 }
 
 export function deleteVolume(tx: Tx, env: OpEnv, id: string): void {
-  const v = tx.state.volumes.find((x) => x.id === id);
+  const v = indexOf(tx.state).volume(id);
   if (!v || v.pending?.kind === "delete") return;
   if (v.attachedTo.length > 0 || (v.status !== "available" && v.status !== "error")) {
     throw new BackendError(
@@ -140,14 +141,14 @@ export function attachVolume(tx: Tx, env: OpEnv, serverId: string, volumeId: str
       `Server "${s.name}" (zone "${s.zone}") and volume "${v.name}" (zone "${v.zone}") are not in the same availability zone.`,
     );
   }
-  v.device = nextDevice(state.volumes, s.id);
+  v.device = nextDevice(indexOf(state).attachedTo(s.id), s.id);
   v.attachedTo = [s.id];
   v.status = "attaching";
   v.pending = { kind: "attach", at: tx.now + env.latency.attachMs + tx.slow(v), serverId: s.id };
 }
 
 export function detachVolume(tx: Tx, env: OpEnv, serverId: string, volumeId: string): void {
-  const v = tx.state.volumes.find((x) => x.id === volumeId);
+  const v = indexOf(tx.state).volume(volumeId);
   if (!v?.attachedTo.includes(serverId) || v.pending?.kind === "detach") return;
   if (v.status === "attaching") {
     throw new BackendError("conflict", `Volume "${v.name}" is still attaching; detach it once it is in-use.`);
