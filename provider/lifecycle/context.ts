@@ -7,6 +7,7 @@ import { describeError } from "./errors";
 import type { EditField } from "./inputs";
 import type { Ops } from "./ops";
 import type { Prepared } from "./prepare";
+import type { Progress } from "./progress";
 import { WaitError } from "./wait";
 
 /** The controller's collaborators, passed to each step instead of `this`. */
@@ -15,6 +16,8 @@ export interface Ctx {
   ops: Ops;
   timeouts: { serverMs: number; volumeMs: number; deleteMs: number };
   log: (level: "info" | "warn", message: string) => void;
+  /** Progress as data, when the caller listens (ControllerOptions.onProgress). */
+  progress?: Progress;
   options: ControllerOptions;
   /** The running operation's end (Pulumi's customTimeouts), if it has one: every wait ends by then. */
   deadline?: { at: number; name: string };

@@ -26,6 +26,8 @@ import type { PreviousInputs } from "./inputs";
 import { releaseUsage } from "./locate";
 import { Ops } from "./ops";
 import { blockingOf, prepare, usageOfServer, usageOfVolume } from "./prepare";
+import { Progress, type ProgressEvent } from "./progress";
+import { placementFailure, type ReferenceProblem, referenceLine } from "./references";
 import { refresh } from "./refresh";
 import { partialState, unfinishedEdits } from "./state-builders";
 import { type MemberLine, memberLines } from "./steps";
@@ -38,6 +40,8 @@ export interface ControllerOptions {
   timeouts?: { serverMs?: number; volumeMs?: number; deleteMs?: number };
   /** Progress: `cluster "c": created 12/40 members`. */
   log?: (level: "info" | "warn", message: string) => void;
+  /** The same progress as data, beside the log (progress.ts): for a live display. */
+  onProgress?: (event: ProgressEvent) => void;
   seed?: number;
   /** Non-secret identity of the cloud recorded in state (default: the backend's description). */
   backendId?: string;
@@ -70,6 +74,8 @@ export interface ClusterPlan {
   warnings: string[];
   /** What makes apply refuse with code "invalid" (a subset of `warnings`). */
   blocking: string[];
+  /** The images and flavors among `blocking` that the cloud doesn't have, as data. */
+  references: ReferenceProblem[];
 }
 
 const DEFAULTS = { serverMs: 10 * 60_000, volumeMs: 5 * 60_000, deleteMs: 5 * 60_000 };
@@ -84,6 +90,7 @@ export class ClusterController {
       ops: new Ops(backend, options.concurrency ?? 10),
       timeouts: { ...DEFAULTS, ...definedOnly(options.timeouts ?? {}) },
       log: options.log ?? (() => {}),
+      ...(options.onProgress ? { progress: new Progress(options.onProgress) } : {}),
     };
   }
 
@@ -106,7 +113,8 @@ export class ClusterController {
   async plan(spec: ClusterSpec, state?: ClusterState, previous?: PreviousInputs): Promise<ClusterPlan> {
     const p = await prepare(this.ctx, spec, state, previous ? { previous } : {});
     const blocking = blockingOf(p);
-    const warnings = [...p.rules.warnings, ...p.base.problems, ...p.quota, ...p.notes];
+    const references = p.references.map((r) => referenceLine(spec.name, r));
+    const warnings = [...p.rules.warnings, ...p.base.problems, ...p.quota, ...references, ...p.notes];
     for (const [member, why] of p.changes?.moves ?? []) {
       warnings.push(`${clusterPrefix(spec.name)}member "${member}" must move (${why}); apply recreates it`);
     }
@@ -127,6 +135,7 @@ export class ClusterController {
       members: memberLines(spec.name, steps),
       warnings: warnings.sort(),
       blocking,
+      references: p.references,
     };
   }
 
@@ -141,7 +150,13 @@ export class ClusterController {
     const p = await prepare(ctx, spec, state, { settle: true, ...(previous ? { previous } : {}) });
     const blocking = blockingOf(p);
     if (blocking.length > 0) {
-      throw new LifecycleError("invalid", blocking.length === 1 ? (blocking[0] as string) : blocking.join("\n"));
+      // Said in one round: with why it can't be placed, when that is more than an unknown flavor.
+      const explanation = placementFailure(spec.name, p.result);
+      const lines = explanation ? [...blocking, formatExplanation(explanation)] : blocking;
+      throw new LifecycleError("invalid", lines.join("\n"), {
+        ...(explanation ? { explanation } : {}),
+        references: p.references,
+      });
     }
     if (!p.result.placed || !p.changes) {
       const explanation = p.result.placed ? undefined : p.result.explanation;

@@ -4,6 +4,7 @@ import { BackendError } from "../backends/backend";
 import type { Explanation } from "../model/placement";
 import type { ClusterState } from "../model/state";
 import { clusterHead } from "../model/text";
+import type { ReferenceProblem } from "./references";
 
 export type LifecycleErrorCode =
   | "invalid"
@@ -19,16 +20,24 @@ export class LifecycleError extends Error {
   /** Set when something was left behind that the next apply must resume or clean up (Pulumi records it as partial state). */
   partialState?: ClusterState;
   explanation?: Explanation;
+  /** "invalid": the images and flavors the cloud doesn't have, among the lines of the message. */
+  references?: ReferenceProblem[];
   constructor(
     code: LifecycleErrorCode,
     message: string,
-    options?: { cause?: unknown; partialState?: ClusterState; explanation?: Explanation },
+    options?: {
+      cause?: unknown;
+      partialState?: ClusterState;
+      explanation?: Explanation;
+      references?: ReferenceProblem[];
+    },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "LifecycleError";
     this.code = code;
     if (options?.partialState) this.partialState = options.partialState;
     if (options?.explanation) this.explanation = options.explanation;
+    if (options?.references && options.references.length > 0) this.references = options.references;
   }
 }
 

@@ -6,4 +6,6 @@ export { ClusterController, type ClusterPlan, type ControllerOptions } from "./c
 export { LifecycleError, type LifecycleErrorCode } from "./errors";
 export { type ImportResult, importSummary } from "./import";
 export type { EditField, PreviousInputs } from "./inputs";
+export type { ProgressEvent, ProgressPhase } from "./progress";
+export { placementFailure, type ReferenceProblem, referenceLine } from "./references";
 export type { MemberLine } from "./steps";

@@ -1,5 +1,5 @@
 // The front half of every plan and apply: read and decide. Discover the cloud, survey what exists,
-// diff against the spec, place (existing members stay), and check quota and images.
+// diff against the spec, place (existing members stay), and check quota, images and flavors.
 import type { Discovery, PlacementMode, ServerInfo, VolumeInfo } from "../backends/backend";
 import type { ClusterSpec } from "../model/cluster";
 import type { Placement, PlacementResult } from "../model/placement";
@@ -15,6 +15,7 @@ import { type RefIdentity, resolveIdentity } from "./identity";
 import { droppedVolumeType, History, type PreviousInputs } from "./inputs";
 import { coarseTopology, releaseUsage, serverLocation, volumeLocation } from "./locate";
 import { quotaDemand, quotaProblems } from "./quota";
+import { type ReferenceProblem, referenceLine, referenceProblems } from "./references";
 import { coarseSpec, mapRules, type RuleMapping } from "./rules";
 import { isBroken, type Live, settle, survey } from "./survey";
 
@@ -32,8 +33,8 @@ export interface Prepared {
   changes?: ChangeSet;
   /** Quotas the apply would exceed, one line each. */
   quota: string[];
-  /** Images that can't be booted, one line each. */
-  images: string[];
+  /** Images and flavors the spec names that the cloud doesn't have (references.ts). */
+  references: ReferenceProblem[];
   /** What the user should know about edits that are not made (not blocking), one line each. */
   notes: string[];
 }
@@ -136,45 +137,21 @@ export async function prepare(
     base,
     result,
     quota: [],
-    images: [],
+    references: [],
     notes: inputNotes(spec, state, base, history),
     ...(state ? { state } : {}),
   };
   if (result.placed) p.changes = changes(spec, base, live, rules, result.moves, identity, history);
   const demand = quotaDemand(spec, p.changes ?? base, live, discovery.topology.flavors);
   p.quota = quotaProblems(spec.name, demand, discovery.quota, state !== undefined);
-  p.images = await imageProblems(ctx, spec, p.changes ?? base, p.changes?.rebuilds ?? []);
+  p.references = await referenceProblems(
+    ctx,
+    spec,
+    p.changes ?? base,
+    p.changes?.rebuilds ?? [],
+    discovery.topology.flavors,
+  );
   return p;
-}
-
-/** Images the servers to create or rebuild would boot from but the cloud can't: blocking, like quota. */
-async function imageProblems(
-  ctx: Ctx,
-  spec: ClusterSpec,
-  c: Baseline,
-  rebuilds: { member: string; to: string }[],
-): Promise<string[]> {
-  const users = new Map<string, string[]>();
-  const use = (ref: string, member: string) => users.set(ref, [...(users.get(ref) ?? []), member]);
-  for (const m of spec.members) if (m.type === "server" && c.create.has(m.name)) use(m.imageRef, m.name);
-  for (const r of rebuilds) use(r.to, r.member);
-  if (users.size === 0) return [];
-  let problems: Record<string, string>;
-  try {
-    problems = await ctx.backend.imageProblems([...users.keys()].sort(cmp));
-  } catch (e) {
-    throw new LifecycleError(
-      "backend",
-      `${clusterPrefix(spec.name)}can't look up images on the ${ctx.backend.description}: ${describeError(e)}`,
-      { cause: e },
-    );
-  }
-  return Object.keys(problems)
-    .sort(cmp)
-    .map((ref) => {
-      const members = (users.get(ref) ?? []).sort(cmp);
-      return `${clusterPrefix(spec.name)}image "${ref}" of ${members.map((m) => `"${m}"`).join(", ")} ${problems[ref]}`;
-    });
 }
 
 /**
@@ -197,7 +174,7 @@ function inputNotes(spec: ClusterSpec, state: ClusterState | undefined, base: Ba
       .sort(cmp);
     if (blind.length > 0) {
       notes.push(
-        `${head}no record of the spec last applied (a state of an older release): changes of user_data, networks or security_groups of ${blind.map((n) => `"${n}"`).join(", ")} can't be seen in this run; this apply records them, later ones compare`,
+        `${head}no record of the spec last applied (a state of an older release): changes of userData, networks or securityGroups of ${blind.map((n) => `"${n}"`).join(", ")} can't be seen in this run; this apply records them, later ones compare`,
       );
     }
   }
@@ -208,7 +185,7 @@ function inputNotes(spec: ClusterSpec, state: ClusterState | undefined, base: Ba
       .sort(cmp);
     if (unknown.length > 0) {
       notes.push(
-        `${head}can't tell whether the user_data of ${unknown.map((n) => `"${n}"`).join(", ")} changed: it was recorded with another key (the state directory's user-data.key was replaced); nothing is rebuilt for it, and this apply records it anew`,
+        `${head}can't tell whether the userData of ${unknown.map((n) => `"${n}"`).join(", ")} changed: it was recorded with another key (the state directory's user-data.key was replaced); nothing is rebuilt for it, and this apply records it anew`,
       );
     }
   }
@@ -217,16 +194,17 @@ function inputNotes(spec: ClusterSpec, state: ClusterState | undefined, base: Ba
     const kept = droppedVolumeType(m, history);
     if (kept !== undefined) {
       notes.push(
-        `${head}volume "${m.name}" keeps its type "${kept}": volume_type was taken out of the spec, and a volume can't go back to "the cloud's default" (hint: name the type it should have)`,
+        `${head}volume "${m.name}" keeps its type "${kept}": volumeType was taken out of the spec, and a volume can't go back to "the cloud's default" (hint: name the type it should have)`,
       );
     }
   }
   return notes.sort(cmp);
 }
 
-/** What makes apply refuse before touching the cloud: rules the mode can't express, impossible changes, quota. */
+/** What makes apply refuse before touching the cloud: rules the mode can't express, impossible changes, quota, unknown images and flavors. */
 export function blockingOf(p: Prepared): string[] {
-  return [...p.rules.blocking, ...p.base.problems, ...p.quota, ...p.images].sort();
+  const references = p.references.map((r) => referenceLine(p.spec.name, r));
+  return [...p.rules.blocking, ...p.base.problems, ...p.quota, ...references].sort();
 }
 
 export function usageOfServer(s: ServerInfo): { host?: string; flavorRef: string } {

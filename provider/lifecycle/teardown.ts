@@ -96,6 +96,7 @@ export async function deleteObjects(
     if (!(e instanceof WaitError && e.kind === "aborted")) failures.push(describeError(e));
   };
   const signal = abort?.signal;
+  ctx.progress?.begin("deleting");
   // Volumes: wait until each can be deleted (a rollback meets them still creating or attaching),
   // which also tells their names and attachments.
   const volumes = (
@@ -146,7 +147,10 @@ export async function deleteObjects(
     } catch (e) {
       note(e instanceof WaitError ? e : new Error(`can't delete ${what}: ${describeError(e)}`));
     }
+    ctx.progress?.advance();
   };
+  // Counted once known: what still exists, less the volumes that stay attached.
+  ctx.progress?.begin("deleting", servers.length + volumes.length - detachFailed.size);
   await Promise.all([
     ...servers.map((s) => gone("server", s)),
     ...volumes.filter((v) => !detachFailed.has(v.id)).map((v) => gone("volume", v)),

@@ -18,6 +18,7 @@ import {
   importSummary,
   LifecycleError,
   type PreviousInputs,
+  placementFailure,
 } from "../lifecycle";
 import type { SpecIssue } from "../model/issues";
 import type { ClusterState } from "../model/state";
@@ -117,9 +118,9 @@ export async function check(host: object, olds: Props, news: Props): Promise<dyn
     } else if (failures.length === 0 && v.spec && !v.hasUnknowns && !containsUnknown(inputs) && isNew) {
       const sel = await backendFor(ctx);
       const plan = await controllerFor(ctx, sel).plan(v.spec);
-      if (!plan.placement.placed) {
-        failures.push({ property: "", reason: escapeControls(formatExplanation(plan.placement.explanation), LINES) });
-      }
+      // An unknown flavor is said once, among the blocking lines.
+      const unplaceable = placementFailure(v.spec.name, plan.placement);
+      if (unplaceable) failures.push({ property: "", reason: escapeControls(formatExplanation(unplaceable), LINES) });
       // What would make apply refuse (rules delegated mode can't express) fails the preview too.
       for (const w of plan.blocking) failures.push({ property: "", reason: escapeControls(w, LINES) });
       for (const w of plan.warnings) if (!plan.blocking.includes(w)) ctx.log("warn", escapeControls(w, LINES));
@@ -218,8 +219,10 @@ async function dryRun(
   urn?: string,
 ): Promise<void> {
   const plan = await controllerFor(ctx, sel).plan(spec, state, previousOf(oldSpec));
-  if (!plan.placement.placed) throw new UserFacingError(formatExplanation(plan.placement.explanation));
-  if (plan.blocking.length > 0) throw new UserFacingError(plan.blocking.join("\n"));
+  // Everything in one round: what the cloud lacks or refuses, and why it can't be placed.
+  const unplaceable = placementFailure(spec.name, plan.placement);
+  const refusals = [...plan.blocking, ...(unplaceable ? [formatExplanation(unplaceable)] : [])];
+  if (refusals.length > 0) throw new UserFacingError(refusals.join("\n"));
   // Under the resource when the engine can be told which one it is, else as before (engine-log.ts).
   const say = async (level: EngineLevel, text: string) => {
     if (!(await logUnder(urn, level, text))) ctx.log(level, text);

@@ -197,8 +197,8 @@ describe("a cluster's life through the engine's calls", () => {
     // No engine to take the lines here (the server's engine address is a dead one): they come on stdout.
     const lines = stack.server.stdout.slice(seen).filter((l) => l.includes(': server "'));
     expect(lines).toEqual([
-      'warning: cluster "lc": server "db-1": rebuild (root disk is wiped): user_data changed',
-      'warning: cluster "lc": server "web-1": rebuild (root disk is wiped): key_name none → "deploy-2"; metadata: set "role" = "front"',
+      'warning: cluster "lc": server "db-1": rebuild (root disk is wiped): userData changed',
+      'warning: cluster "lc": server "web-1": rebuild (root disk is wiped): keyName none → "deploy-2"; metadata: set "role" = "front"',
     ]);
     expect(await stack.session.up(edited)).toEqual({ kind: "updated" });
     const after = members(stack.session);
