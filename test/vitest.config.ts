@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from "vitest/config";
+import { POSTGRES } from "./vitest.postgres.config";
 import { SLOW } from "./vitest.slow.config";
 
 export default defineConfig({
@@ -8,7 +9,8 @@ export default defineConfig({
     // Needs a real OpenStack cloud: `npm run test:openstack` (test/openstack/vitest.integration.config.ts).
     // Needs the real `pulumi` command (may build it first): `npm run test:e2e` (test/e2e/vitest.config.ts).
     // Slow checks CI runs after this: `npm run test:slow` (test/vitest.slow.config.ts).
-    exclude: [...configDefaults.exclude, "test/openstack/integration/**", "test/e2e/**", ...SLOW],
+    // Needs a real PostgreSQL: test/vitest.postgres.config.ts.
+    exclude: [...configDefaults.exclude, "test/openstack/integration/**", "test/e2e/**", ...SLOW, ...POSTGRES],
     // Slow suites (engine over gRPC, real services) set their own timeouts.
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -2,12 +2,18 @@
 // repeated keys, which JSON.parse would silently drop, and says where a syntax error is) and its
 // validation (every problem at once, each with a code, a path and a hint). Pure: text in, spec or
 // ApiError out.
+//
+// Both forms a spec file has are read, with the command's semantics: the blueprint's
+// `{"vcluster": {...}}` and the args form `{"name", "instances", ...}`. They differ in more than where
+// the body is (the blueprint form attaches a volume that shares a hard affinity with exactly one
+// server), so `--endpoint` sends a file in the form it was written in, never wrapped.
 import { type ClusterSpec, parseSpecText, validateParsed } from "../clusterspec";
 import { sortIssues } from "../model/issues";
 import { clusterHead, escapeControls, plural } from "../model/text";
 import { type ApiIssue, apiIssue, badRequest } from "./errors";
 
-const SHAPE = '{"vcluster": {"name": …, "instances": [ … ], "groupings": [ … ]}}';
+const SHAPE =
+  '{"vcluster": {"name": …, "instances": [ … ], "groupings": [ … ]}} (or the args form {"name": …, "instances": [ … ]})';
 /** Issues the top-level message spells out; all of them are in `issues`. */
 const SHOWN = 5;
 
@@ -31,11 +37,17 @@ export function specFromBody(body: unknown): ClusterSpec {
     throw badRequest(`the request body is not valid JSON: ${summary(issues)}`, issues);
   }
   const value = parsed.value;
-  if (value === null || typeof value !== "object" || Array.isArray(value) || !Object.hasOwn(value, "vcluster")) {
+  const either = (key: string) => Object.hasOwn(value as object, key);
+  if (
+    value === null ||
+    typeof value !== "object" ||
+    Array.isArray(value) ||
+    !(either("vcluster") || either("instances"))
+  ) {
     const issue: ApiIssue = {
       code: "missing_field",
       path: "vcluster",
-      message: 'the body must hold the cluster under "vcluster"',
+      message: 'the body must hold the cluster under "vcluster" (or its "instances" at the top, the args form)',
       hint: `send ${SHAPE}`,
     };
     throw badRequest(`the request body has 1 problem: ${summary([issue])}`, [issue]);

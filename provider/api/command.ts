@@ -4,9 +4,16 @@
 //
 // Without --noauth it serves the OpenStack cloud named by --cloud or OS_CLOUD (or the OS_* variables),
 // validating every caller's Keystone token with the service user's own credentials from there.
+//
+// The records live in a SQLite file (--db, the default) or in PostgreSQL (--database postgres://…,
+// or OPENSTACK_VCLUSTER_DATABASE), which several replicas share. Notices and one line per request
+// and operation event go to stderr, as text or as JSON lines (--log-format; the command's default is
+// JSON when stdout is not a terminal).
 import * as path from "node:path";
 import type { Io } from "../cli/io";
-import { DEFAULT_PORT, type RunningServer, startServer } from "./server";
+import { isPostgresUrl, redactUrl } from "./database";
+import { LOG_FORMATS, type LogFormat, logLines } from "./log";
+import { DEFAULT_PORT, type RunningServer, type ServerOptions, startServer } from "./server";
 
 export interface ServeFlags {
   /** host:port, [v6]:port, or a port alone. */
@@ -15,6 +22,10 @@ export interface ServeFlags {
   /** The clouds.yaml entry of the cloud (default OS_CLOUD, or the OS_* variables). */
   cloud?: string;
   db?: string;
+  /** A PostgreSQL URL (postgres://…) or a SQLite file; wins over `db`. */
+  database?: string;
+  /** text (default here) or json. */
+  logFormat?: string;
   backend?: string;
   simDir?: string;
   simTopology?: string;
@@ -33,13 +44,32 @@ export function parseListen(value: string): { host: string; port: number } | und
   return { host: m[1] || m[2] || "127.0.0.1", port };
 }
 
-/** Runs until `stop` is aborted (default: SIGINT or SIGTERM). */
-export async function serveCommand(io: Io, flags: ServeFlags, stop?: AbortSignal): Promise<number> {
+/** The environment variable that names the database when --database and --db don't. */
+export const DATABASE_ENV = "OPENSTACK_VCLUSTER_DATABASE";
+
+/**
+ * Runs until `stop` is aborted (default: SIGINT or SIGTERM). `tuning`: what has no flag (lease and
+ * drain times, for tests and embedding).
+ */
+export async function serveCommand(
+  io: Io,
+  flags: ServeFlags,
+  stop?: AbortSignal,
+  tuning: Pick<ServerOptions, "leases" | "drainTimeoutMs"> = {},
+): Promise<number> {
   const listen = parseListen(flags.listen ?? DEFAULT_LISTEN);
   if (!listen) {
     io.err(`openstack-vcluster serve: --listen ${JSON.stringify(flags.listen)} is not host:port (e.g. 127.0.0.1:8788)`);
     return 3;
   }
+  const format = (flags.logFormat ?? "text") as LogFormat;
+  if (!LOG_FORMATS.includes(format)) {
+    io.err(
+      `openstack-vcluster serve: --log-format ${JSON.stringify(flags.logFormat)} is not one of ${LOG_FORMATS.join(", ")}`,
+    );
+    return 3;
+  }
+  const log = logLines((line) => io.err(line), format);
   const noauth = flags.noauth === true;
   if (noauth && flags.cloud) {
     io.err(
@@ -52,7 +82,10 @@ export async function serveCommand(io: Io, flags: ServeFlags, stop?: AbortSignal
   if (flags.backend) config.backend = flags.backend;
   if (flags.simDir) config.simulatedDir = flags.simDir;
   if (flags.simTopology) config.simulatedTopology = flags.simTopology;
-  const db = path.resolve(io.cwd, flags.db ?? DEFAULT_DB);
+  const database = flags.database ?? (flags.db === undefined ? io.env[DATABASE_ENV] : undefined) ?? flags.db;
+  const postgres = database !== undefined && isPostgresUrl(database);
+  const db = postgres ? database : path.resolve(io.cwd, database || DEFAULT_DB);
+  const shown = postgres ? redactUrl(db) : path.relative(io.cwd, db) || db;
   let server: RunningServer;
   try {
     server = await startServer({
@@ -62,14 +95,19 @@ export async function serveCommand(io: Io, flags: ServeFlags, stop?: AbortSignal
       config,
       env: io.env,
       cwd: io.cwd,
-      log: (_level, message) => io.err(message),
+      log,
       ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+      ...tuning,
     });
   } catch (error) {
-    io.err(`openstack-vcluster serve: ${error instanceof Error ? error.message : String(error)}`);
+    log("warn", `openstack-vcluster serve: ${error instanceof Error ? error.message : String(error)}`);
     return 3;
   }
-  io.err(`openstack-vcluster serve: listening on ${server.url} (records in ${path.relative(io.cwd, db) || db})`);
+  log("info", `openstack-vcluster serve: listening on ${server.url} (records in ${shown})`, {
+    event: "listening",
+    url: server.url,
+    server: server.owner,
+  });
   await new Promise<void>((resolve) => {
     if (stop) {
       if (stop.aborted) resolve();
@@ -84,8 +122,12 @@ export async function serveCommand(io: Io, flags: ServeFlags, stop?: AbortSignal
     process.once("SIGINT", done);
     process.once("SIGTERM", done);
   });
-  io.err("openstack-vcluster serve: stopping: no new requests; running operations may finish (up to 30 s)");
+  const drainS = (tuning.drainTimeoutMs ?? 30_000) / 1000;
+  log(
+    "info",
+    `openstack-vcluster serve: stopping: no new requests; running operations may finish (up to ${drainS} s), then the rest is handed over`,
+  );
   await server.close();
-  io.err("openstack-vcluster serve: stopped");
+  log("info", "openstack-vcluster serve: stopped", { event: "stopped" });
   return 0;
 }

@@ -1,15 +1,10 @@
 // The OpenAPI 3.1 document served at /openapi.json, generated from the same zod schemas the spec
-// layer validates with (provider/clusterspec/schema.ts) and the API renders with (views.ts). The
-// spec layer checks more than a schema can say (names, references, contradictions); those
-// problems come back as 400 with `issues`.
+// layer validates with and the API renders with (views.ts). The request body is the spec file's own
+// JSON Schema (clusterspec/json-schema.ts, which editors get too): the blueprint form or the args
+// form, every field each takes, so the two can't drift. The spec layer checks more than a schema can
+// say (names, references, contradictions); those problems come back as 400 with `issues`.
 import { z } from "zod";
-import {
-  blueprintVolumeInstanceSchema,
-  groupingSchema,
-  LIMITS,
-  nameSchema,
-  serverInstanceSchema,
-} from "../clusterspec/schema";
+import { JSON_SCHEMAS } from "../clusterspec/json-schema";
 import { FAULT_NAMES } from "./errors";
 import {
   clusterListSchema,
@@ -25,23 +20,15 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** The most clusters one list page holds. */
 export const MAX_LIMIT = 1000;
 
-/** The blueprint's volume, with `size` as JSON Schema can say it (the spec layer also takes a string of digits). */
-const volumeInstanceDoc = blueprintVolumeInstanceSchema.extend({
-  spec: blueprintVolumeInstanceSchema.shape.spec.extend({
-    size: z.union([z.number().int().min(1).max(LIMITS.sizeGb), z.string().regex(/^[0-9]{1,15}$/)]),
-  }),
-});
-
-export const requestBodySchema = z.strictObject({
-  vcluster: z.strictObject({
-    name: nameSchema,
-    instances: z
-      .array(z.union([serverInstanceSchema, volumeInstanceDoc]))
-      .min(1)
-      .max(LIMITS.members),
-    groupings: z.array(groupingSchema).max(LIMITS.groupings).optional(),
-  }),
-});
+/** The spec file's schema as a schema of the document (its own `$schema` and title are the file's). */
+function requestBodySchema(): Record<string, unknown> {
+  const { $schema: _schema, title: _title, ...spec } = JSON_SCHEMAS.spec();
+  return {
+    ...spec,
+    description:
+      'A cluster spec, as a spec file holds it: the blueprint form {"vcluster": {...}} or the args form {"name", "instances", ...}, read as the command reads them (only the blueprint form attaches a volume that shares a hard affinity grouping with exactly one server).',
+  };
+}
 
 const issueSchema = z.object({
   code: z
@@ -60,8 +47,12 @@ const faultBodySchema = z.object({
   issues: z.array(issueSchema).optional(),
 });
 
-function jsonSchema(schema: z.ZodType, io: "input" | "output" = "output"): Record<string, unknown> {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
+/** A response's schema, as the API renders it. */
+function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: "output", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
   return rest;
 }
 
@@ -101,7 +92,7 @@ const body = {
 const authFaults = {
   "400": fault("the URL's project is not the token's"),
   "401": fault("no X-Auth-Token, or Keystone doesn't know the token (expired, revoked, forged)"),
-  "503": fault("Keystone can't be reached"),
+  "503": fault("Keystone or the service's database can't be reached (Retry-After with the database)"),
 };
 const bodyFaults = {
   "400": fault("invalid JSON (with line and column), a repeated key, or a spec with problems (every one in issues)"),
@@ -204,7 +195,7 @@ function build(): Record<string, unknown> {
             ...authFaults,
             "200": json("DryRun", "the placement, or why none exists"),
             ...bodyFaults,
-            "503": fault("the cloud or Keystone can't be read"),
+            "503": fault("the cloud, Keystone or the service's database can't be read"),
           },
         },
       },
@@ -212,6 +203,8 @@ function build(): Record<string, unknown> {
         parameters: [tenantParam, idParam],
         get: {
           summary: "Show a cluster",
+          description:
+            "A cluster of the URL's project; with the role admin, any project's cluster by its id (as Nova shows an admin any server), its tenant_id saying whose.",
           responses: {
             ...authFaults,
             "200": json(
@@ -230,7 +223,9 @@ function build(): Record<string, unknown> {
             ...authFaults,
             "202": json("VClusterResponse", "accepted: status BUILD"),
             ...bodyFaults,
-            "403": fault("Keystone refused the trust the work acts through"),
+            "403": fault(
+              "Keystone refused the trust the work acts through, or an admin asked for another project's cluster",
+            ),
             "404": fault("no such cluster in this project"),
             "409": fault("another operation on this cluster is running, or it lives on another cloud"),
           },
@@ -240,7 +235,9 @@ function build(): Record<string, unknown> {
           description: "Deletes every member and server group and waits until they are gone; then GET answers 404.",
           responses: {
             ...authFaults,
-            "403": fault("Keystone refused the trust the work acts through"),
+            "403": fault(
+              "Keystone refused the trust the work acts through, or an admin asked for another project's cluster",
+            ),
             "202": {
               description: "accepted: status DELETING",
               headers: { "x-openstack-request-id": { $ref: "#/components/headers/RequestId" } },
@@ -264,7 +261,7 @@ function build(): Record<string, unknown> {
         RequestId: { description: "req-<uuid>, also in the server's log", schema: { type: "string" } },
       },
       schemas: {
-        VClusterRequest: jsonSchema(requestBodySchema, "input"),
+        VClusterRequest: requestBodySchema(),
         VClusterResponse: jsonSchema(z.object({ vcluster: clusterViewSchema })),
         VCluster: jsonSchema(clusterViewSchema),
         Member: jsonSchema(memberViewSchema),

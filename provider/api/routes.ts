@@ -11,10 +11,13 @@ import { escapeControls, quote } from "../model/text";
 import { type Authenticator, type Principal, tokenOf } from "./auth";
 import type { ApiBackends } from "./backends";
 import { specFromBody } from "./body";
+import { databaseUnavailable } from "./database";
 import type { Delegation } from "./delegation";
 import { ApiError, badRequest, conflict, faultBody, notFound } from "./errors";
+import type { Leases } from "./leases";
+import type { ApiLog } from "./log";
 import { MAX_BODY_BYTES, MAX_LIMIT, openApiDocument } from "./openapi";
-import { type ApiLog, cloudSpec, type OperationRunner, renamer } from "./operations";
+import { cloudSpec, type OperationRunner, renamer } from "./operations";
 import type { ClusterRecord, Store } from "./store";
 import { clusterSummary, clusterView, dryRunView, versionView } from "./views";
 
@@ -27,6 +30,8 @@ export interface AppDeps {
   auth: Authenticator;
   store: Store;
   runner: OperationRunner;
+  /** This server's leases: every operation it starts is leased to it. */
+  leases: Leases;
   backends: ApiBackends;
   /** Keystone: trusts for the work, the caller's own backend for dry runs. */
   delegation?: Delegation;
@@ -40,7 +45,7 @@ function baseUrl(req: FastifyRequest): string {
 }
 
 export function buildApp(deps: AppDeps) {
-  const { auth, store, runner, backends, delegation, log } = deps;
+  const { auth, store, runner, leases, backends, delegation, log } = deps;
   const app = Fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
@@ -91,6 +96,24 @@ export function buildApp(deps: AppDeps) {
     return payload;
   });
 
+  // One line per request: its route template (never the raw URL: a query string can carry anything),
+  // the project it was authenticated for and the cluster it named, if any.
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "(no route)";
+    const ms = Math.round(reply.elapsedTime * 10) / 10;
+    const seen = seenOf(req);
+    log("info", `${req.method} ${route} ${reply.statusCode} (${ms} ms, ${req.id})`, {
+      event: "request",
+      request_id: req.id,
+      method: req.method,
+      route,
+      status: reply.statusCode,
+      duration_ms: ms,
+      project_id: seen.projectId,
+      cluster_id: seen.clusterId,
+    });
+  });
+
   app.setNotFoundHandler((req, reply) => {
     const route = req.url.split("?")[0] ?? "";
     const shown = route.length > 200 ? `${route.slice(0, 200)}… (${route.length} characters)` : route;
@@ -123,9 +146,21 @@ export function buildApp(deps: AppDeps) {
     }
     const status = typeof error.statusCode === "number" ? error.statusCode : 500;
     if (status < 500) return reply.code(status).send(faultBody(status, error.message));
+    const route = req.routeOptions.url ?? "(no route)";
+    if (databaseUnavailable(error)) {
+      log(
+        "warn",
+        `openstack-vcluster serve: the database is unavailable (${error.message}) in ${req.method} ${route} (${req.id})`,
+      );
+      return reply
+        .code(503)
+        .header("retry-after", "5")
+        .send(faultBody(503, "the service's database is unavailable right now; hint: retry in a few seconds"));
+    }
+    // The route's template, never the raw URL: a query string can carry anything.
     log(
       "warn",
-      `openstack-vcluster serve: internal error in ${req.method} ${req.url} (${req.id}): ${error.stack ?? error.message}`,
+      `openstack-vcluster serve: internal error in ${req.method} ${route} (${req.id}): ${error.stack ?? error.message}`,
     );
     return reply.code(500).send(faultBody(500, `internal error (request ${req.id}); the server's log has the details`));
   });
@@ -134,6 +169,7 @@ export function buildApp(deps: AppDeps) {
   async function callerOf(req: FastifyRequest<{ Params: Params }>): Promise<Principal> {
     const tenantId = req.params.tenant_id;
     const principal = await auth.authenticate({ headers: req.headers, tenantId });
+    seenOf(req).projectId = principal.projectId;
     if (principal.projectId !== tenantId) {
       // Nova's answer (nova/api/openstack/wsgi.py) when the URL names another project than the token.
       throw badRequest(
@@ -143,10 +179,6 @@ export function buildApp(deps: AppDeps) {
       );
     }
     return principal;
-  }
-
-  async function projectOf(req: FastifyRequest<{ Params: Params }>): Promise<string> {
-    return (await callerOf(req)).projectId;
   }
 
   /** Keystone: a trust from the caller for the work this request starts (undefined with noauth). */
@@ -169,13 +201,8 @@ export function buildApp(deps: AppDeps) {
   function clusterIdOf(req: FastifyRequest<{ Params: Params }>): string {
     const id = req.params.vcluster_id ?? "";
     if (!UUID.test(id)) throw notFound(`vcluster ${quote(id)} could not be found`);
+    seenOf(req).clusterId = id;
     return id;
-  }
-
-  function found(tenantId: string, id: string): ClusterRecord {
-    const cluster = store.getCluster(tenantId, id);
-    if (!cluster) throw notFound(`vcluster ${id} could not be found`);
-    return cluster;
   }
 
   /** A cluster lives on the cloud it was built on; this server changes it only there. */
@@ -189,10 +216,10 @@ export function buildApp(deps: AppDeps) {
   }
 
   /** Starts an update or delete with its trust; a trust the store's refusal leaves unused is deleted. */
-  function startOrDrop(trustId: string | undefined, input: Parameters<Store["startOperation"]>[0]) {
-    let started: ReturnType<Store["startOperation"]>;
+  async function startOrDrop(trustId: string | undefined, input: Parameters<Store["startOperation"]>[0]) {
+    let started: Awaited<ReturnType<Store["startOperation"]>>;
     try {
-      started = store.startOperation({ ...input, ...(trustId ? { trustId } : {}) });
+      started = await store.startOperation({ ...input, ...(trustId ? { trustId } : {}) });
     } catch (e) {
       dropUnused(trustId);
       throw e;
@@ -231,7 +258,7 @@ export function buildApp(deps: AppDeps) {
     if (marker !== undefined && (typeof marker !== "string" || !UUID.test(marker))) {
       throw badRequest(`marker ${quote(String(marker))} not found; hint: use the id of the last cluster of a page`);
     }
-    const clusters = store.listClusters(tenantId, {
+    const clusters = await store.listClusters(tenantId, {
       limit,
       allTenants,
       ...(marker !== undefined ? { marker } : {}),
@@ -260,21 +287,25 @@ export function buildApp(deps: AppDeps) {
     const spec = specFromBody(req.body);
     const trustId = await trustFor(req, principal);
     let cluster: ClusterRecord;
+    const grantedAt = performance.now();
+    const id = randomUUID();
+    seenOf(req).clusterId = id;
     try {
-      cluster = store.createCluster({
-        id: randomUUID(),
+      cluster = await store.createCluster({
+        id,
         operationId: randomUUID(),
         tenantId,
         backendId: backends.backendIdFor(tenantId),
         spec,
         requestId: req.id,
         ...(trustId ? { trustId } : {}),
+        lease: leases.grant,
       });
     } catch (e) {
       dropUnused(trustId);
       throw e;
     }
-    runner.launch(cluster, cluster.operation as NonNullable<ClusterRecord["operation"]>);
+    runner.launch(cluster, cluster.operation as NonNullable<ClusterRecord["operation"]>, grantedAt);
     const view = clusterView(cluster, baseUrl(req));
     return reply.code(202).header("location", view.links[0]?.href).send({ vcluster: view });
   });
@@ -310,9 +341,14 @@ export function buildApp(deps: AppDeps) {
     }
   });
 
+  // An admin may show any project's cluster by its id, as Nova shows an admin any server; for others
+  // a cluster of another project is not found.
   app.get<{ Params: Params }>("/v2/:tenant_id/vclusters/:vcluster_id", async (req) => {
-    const tenantId = await projectOf(req);
-    return { vcluster: clusterView(found(tenantId, clusterIdOf(req)), baseUrl(req)) };
+    const principal = await callerOf(req);
+    const id = clusterIdOf(req);
+    const cluster = await store.getCluster(principal.projectId, id, { anyTenant: principal.isAdmin });
+    if (!cluster) throw notFound(`vcluster ${id} could not be found`);
+    return { vcluster: clusterView(cluster, baseUrl(req), principal.projectId) };
   });
 
   /** An update or a delete of an existing cluster: one at a time (409), through the caller's trust; 202. */
@@ -321,23 +357,33 @@ export function buildApp(deps: AppDeps) {
     const tenantId = principal.projectId;
     const id = clusterIdOf(req);
     const spec = action === "update" ? specFromBody(req.body) : undefined;
-    const current = found(tenantId, id);
+    const current = await store.getCluster(tenantId, id, { anyTenant: principal.isAdmin });
+    if (!current) throw notFound(`vcluster ${id} could not be found`);
+    if (current.tenantId !== tenantId) {
+      // Seen by an admin, but changed only from its own project: the work acts through a trust there.
+      throw new ApiError(
+        403,
+        `cluster ${quote(current.name)} belongs to project ${current.tenantId}: it is changed only with a token of that project, whose trust its work acts through; hint: use a token scoped to project ${current.tenantId}`,
+      );
+    }
     sameCloud(current);
     if (current.operation?.status === "running") throw busy(current, current.operation);
     const trustId = await trustFor(req, principal);
-    const started = startOrDrop(trustId, {
+    const grantedAt = performance.now();
+    const started = await startOrDrop(trustId, {
       tenantId,
       clusterId: id,
       operationId: randomUUID(),
       action,
       ...(spec ? { spec } : {}),
       requestId: req.id,
+      lease: leases.grant,
     });
     if ("refused" in started) {
       if (started.refused === "busy") throw busy(current, started.running);
       throw notFound(`vcluster ${id} could not be found`);
     }
-    runner.launch(started, started.operation as NonNullable<ClusterRecord["operation"]>);
+    runner.launch(started, started.operation as NonNullable<ClusterRecord["operation"]>, grantedAt);
     return started;
   }
 
@@ -352,6 +398,23 @@ export function buildApp(deps: AppDeps) {
   });
 
   return app;
+}
+
+/** What a request was found to be about, for its log line. */
+interface Seen {
+  projectId?: string;
+  clusterId?: string;
+}
+
+const seen = new WeakMap<FastifyRequest, Seen>();
+
+function seenOf(req: FastifyRequest): Seen {
+  let s = seen.get(req);
+  if (!s) {
+    s = {};
+    seen.set(req, s);
+  }
+  return s;
 }
 
 /** Nova's reading of all_tenants: present with no value or a true one is true; "0"/"false"/"no" false. */

@@ -2,9 +2,15 @@
 // /v2/{tenant_id}/vclusters[/{id}] and a dry run, over the same lifecycle as `pulumi up`.
 //
 // Requests are answered at once; creates, updates and deletes run in the background
-// (operations.ts) and are recorded in an embedded SQLite file (store.ts), so a server that stops
-// or crashes resumes them at its next start. One server per database file: the file is locked
-// while it runs (a crashed holder's lock is taken over at once).
+// (operations.ts) and are recorded in a database (store.ts): an embedded SQLite file by default, or
+// PostgreSQL for several replicas behind a load balancer. Each running operation is leased to the
+// server running it (leases.ts); a server that crashes or stops leaves it to another one, or to its
+// own next start, which resumes it.
+//
+// One server per SQLite file: the file is locked while it runs (a crashed holder's lock is taken
+// over at once), so at its start a server knows that every operation recorded as running is an
+// orphan and resumes them all without waiting for their leases to expire. A SQLite file serves one
+// host; replicas share a PostgreSQL database, where only leases decide.
 //
 // Who calls (auth.ts): with Keystone (an OpenStack cloud), every request's X-Auth-Token is validated at
 // Keystone (cached briefly, token-cache.ts), the URL's tenant_id must be the token's project, and the
@@ -20,8 +26,11 @@ import { acquireFileLock, LockTimeoutError } from "../backends/simulated";
 import type { Release } from "../backends/simulated/file-lock";
 import { type Authenticator, keystoneAuth, NOAUTH_WARNING, noAuth } from "./auth";
 import { type ApiBackends, sharedBackend } from "./backends";
+import { isPostgresUrl } from "./database";
 import { type BackendOpener, DEFAULT_TRUST_LIFETIME_MS, type Delegation, keystoneDelegation } from "./delegation";
-import { type ApiLog, OperationRunner } from "./operations";
+import { Leases, type LeaseTimings } from "./leases";
+import type { ApiLog } from "./log";
+import { OperationRunner } from "./operations";
 import { buildApp } from "./routes";
 import { Store } from "./store";
 import { DEFAULT_TOKEN_TTL_MS, type TokenCacheOptions } from "./token-cache";
@@ -36,7 +45,7 @@ export interface ServerOptions {
    * it: Keystone tokens, on the OpenStack cloud `config` or the environment names (cloud, OS_CLOUD, OS_*).
    */
   noauth: boolean;
-  /** The SQLite database file (created if absent). */
+  /** The records: a SQLite file (created if absent), or a PostgreSQL URL (`postgres://…`, several replicas). */
   db: string;
   /** Which cloud, as the command's flags give it: selectBackend's keys (backend, simulatedDir, simulatedTopology, …). */
   config?: Record<string, string>;
@@ -45,8 +54,13 @@ export interface ServerOptions {
   cwd?: string;
   /** Where notices, warnings and progress of failures go (default stderr). */
   log?: ApiLog;
-  /** How long close() waits for running operations (default 30 s); those still running resume at the next start. */
+  /**
+   * How long close() waits for running operations (default 30 s); those still running are then
+   * stopped and handed over (another server, or the next start, resumes them).
+   */
   drainTimeoutMs?: number;
+  /** Leases on running operations: their length, how often they are renewed and expired ones looked for. */
+  leases?: LeaseTimings;
   /** Cloud operations in flight per cluster operation (default 10). */
   concurrency?: number;
   timeouts?: { serverMs?: number; volumeMs?: number; deleteMs?: number };
@@ -61,12 +75,16 @@ export interface ServerOptions {
 export interface RunningServer {
   /** http://host:port */
   url: string;
+  /** This server's id in the leases it holds (host/pid/random). */
+  owner: string;
   /** Stop accepting, let running operations finish (bounded), close the database. */
   close(): Promise<void>;
 }
 
 export const DEFAULT_PORT = 8788;
 const DEFAULT_DRAIN_MS = 30_000;
+/** How long a hand-over waits for stopped work to unwind before the leases are given up. */
+const HANDOVER_MS = 5_000;
 
 function stderrLog(_level: "info" | "warn", message: string): void {
   process.stderr.write(message.endsWith("\n") ? message : `${message}\n`);
@@ -83,7 +101,7 @@ function inUse(file: string, holder: string): Error {
 
 /** The database can be served by one server at a time. */
 async function lockDatabase(file: string): Promise<Release> {
-  if (file === ":memory:") return async () => {};
+  if (file === ":memory:" || isPostgresUrl(file)) return async () => {};
   if (serving.has(file)) throw inUse(file, `pid ${process.pid}, this process`);
   serving.add(file);
   try {
@@ -140,33 +158,55 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     throw e;
   }
   try {
-    const dbFile = opts.db === ":memory:" ? opts.db : path.resolve(cwd, opts.db);
+    const dbFile = opts.db === ":memory:" || isPostgresUrl(opts.db) ? opts.db : path.resolve(cwd, opts.db);
     cleanup.push(await lockDatabase(dbFile));
-    const store = Store.open(dbFile);
+    const store = await Store.open(dbFile);
     cleanup.push(() => store.close());
     const served = shared ? shared.backendId : backends.backendIdFor("<project>");
-    for (const other of store.clustersElsewhere((id, tenant) => id === backends.backendIdFor(tenant))) {
+    for (const other of await store.clustersElsewhere((id, tenant) => id === backends.backendIdFor(tenant))) {
       log(
         "warn",
-        `openstack-vcluster serve: ${other.count} cluster(s) in ${dbFile} were built on ${other.backendId}, not on the cloud served now (${served}): they can be listed and shown, not changed; hint: serve that cloud to change or delete them`,
+        `openstack-vcluster serve: ${other.count} cluster(s) in ${store.where} were built on ${other.backendId}, not on the cloud served now (${served}): they can be listed and shown, not changed; hint: serve that cloud to change or delete them`,
       );
     }
-    const runner = new OperationRunner(store, backends, {
+    let renewFailing = false;
+    const leases = new Leases(
+      store,
+      opts.leases,
+      (id, reason) => runner.onFence(id, reason),
+      (e) => {
+        // One warning per streak of failures, not one per round.
+        if (e === undefined || renewFailing) {
+          renewFailing = e !== undefined;
+          return;
+        }
+        renewFailing = true;
+        log(
+          "warn",
+          `openstack-vcluster serve: renewing this server's leases failed (${e instanceof Error ? e.message : String(e)}); operations whose lease can't be renewed in time stop, for another server to take over`,
+        );
+      },
+    );
+    cleanup.push(() => leases.stop());
+    const runner: OperationRunner = new OperationRunner(store, backends, {
       log,
+      leases,
       ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
       ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
       ...(delegation
         ? { deleteTrust: delegation.deleteTrust, trustLifetimeMs: opts.trustLifetimeMs ?? DEFAULT_TRUST_LIFETIME_MS }
         : {}),
     });
-    const app = buildApp({ auth, store, runner, backends, ...(delegation ? { delegation } : {}), log });
+    const app = buildApp({ auth, store, runner, leases, backends, ...(delegation ? { delegation } : {}), log });
     const address = await app.listen({ host: opts.host ?? "127.0.0.1", port: opts.port ?? DEFAULT_PORT });
     cleanup.push(() => app.close());
     const url = address.replace(/\/$/, "");
-    const resumed = runner.resumeAll();
+    // A SQLite file is this server's alone (its lock): whatever it finds running is an orphan.
+    const resumed = await runner.claim({ all: store.dialect === "sqlite" });
     if (resumed > 0)
       log("info", `openstack-vcluster serve: resuming ${resumed} operation(s) a previous server left running`);
-    const trusts = runner.sweepTrusts();
+    runner.startClaiming();
+    const trusts = await runner.sweepTrusts();
     if (trusts > 0)
       log(
         "info",
@@ -182,17 +222,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         if (left > 0)
           log("info", `openstack-vcluster serve: waiting up to ${drainMs / 1000} s for ${left} operation(s) to finish`);
         if (!(await runner.drain(drainMs))) {
+          const n = runner.size;
+          await runner.handOver(HANDOVER_MS);
           log(
             "warn",
-            `openstack-vcluster serve: ${runner.size} operation(s) still running after ${drainMs / 1000} s; they are recorded as running and resume at the next start`,
+            `openstack-vcluster serve: ${n} operation(s) still running after ${drainMs / 1000} s; they are recorded as running, stopped here and handed over: another server (or the next start) resumes them`,
           );
+        } else {
+          await runner.handOver(0);
         }
         cleanup.pop(); // app.close() is done
         await undo();
       })();
       return closing;
     };
-    return { url, close };
+    return { url, owner: leases.owner, close };
   } catch (e) {
     await undo();
     throw e;

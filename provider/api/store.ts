@@ -1,216 +1,89 @@
-// The REST service's records in an embedded SQLite file (node:sqlite, Node 22.13+): clusters, their
-// operations and progress, and each cluster's ClusterState as JSON (the same record `pulumi up`
-// keeps in its stack). WAL mode; every change is one transaction (BEGIN IMMEDIATE, so a second
-// process on the same file waits for the lock instead of interleaving); every value is a bound
-// parameter, never SQL text. "One operation at a time per cluster" is a unique index, so even a
-// bug above this layer can't start two.
+// The REST service's records: clusters, their operations and progress, and each cluster's
+// ClusterState as JSON (the same record `pulumi up` keeps in its stack), in an embedded SQLite file or
+// a PostgreSQL database (database.ts: one SQL text, two dialects, the same records in both). Every
+// change is one transaction; every value is a bound parameter, never SQL text. "One operation at a
+// time per cluster" is a unique index, so even a bug above this layer (or two replicas) can't start two.
+//
+// Each running operation is owned by one server through its lease (operation_leases: owner, expires
+// at, by the database's clock): the server renews it while it works (leases.ts), and only the owner
+// may record progress or the outcome. A server takes over (claims) an operation whose lease expired:
+// its owner crashed, hung, or handed it over on its way out.
 //
 // A cluster row is kept after its delete finished (deleted_at set; every read filters it out), so
 // the operations that built and removed it stay on record.
 //
 // With Keystone, an operation records the id of the trust its work acts through (delegation.ts) and
 // when that trust was deleted; never a token.
-import { mkdirSync } from "node:fs";
-import * as path from "node:path";
-import type { DatabaseSync } from "node:sqlite";
 import type { ClusterSpec } from "../model/cluster";
-import type { Explanation } from "../model/placement";
-import { openDatabase, type Row, Statements, transaction } from "../model/sqlite";
 import type { ClusterState } from "../model/state";
+import { type Db, openDb, type Param, type Row } from "./database";
+import type {
+  Claimed,
+  ClusterRecord,
+  ClusterStatus,
+  Fault,
+  LeaseGrant,
+  OperationAction,
+  OperationOutcome,
+  OperationRecord,
+  StartRefusal,
+} from "./records";
+import { BATCH, marks, now, operationOf, parse, str } from "./records";
 
-export type ClusterStatus = "BUILD" | "ACTIVE" | "ERROR" | "DELETING";
-export type OperationAction = "create" | "update" | "delete";
-export type OperationStatus = "running" | "succeeded" | "failed";
-
-/** Why the last operation failed, for the user: the lifecycle's code, its message, causes and hints. */
-export interface Fault {
-  /** The lifecycle's error code: invalid, unplaceable, create_failed, rollback_failed, update_failed, timeout, backend. */
-  code: string;
-  message: string;
-  causes: string[];
-  hints: string[];
-  /** Unplaceable: the placement engine's explanation (causes with codes, per-member reason counts). */
-  explanation?: Explanation;
-}
-
-export interface OperationRecord {
-  id: string;
-  clusterId: string;
-  action: OperationAction;
-  status: OperationStatus;
-  /** create and update: the spec this operation applies (the cloud-side name is the cluster's id). */
-  spec?: ClusterSpec;
-  /** The last progress line. */
-  progress?: string;
-  fault?: Fault;
-  requestId: string;
-  /** Keystone: the trust the work acts through (its caller's delegation to the service user). */
-  trustId?: string;
-  createdAt: string;
-  updatedAt: string;
-  finishedAt?: string;
-}
-
-export interface ClusterRecord {
-  id: string;
-  tenantId: string;
-  /** The user's name, verbatim. */
-  name: string;
-  /** Non-secret identity of the cloud the cluster lives on. */
-  backendId: string;
-  /** The spec last asked for (normalized, with the user's name). */
-  spec: ClusterSpec;
-  /** What exists, as the lifecycle controller last recorded it; absent before the first success. */
-  state?: ClusterState;
-  status: ClusterStatus;
-  fault?: Fault;
-  createdAt: string;
-  updatedAt: string;
-  /** The latest operation. */
-  operation?: OperationRecord;
-}
-
-/** Why an operation could not start. */
-export type StartRefusal = { refused: "not_found" } | { refused: "busy"; running: OperationRecord };
-
-export type OperationOutcome =
-  | { ok: true; state: ClusterState }
-  | { ok: true; deleted: true }
-  | { ok: false; fault: Fault; state?: ClusterState };
-
-/** 2: operations.trust_id and trust_deleted_at (Keystone trusts). */
-export const SCHEMA_VERSION = 2;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS clusters (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
-  tenant_id TEXT NOT NULL,
-  name TEXT NOT NULL,
-  backend_id TEXT NOT NULL,
-  status TEXT NOT NULL,
-  spec_json TEXT NOT NULL,
-  state_json TEXT,
-  fault_json TEXT,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  deleted_at TEXT
-);
-CREATE INDEX IF NOT EXISTS clusters_by_tenant ON clusters (tenant_id, deleted_at, seq);
-CREATE TABLE IF NOT EXISTS operations (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
-  cluster_id TEXT NOT NULL REFERENCES clusters (id),
-  action TEXT NOT NULL,
-  status TEXT NOT NULL,
-  spec_json TEXT,
-  progress TEXT,
-  fault_json TEXT,
-  request_id TEXT NOT NULL,
-  trust_id TEXT,
-  trust_deleted_at TEXT,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  finished_at TEXT
-);
-CREATE INDEX IF NOT EXISTS operations_by_cluster ON operations (cluster_id, seq);
-CREATE UNIQUE INDEX IF NOT EXISTS one_running_operation ON operations (cluster_id) WHERE status = 'running';
-`;
-
-/** Columns added since schema 1, for files written by an older release. */
-const ADDED_COLUMNS: { table: string; column: string; type: string }[] = [
-  { table: "operations", column: "trust_id", type: "TEXT" },
-  { table: "operations", column: "trust_deleted_at", type: "TEXT" },
-];
-
-function now(): string {
-  return new Date().toISOString();
-}
-
-function parse<T>(text: unknown): T | undefined {
-  return typeof text === "string" ? (JSON.parse(text) as T) : undefined;
-}
-
-function str(v: unknown): string {
-  return String(v);
-}
+export type {
+  Claimed,
+  ClusterRecord,
+  ClusterStatus,
+  Fault,
+  LeaseGrant,
+  OperationAction,
+  OperationOutcome,
+  OperationRecord,
+  OperationStatus,
+  StartRefusal,
+} from "./records";
 
 export class Store {
-  private readonly q: Statements;
   private closed = false;
 
-  private constructor(
-    private readonly db: DatabaseSync,
-    readonly file: string,
-  ) {
-    this.q = new Statements(db);
+  private constructor(private readonly db: Db) {}
+
+  /**
+   * Opens (or creates) the records' database: a `postgres://` URL, or a SQLite file. Creates or
+   * migrates the schema; refuses one written by a newer release.
+   */
+  static async open(database: string): Promise<Store> {
+    return new Store(await openDb(database));
   }
 
-  /** Opens (or creates) the database file; refuses one written by a newer release. */
-  static open(file: string): Store {
-    if (file !== ":memory:") mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    const db = openDatabase(file, { what: "the REST service" });
-    try {
-      const version = Number((db.prepare("PRAGMA user_version").get() as Row).user_version);
-      if (version > SCHEMA_VERSION) {
-        throw new Error(
-          `the database ${file} was written by a newer release (schema ${version}, this one knows ${SCHEMA_VERSION}); hint: run that release, or another --db`,
-        );
-      }
-      transaction(db, () => {
-        db.exec(SCHEMA);
-        for (const { table, column, type } of ADDED_COLUMNS) {
-          const has = (db.prepare(`PRAGMA table_info(${table})`).all() as Row[]).some((c) => c.name === column);
-          if (!has) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
-        }
-        db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-      });
-    } catch (e) {
-      db.close();
-      throw e;
-    }
-    return new Store(db, file);
+  /** The database for messages (a PostgreSQL URL without its password). */
+  get where(): string {
+    return this.db.where;
   }
 
-  close(): void {
+  get dialect(): "sqlite" | "postgres" {
+    return this.db.dialect;
+  }
+
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.q.clear();
-    this.db.close();
+    await this.db.close();
   }
 
   get isClosed(): boolean {
     return this.closed;
   }
 
-  private operationOf(row: Row): OperationRecord {
-    const spec = parse<ClusterSpec>(row.spec_json);
-    const fault = parse<Fault>(row.fault_json);
-    return {
-      id: str(row.id),
-      clusterId: str(row.cluster_id),
-      action: str(row.action) as OperationAction,
-      status: str(row.status) as OperationStatus,
-      ...(spec ? { spec } : {}),
-      ...(typeof row.progress === "string" ? { progress: row.progress } : {}),
-      ...(fault ? { fault } : {}),
-      requestId: str(row.request_id),
-      ...(typeof row.trust_id === "string" ? { trustId: row.trust_id } : {}),
-      createdAt: str(row.created_at),
-      updatedAt: str(row.updated_at),
-      ...(typeof row.finished_at === "string" ? { finishedAt: row.finished_at } : {}),
-    };
+  private async latestOperation(tx: Pick<Db, "one">, clusterId: string): Promise<OperationRecord | undefined> {
+    const row = await tx.one("SELECT * FROM operations WHERE cluster_id = ? ORDER BY seq DESC LIMIT 1", clusterId);
+    return row ? operationOf(row) : undefined;
   }
 
-  private latestOperation(clusterId: string): OperationRecord | undefined {
-    const row = this.q.one("SELECT * FROM operations WHERE cluster_id = ? ORDER BY seq DESC LIMIT 1", clusterId);
-    return row ? this.operationOf(row) : undefined;
-  }
-
-  private clusterOf(row: Row, withOperation: boolean): ClusterRecord {
+  private async clusterOf(tx: Pick<Db, "one">, row: Row, withOperation: boolean): Promise<ClusterRecord> {
     const state = parse<ClusterState>(row.state_json);
     const fault = parse<Fault>(row.fault_json);
-    const operation = withOperation ? this.latestOperation(str(row.id)) : undefined;
+    const operation = withOperation ? await this.latestOperation(tx, str(row.id)) : undefined;
     return {
       id: str(row.id),
       tenantId: str(row.tenant_id),
@@ -226,30 +99,41 @@ export class Store {
     };
   }
 
-  private insertOperation(
-    id: string,
-    clusterId: string,
-    action: OperationAction,
-    spec: ClusterSpec | undefined,
-    requestId: string,
-    trustId: string | undefined,
+  /** A new running operation and its lease. */
+  private async insertOperation(
+    tx: Pick<Db, "run">,
+    input: {
+      id: string;
+      clusterId: string;
+      action: OperationAction;
+      spec: ClusterSpec | undefined;
+      requestId: string;
+      trustId: string | undefined;
+      lease: LeaseGrant;
+    },
     at: string,
-  ): void {
-    this.q.run(
+  ): Promise<void> {
+    await tx.run(
       `INSERT INTO operations (id, cluster_id, action, status, spec_json, request_id, trust_id, created_at, updated_at)
        VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)`,
-      id,
-      clusterId,
-      action,
-      spec ? JSON.stringify(spec) : null,
-      requestId,
-      trustId ?? null,
+      input.id,
+      input.clusterId,
+      input.action,
+      input.spec ? JSON.stringify(input.spec) : null,
+      input.requestId,
+      input.trustId ?? null,
       at,
       at,
     );
+    await tx.run(
+      `INSERT INTO operation_leases (operation_id, owner, expires_at) VALUES (?, ?, ${this.db.nowMs} + ?)`,
+      input.id,
+      input.lease.owner,
+      input.lease.leaseMs,
+    );
   }
 
-  /** A new cluster and its create operation, in one transaction. */
+  /** A new cluster and its create operation, leased to `lease.owner`, in one transaction. */
   createCluster(input: {
     id: string;
     operationId: string;
@@ -258,10 +142,11 @@ export class Store {
     spec: ClusterSpec;
     requestId: string;
     trustId?: string;
-  }): ClusterRecord {
+    lease: LeaseGrant;
+  }): Promise<ClusterRecord> {
     const at = now();
-    return transaction(this.db, () => {
-      this.q.run(
+    return this.db.transaction(async (tx) => {
+      await tx.run(
         `INSERT INTO clusters (id, tenant_id, name, backend_id, status, spec_json, created_at, updated_at)
          VALUES (?, ?, ?, ?, 'BUILD', ?, ?, ?)`,
         input.id,
@@ -272,24 +157,39 @@ export class Store {
         at,
         at,
       );
-      this.insertOperation(input.operationId, input.id, "create", input.spec, input.requestId, input.trustId, at);
-      return this.clusterOf(this.q.one("SELECT * FROM clusters WHERE id = ?", input.id) as Row, true);
+      await this.insertOperation(
+        tx,
+        {
+          id: input.operationId,
+          clusterId: input.id,
+          action: "create",
+          spec: input.spec,
+          requestId: input.requestId,
+          trustId: input.trustId,
+          lease: input.lease,
+        },
+        at,
+      );
+      return this.clusterOf(tx, (await tx.one("SELECT * FROM clusters WHERE id = ?", input.id)) as Row, true);
     });
   }
 
-  /** A cluster of this tenant that is not deleted, or undefined. */
-  getCluster(tenantId: string, id: string): ClusterRecord | undefined {
-    const row = this.q.one(
-      "SELECT * FROM clusters WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL",
-      id,
-      tenantId,
-    );
-    return row ? this.clusterOf(row, true) : undefined;
+  /** A cluster of this tenant (of any: `anyTenant`, for admins) that is not deleted, or undefined. */
+  async getCluster(
+    tenantId: string,
+    id: string,
+    opts: { anyTenant?: boolean } = {},
+  ): Promise<ClusterRecord | undefined> {
+    const row = opts.anyTenant
+      ? await this.db.one("SELECT * FROM clusters WHERE id = ? AND deleted_at IS NULL", id)
+      : await this.db.one("SELECT * FROM clusters WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL", id, tenantId);
+    return row ? this.clusterOf(this.db, row, true) : undefined;
   }
 
   /**
-   * Starts an update or a delete: refused when the cluster is not this tenant's (or gone), or while
-   * another operation on it runs. An update records the new spec (and name) as the one asked for.
+   * Starts an update or a delete, leased to `lease.owner`: refused when the cluster is not this
+   * tenant's (or gone), or while another operation on it runs (on any server: the cluster's row is
+   * locked while this decides). An update records the new spec (and name) as the one asked for.
    */
   startOperation(input: {
     tenantId: string;
@@ -299,31 +199,36 @@ export class Store {
     spec?: ClusterSpec;
     requestId: string;
     trustId?: string;
-  }): ClusterRecord | StartRefusal {
+    lease: LeaseGrant;
+  }): Promise<ClusterRecord | StartRefusal> {
     const at = now();
-    return transaction(this.db, () => {
-      const row = this.q.one(
-        "SELECT * FROM clusters WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL",
+    return this.db.transaction(async (tx) => {
+      const row = await tx.one(
+        `SELECT * FROM clusters WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL${this.db.forUpdate}`,
         input.clusterId,
         input.tenantId,
       );
       if (!row) return { refused: "not_found" } as const;
-      const running = this.q.one(
+      const running = await tx.one(
         "SELECT * FROM operations WHERE cluster_id = ? AND status = 'running' LIMIT 1",
         input.clusterId,
       );
-      if (running) return { refused: "busy", running: this.operationOf(running) } as const;
-      this.insertOperation(
-        input.operationId,
-        input.clusterId,
-        input.action,
-        input.spec,
-        input.requestId,
-        input.trustId,
+      if (running) return { refused: "busy", running: operationOf(running) } as const;
+      await this.insertOperation(
+        tx,
+        {
+          id: input.operationId,
+          clusterId: input.clusterId,
+          action: input.action,
+          spec: input.spec,
+          requestId: input.requestId,
+          trustId: input.trustId,
+          lease: input.lease,
+        },
         at,
       );
       if (input.action === "update" && input.spec) {
-        this.q.run(
+        await tx.run(
           "UPDATE clusters SET status = 'BUILD', name = ?, spec_json = ?, updated_at = ? WHERE id = ?",
           input.spec.name,
           JSON.stringify(input.spec),
@@ -331,9 +236,9 @@ export class Store {
           input.clusterId,
         );
       } else {
-        this.q.run("UPDATE clusters SET status = 'DELETING', updated_at = ? WHERE id = ?", at, input.clusterId);
+        await tx.run("UPDATE clusters SET status = 'DELETING', updated_at = ? WHERE id = ?", at, input.clusterId);
       }
-      return this.clusterOf(this.q.one("SELECT * FROM clusters WHERE id = ?", input.clusterId) as Row, true);
+      return this.clusterOf(tx, (await tx.one("SELECT * FROM clusters WHERE id = ?", input.clusterId)) as Row, true);
     });
   }
 
@@ -342,54 +247,73 @@ export class Store {
    * `marker` (a cluster id of this tenant, possibly deleted since). `undefined` when the marker is not
    * one of the tenant's clusters.
    */
-  listClusters(
+  async listClusters(
     tenantId: string,
     opts: { limit: number; marker?: string; allTenants?: boolean },
-  ): ClusterRecord[] | undefined {
+  ): Promise<ClusterRecord[] | undefined> {
     const all = opts.allTenants === true;
     let before = Number.MAX_SAFE_INTEGER;
     if (opts.marker !== undefined) {
       const m = all
-        ? this.q.one("SELECT seq FROM clusters WHERE id = ?", opts.marker)
-        : this.q.one("SELECT seq FROM clusters WHERE id = ? AND tenant_id = ?", opts.marker, tenantId);
+        ? await this.db.one("SELECT seq FROM clusters WHERE id = ?", opts.marker)
+        : await this.db.one("SELECT seq FROM clusters WHERE id = ? AND tenant_id = ?", opts.marker, tenantId);
       if (!m) return undefined;
       before = Number(m.seq);
     }
     const rows = all
-      ? this.q.all(
+      ? await this.db.all(
           "SELECT * FROM clusters WHERE deleted_at IS NULL AND seq < ? ORDER BY seq DESC LIMIT ?",
           before,
           opts.limit,
         )
-      : this.q.all(
+      : await this.db.all(
           "SELECT * FROM clusters WHERE tenant_id = ? AND deleted_at IS NULL AND seq < ? ORDER BY seq DESC LIMIT ?",
           tenantId,
           before,
           opts.limit,
         );
-    return rows.map((row) => this.clusterOf(row, false));
+    return Promise.all(rows.map((row) => this.clusterOf(this.db, row, false)));
   }
 
-  recordProgress(operationId: string, message: string): void {
+  /**
+   * The operation's last progress line; written only while `owner` holds its lease. A U+0000 in it
+   * is kept as U+FFFD (SQLite would cut the text there, PostgreSQL refuse it).
+   */
+  async recordProgress(operationId: string, message: string, owner: string): Promise<void> {
+    await this.db.run(
+      `UPDATE operations SET progress = ?, updated_at = ? WHERE id = ? AND status = 'running'
+       AND EXISTS (SELECT 1 FROM operation_leases l WHERE l.operation_id = operations.id AND l.owner = ?)`,
+      message.replaceAll("\u0000", "\uFFFD"),
+      now(),
+      operationId,
+      owner,
+    );
+  }
+
+  /**
+   * Ends an operation and records what it left: the cluster's new state, its fault, or its deletion;
+   * and drops its lease. Only while `owner` holds the lease: false (nothing written) when another
+   * server took the operation over.
+   */
+  finishOperation(operationId: string, outcome: OperationOutcome, owner: string): Promise<boolean> {
     const at = now();
-    transaction(this.db, () => {
-      this.q.run(
-        "UPDATE operations SET progress = ?, updated_at = ? WHERE id = ? AND status = 'running'",
-        message,
-        at,
+    return this.db.transaction(async (tx) => {
+      // The operation's row first, then its lease: the order claims take them in (no deadlock).
+      const op = await tx.one(
+        `SELECT cluster_id, spec_json FROM operations WHERE id = ?${this.db.forUpdate}`,
         operationId,
       );
-    });
-  }
-
-  /** Ends an operation and records what it left: the cluster's new state, its fault, or its deletion. */
-  finishOperation(operationId: string, outcome: OperationOutcome): void {
-    const at = now();
-    transaction(this.db, () => {
-      const op = this.q.one("SELECT cluster_id, action FROM operations WHERE id = ?", operationId);
-      if (!op) return;
+      if (!op) return false;
+      const held = await tx.run(
+        "DELETE FROM operation_leases WHERE operation_id = ? AND owner = ?",
+        operationId,
+        owner,
+      );
+      if (held === 0) return false;
       const clusterId = str(op.cluster_id);
-      this.q.run(
+      // A state written by a create or update was applied from its spec (a delete's keeps the one before).
+      const applied = typeof op.spec_json === "string" ? op.spec_json : null;
+      await tx.run(
         "UPDATE operations SET status = ?, fault_json = ?, updated_at = ?, finished_at = ? WHERE id = ?",
         outcome.ok ? "succeeded" : "failed",
         outcome.ok ? null : JSON.stringify(outcome.fault),
@@ -398,54 +322,124 @@ export class Store {
         operationId,
       );
       if ("deleted" in outcome) {
-        this.q.run("UPDATE clusters SET deleted_at = ?, updated_at = ? WHERE id = ?", at, at, clusterId);
+        await tx.run("UPDATE clusters SET deleted_at = ?, updated_at = ? WHERE id = ?", at, at, clusterId);
       } else if (outcome.ok) {
-        this.q.run(
-          "UPDATE clusters SET status = 'ACTIVE', state_json = ?, fault_json = NULL, updated_at = ? WHERE id = ?",
+        await tx.run(
+          `UPDATE clusters SET status = 'ACTIVE', state_json = ?, applied_spec_json = COALESCE(?, applied_spec_json),
+           fault_json = NULL, updated_at = ? WHERE id = ?`,
           JSON.stringify(outcome.state),
+          applied,
           at,
           clusterId,
         );
       } else if (outcome.state) {
-        this.q.run(
-          "UPDATE clusters SET status = 'ERROR', state_json = ?, fault_json = ?, updated_at = ? WHERE id = ?",
+        await tx.run(
+          `UPDATE clusters SET status = 'ERROR', state_json = ?, applied_spec_json = COALESCE(?, applied_spec_json),
+           fault_json = ?, updated_at = ? WHERE id = ?`,
           JSON.stringify(outcome.state),
+          applied,
           JSON.stringify(outcome.fault),
           at,
           clusterId,
         );
       } else {
-        this.q.run(
+        await tx.run(
           "UPDATE clusters SET status = 'ERROR', fault_json = ?, updated_at = ? WHERE id = ?",
           JSON.stringify(outcome.fault),
           at,
           clusterId,
         );
       }
+      return true;
     });
   }
 
-  /** Operations a previous server left running (it stopped or crashed mid-way), oldest first, with their clusters. */
-  runningOperations(): { operation: OperationRecord; cluster: ClusterRecord }[] {
-    return this.q
-      .all(
-        `SELECT o.* FROM operations o JOIN clusters c ON c.id = o.cluster_id
-       WHERE o.status = 'running' AND c.deleted_at IS NULL ORDER BY o.seq`,
-      )
-      .map((row) => {
-        const operation = this.operationOf(row);
-        const cluster = this.clusterOf(
-          this.q.one("SELECT * FROM clusters WHERE id = ?", operation.clusterId) as Row,
+  /**
+   * Takes over running operations, oldest first: those whose lease expired (or that have none: an
+   * older release left them), or every one when `all` (the caller knows no other server uses the
+   * database). `accept` decides, per operation, whether this server can run it; those it refuses are
+   * left as they are and returned apart. Two servers claiming at once never get the same operation.
+   */
+  claimOperations(
+    lease: LeaseGrant,
+    opts: { all: boolean; accept: (cluster: ClusterRecord) => boolean },
+  ): Promise<{ claimed: Claimed[]; refused: Claimed[] }> {
+    return this.db.transaction(async (tx) => {
+      const expired = opts.all ? "" : ` AND (l.operation_id IS NULL OR l.expires_at < ${this.db.nowMs})`;
+      const rows = await tx.all(
+        `SELECT o.*, l.owner AS lease_owner FROM operations o
+         JOIN clusters c ON c.id = o.cluster_id
+         LEFT JOIN operation_leases l ON l.operation_id = o.id
+         WHERE o.status = 'running' AND c.deleted_at IS NULL${expired}
+         ORDER BY o.seq${this.db.forUpdateSkipLocked}`,
+      );
+      const claimed: Claimed[] = [];
+      const refused: Claimed[] = [];
+      for (const row of rows) {
+        const operation = operationOf(row);
+        const cluster = await this.clusterOf(
+          tx,
+          (await tx.one("SELECT * FROM clusters WHERE id = ?", operation.clusterId)) as Row,
           false,
         );
-        return { operation, cluster };
-      });
+        const previous = typeof row.lease_owner === "string" ? { previousOwner: row.lease_owner } : {};
+        if (!opts.accept(cluster)) {
+          refused.push({ operation, cluster, ...previous });
+          continue;
+        }
+        const taken = await tx.run(
+          `INSERT INTO operation_leases (operation_id, owner, expires_at) VALUES (?, ?, ${this.db.nowMs} + ?)
+           ON CONFLICT (operation_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at${
+             opts.all ? "" : ` WHERE operation_leases.expires_at < ${this.db.nowMs}`
+           }`,
+          operation.id,
+          lease.owner,
+          lease.leaseMs,
+        );
+        if (taken > 0) claimed.push({ operation, cluster, ...previous });
+      }
+      return { claimed, refused };
+    });
+  }
+
+  /**
+   * Extends `owner`'s leases on these operations to now + leaseMs; returns those it still holds
+   * (an operation missing from the answer was taken over, or has ended).
+   */
+  async renewLeases(lease: LeaseGrant, operationIds: readonly string[]): Promise<Set<string>> {
+    const held = new Set<string>();
+    for (let i = 0; i < operationIds.length; i += BATCH) {
+      const ids = operationIds.slice(i, i + BATCH);
+      const rows = await this.db.all(
+        `UPDATE operation_leases SET expires_at = ${this.db.nowMs} + ?
+         WHERE owner = ? AND operation_id IN (${marks(ids.length)}) RETURNING operation_id`,
+        lease.leaseMs,
+        lease.owner,
+        ...ids,
+      );
+      for (const row of rows) held.add(str(row.operation_id));
+    }
+    return held;
+  }
+
+  /** `owner` gives these operations up: their leases expire now, for another server to claim at once. */
+  async releaseLeases(owner: string, operationIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < operationIds.length; i += BATCH) {
+      const ids = operationIds.slice(i, i + BATCH);
+      await this.db.run(
+        `UPDATE operation_leases SET expires_at = 0 WHERE owner = ? AND operation_id IN (${marks(ids.length)})`,
+        owner,
+        ...(ids as Param[]),
+      );
+    }
   }
 
   /** How many live clusters were built on another cloud than `serves` accepts, by cloud. */
-  clustersElsewhere(serves: (backendId: string, tenantId: string) => boolean): { backendId: string; count: number }[] {
+  async clustersElsewhere(
+    serves: (backendId: string, tenantId: string) => boolean,
+  ): Promise<{ backendId: string; count: number }[]> {
     const counts = new Map<string, number>();
-    for (const row of this.q.all(
+    for (const row of await this.db.all(
       `SELECT backend_id, tenant_id, COUNT(*) AS n FROM clusters WHERE deleted_at IS NULL
        GROUP BY backend_id, tenant_id ORDER BY backend_id`,
     )) {
@@ -457,26 +451,29 @@ export class Store {
   }
 
   /** Trusts of finished operations not deleted yet (a server stopped, or Keystone failed, before it could). */
-  trustsToDelete(): { trustId: string; finishedAt: string }[] {
-    return this.q
-      .all(
+  async trustsToDelete(): Promise<{ trustId: string; finishedAt: string }[]> {
+    return (
+      await this.db.all(
         `SELECT trust_id, MAX(finished_at) AS finished_at FROM operations
-       WHERE trust_id IS NOT NULL AND trust_deleted_at IS NULL AND status <> 'running'
-       GROUP BY trust_id ORDER BY trust_id`,
+         WHERE trust_id IS NOT NULL AND trust_deleted_at IS NULL AND status <> 'running'
+         GROUP BY trust_id ORDER BY trust_id`,
       )
-      .map((row) => ({ trustId: str(row.trust_id), finishedAt: str(row.finished_at) }));
+    ).map((row) => ({ trustId: str(row.trust_id), finishedAt: str(row.finished_at) }));
   }
 
   /** The trust is deleted (or unusable): no operation needs it any more. */
-  trustDeleted(trustId: string): void {
-    const at = now();
-    transaction(this.db, () =>
-      this.q.run("UPDATE operations SET trust_deleted_at = ? WHERE trust_id = ?", at, trustId),
-    );
+  async trustDeleted(trustId: string): Promise<void> {
+    await this.db.run("UPDATE operations SET trust_deleted_at = ? WHERE trust_id = ?", now(), trustId);
   }
 
-  /** The cluster's recorded state, read when an operation starts its work (not when it was asked for). */
-  stateOf(clusterId: string): ClusterState | undefined {
-    return parse<ClusterState>(this.q.one("SELECT state_json FROM clusters WHERE id = ?", clusterId)?.state_json);
+  /**
+   * The cluster's recorded state and the spec it was applied from (the previous inputs of the next
+   * update, as Pulumi keeps a resource's), read when an operation starts its work.
+   */
+  async appliedOf(clusterId: string): Promise<{ state?: ClusterState; spec?: ClusterSpec }> {
+    const row = await this.db.one("SELECT state_json, applied_spec_json FROM clusters WHERE id = ?", clusterId);
+    const state = parse<ClusterState>(row?.state_json);
+    const spec = parse<ClusterSpec>(row?.applied_spec_json);
+    return { ...(state ? { state } : {}), ...(spec ? { spec } : {}) };
   }
 }

@@ -23,6 +23,13 @@ export const memberViewSchema = z.object({
   host_id: z.string().optional().describe("Nova's per-project host id (tenant view)"),
   server_group: z.string().optional(),
   attached_to: z.string().optional().describe("volumes: the server member it is attached to"),
+  addresses: z
+    .record(z.string(), z.object({ fixed: z.array(z.string()), floating: z.array(z.string()) }))
+    .optional()
+    .describe("servers: fixed and floating IPs by network name, where the cloud shows them"),
+  access_ipv4: z.string().optional().describe("servers: the first floating IPv4 address, else the first fixed one"),
+  ports: z.array(z.string()).optional().describe("servers: the ids of its network ports (Neutron)"),
+  device: z.string().optional().describe("volumes: the device its server sees it as (/dev/vdb), while attached"),
   fault: z.string().optional(),
 });
 
@@ -167,6 +174,10 @@ function memberView(m: MemberState): MemberView {
     ...(m.hostId !== undefined ? { host_id: m.hostId } : {}),
     ...(m.serverGroup !== undefined ? { server_group: m.serverGroup } : {}),
     ...(m.attachedTo !== undefined ? { attached_to: m.attachedTo } : {}),
+    ...(m.addresses !== undefined ? { addresses: m.addresses } : {}),
+    ...(m.accessIpV4 !== undefined ? { access_ipv4: m.accessIpV4 } : {}),
+    ...(m.ports !== undefined ? { ports: m.ports } : {}),
+    ...(m.device !== undefined ? { device: m.device } : {}),
     ...(m.fault !== undefined ? { fault: m.fault } : {}),
   };
 }
@@ -198,7 +209,8 @@ export function clusterLinks(base: string, tenantId: string, id: string): z.infe
   return [{ rel: "self", href: `${base}/v2/${encodeURIComponent(tenantId)}/vclusters/${id}` }];
 }
 
-export function clusterView(c: ClusterRecord, base: string): ClusterView {
+/** `linkTenant`: the project of the URL its links use (an admin's own, for another project's cluster, as Nova links). */
+export function clusterView(c: ClusterRecord, base: string, linkTenant = c.tenantId): ClusterView {
   const state: ClusterState | undefined = c.state;
   const members = state ? Object.values(state.members).sort((a, b) => cmp(a.name, b.name)) : [];
   return {
@@ -215,7 +227,7 @@ export function clusterView(c: ClusterRecord, base: string): ClusterView {
     missing: state?.missing ?? [],
     ...(c.operation ? { operation: operationView(c.operation) } : {}),
     ...(c.status === "ERROR" && c.fault ? { fault: faultView(c.fault) } : {}),
-    links: clusterLinks(base, c.tenantId, c.id),
+    links: clusterLinks(base, linkTenant, c.id),
   };
 }
 

@@ -227,8 +227,11 @@ describe("documents", () => {
       "parameters",
       "put",
     ]);
-    const request = doc.components.schemas.VClusterRequest;
-    const instance = request.properties.vcluster.properties.instances.items.anyOf;
+    // The spec's schema, both forms (test/api/openapi.test.ts checks every field).
+    const request = doc.components.schemas.VClusterRequest.anyOf.find(
+      (b: { properties: Record<string, unknown> }) => b.properties.vcluster,
+    );
+    const instance = request.properties.vcluster.properties.instances.items.oneOf;
     expect(instance[0].properties.spec.required).toEqual(["imageRef", "flavorRef"]);
     expect(instance[1].properties.type.enum).toEqual(["volume", "block-storage"]);
     const grouping = request.properties.vcluster.properties.groupings.items;

@@ -1,7 +1,7 @@
 // `openstack-vcluster --endpoint URL apply|show|destroy|list`: the command, in this process, against a
 // real `serve --noauth` on a temp simulated cloud. What it prints and its exit codes are the local
 // command's; the cluster the service builds is on the cloud once, tagged with its id.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SimulatedCloud } from "../../provider/backends/simulated";
@@ -78,7 +78,7 @@ describe("--endpoint", () => {
     expect((await remote(["list"])).stdout).toContain(`no clusters in project ${TENANT}`);
   });
 
-  it("a YAML spec in the args form goes as the blueprint form", async () => {
+  it("a YAML spec in the args form goes as it was written", async () => {
     const file = writeSpec(
       "args.yaml",
       "name: yaml-one\ninstances:\n  - name: web-1\n    type: server\n    spec: { imageRef: debian-12, flavorRef: m1.small }\n",
@@ -87,6 +87,48 @@ describe("--endpoint", () => {
     expect(r.stderr + r.stdout).toContain('cluster "yaml-one"');
     expect(r.code).toBe(0);
     expect((await remote(["destroy", "yaml-one"])).code).toBe(0);
+  });
+
+  // The blueprint form attaches a volume that shares a hard affinity with exactly one server; the args
+  // form doesn't. The file goes in its own form, so the service builds what a local apply builds.
+  describe("the same spec file through --endpoint and locally gives the same cluster", () => {
+    const usecase = JSON.parse(readFileSync(path.join(SPECS, "blueprint-usecase-1.json"), "utf8")).vcluster;
+    const yaml = [
+      "name: same-yaml",
+      "instances:",
+      "  - { name: db-server-1, type: server, spec: { imageRef: xxx-yyy-zzz, flavorRef: 123-456-789 } }",
+      '  - { name: db-vol-1, type: volume, spec: { size: 10, volume_type: "" } }',
+      "groupings:",
+      "  - { name: group-1, membersRef: [db-server-1, db-vol-1], spec: { rule: affinity } }",
+      "",
+    ].join("\n");
+    it.each([
+      [
+        "blueprint form (JSON): the volume attached",
+        "same-blueprint.json",
+        { vcluster: { ...usecase, name: "same-blueprint" } },
+        "db-server-1",
+      ],
+      ["args form (JSON): the volume not attached", "same-args.json", { ...usecase, name: "same-args" }, undefined],
+      ["args form (YAML): the volume not attached", "same-yaml.yaml", yaml, undefined],
+    ])("%s", async (_what, file, content, attachedTo) => {
+      const spec = writeSpec(file, content);
+      const viaService = await remote(["apply", spec, "--json"]);
+      expect(viaService.code).toBe(0);
+      const view = JSON.parse(viaService.stdout) as { members: { name: string; type: string; attached_to?: string }[] };
+      const local = await cli(["apply", spec, "--sim-dir", server.simDir, "--json"], dir);
+      expect(local.code, local.stderr).toBe(0);
+      const state = JSON.parse(local.stdout) as { members: Record<string, { type: string; attachedTo?: string }> };
+      const fromService = view.members.map((m) => ({ name: m.name, type: m.type, attachedTo: m.attached_to }));
+      const fromLocal = Object.entries(state.members)
+        .map(([name, m]) => ({ name, type: m.type, attachedTo: m.attachedTo }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      expect(fromService).toEqual(fromLocal);
+      expect(fromService.find((m) => m.name === "db-vol-1")?.attachedTo).toBe(attachedTo);
+      const name = file.replace(/\.\w+$/, "");
+      expect((await remote(["destroy", name])).code).toBe(0);
+      expect((await cli(["destroy", name, "--sim-dir", server.simDir, "--yes"], dir)).code).toBe(0);
+    });
   });
 
   it("an invalid spec is exit 1 with the local command's messages, and nothing is sent", async () => {

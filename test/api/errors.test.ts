@@ -96,16 +96,21 @@ describe("request bodies", () => {
     ]);
   });
 
-  it('the body must be the blueprint\'s {"vcluster": …}', async () => {
-    const r = await call(server.url, "POST", POST, { name: "x", instances: [] });
-    expect(r.status).toBe(400);
-    expect(r.body.badRequest.issues).toEqual([
-      expect.objectContaining({
-        code: "missing_field",
-        path: "vcluster",
-        hint: expect.stringContaining('{"vcluster"'),
-      }),
-    ]);
+  it('the body is the blueprint\'s {"vcluster": …} or the args form, read as the command reads it', async () => {
+    for (const body of [{ name: "x", members: [] }, [], "1"]) {
+      const r = await call(server.url, "POST", POST, body);
+      expect(r.status).toBe(400);
+      expect(r.body.badRequest.issues).toEqual([
+        expect.objectContaining({
+          code: "missing_field",
+          path: "vcluster",
+          hint: expect.stringContaining('{"vcluster"'),
+        }),
+      ]);
+    }
+    const args = await call(server.url, "POST", POST, { name: "x", instances: [] });
+    expect(args.status).toBe(400);
+    expect(args.body.badRequest.issues).toEqual([expect.objectContaining({ path: "instances" })]);
   });
 
   it("no body, and an empty one, are 400s saying what to send", async () => {

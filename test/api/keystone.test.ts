@@ -276,6 +276,30 @@ describe("a cluster's life, acting for its caller through a trust", () => {
     expect(refused.body.forbidden.message).toMatch(/all_tenants.*takes the role admin/);
     expect((await as(ta, "GET", `/v2/${A}/vclusters?all_tenants=0`)).status).toBe(200);
 
+    // An admin shows any project's cluster by its id, as Nova shows an admin any server (its links on
+    // the admin's own URL); it changes it only with a token of that project (403 saying so, no trust made).
+    const rootToken = token(root, ADMIN);
+    const shown = await as(rootToken, "GET", `/v2/${ADMIN}/vclusters/${id}`);
+    expect(shown.status).toBe(200);
+    expect(shown.body.vcluster).toMatchObject({ id, tenant_id: A, name: "alpha-db", status: "ACTIVE" });
+    expect(shown.body.vcluster.links).toEqual([{ rel: "self", href: `${server.url}/v2/${ADMIN}/vclusters/${id}` }]);
+    expect((await as(rootToken, "GET", `/v2/${A}/vclusters/${id}`)).status).toBe(400);
+    const trustsBefore = ks.trustsMade.length;
+    for (const [method, body] of [
+      ["PUT", blueprintNamed("alpha-db")],
+      ["DELETE", undefined],
+    ] as const) {
+      const r = await as(rootToken, method, `/v2/${ADMIN}/vclusters/${id}`, body);
+      expect(r.status).toBe(403);
+      expect(r.body.forbidden.message).toBe(
+        `cluster "alpha-db" belongs to project ${A}: it is changed only with a token of that project, whose trust its work acts through; hint: use a token scoped to project ${A}`,
+      );
+    }
+    expect(ks.trustsMade.length).toBe(trustsBefore);
+    expect((await as(ta, "GET", `/v2/${A}/vclusters/${id}`)).body.vcluster.operation.action).toBe("create");
+    // Not an admin: another project's cluster is not found, by id as in the list.
+    expect((await as(tb, "GET", `/v2/${B}/vclusters/${id}`)).status).toBe(404);
+
     // Delete: a new trust, deleted at the end; then 404.
     const deleted = await as(ta, "DELETE", `/v2/${A}/vclusters/${id}`);
     expect(deleted.status).toBe(202);

@@ -6,12 +6,18 @@
 // Run compiled (npm run bench), the server is the built command in a process of its own, so the
 // load generator doesn't share its event loop; from the bench's own test (TypeScript source, quick
 // mode), it runs in this process. Loopback only, every run bounded in time or count.
+//
+// Per-request logging: the served command writes one JSON line per request to stderr, synchronously
+// (Node writes to pipes and files that way). Compiled, describe is measured twice: first with the log
+// going to a file, then (the figures above) to a pipe this process drains while it runs autocannon;
+// and the cost of building one line is timed on its own.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import autocannon from "autocannon";
 import { startServer } from "../../provider/api";
+import { logLines } from "../../provider/api/log";
 import { TAG_CLUSTER } from "../../provider/backends/backend";
 import { DEFAULT_IMAGES, defaultSimulatedTopology, SimulatedCloud } from "../../provider/backends/simulated";
 import { round, table } from "./stats";
@@ -33,6 +39,10 @@ export interface ApiFigures {
   clustersListed: number;
   list: LoadFigures;
   describe: LoadFigures;
+  /** Compiled only: describe with the server's log going to a file rather than a pipe. */
+  describeLogToFile?: LoadFigures;
+  /** Building one request's JSON log line (format and stringify; no write), in µs. */
+  logLineUs: number;
   createAccepted: LoadFigures;
   concurrentCreates: {
     clusters: number;
@@ -42,6 +52,8 @@ export interface ApiFigures {
     duplicates: number;
     serversOnCloud: number;
     allActiveMs: number;
+    /** Why the clusters in ERROR failed: "code: message", each distinct one once. */
+    faults: string[];
   };
 }
 
@@ -67,30 +79,62 @@ interface Running {
   kind: ApiFigures["server"];
 }
 
-/** The built command in a child process (compiled run), or the server in this process (from TypeScript). */
-async function startService(dir: string): Promise<Running> {
-  const simDir = path.join(dir, "sim");
-  const db = path.join(dir, "api.db");
-  const bin = path.join(__dirname, "../../provider/cli/main.js");
-  if (__filename.endsWith(".js") && existsSync(bin)) {
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [bin, "serve", "--noauth", "--listen", "127.0.0.1:0", "--backend", "simulated", "--sim-dir", simDir, "--db", db],
-      { cwd: dir, stdio: ["ignore", "ignore", "pipe"] },
-    );
-    const url = await new Promise<string>((resolve, reject) => {
-      let said = "";
-      const timer = setTimeout(() => reject(new Error(`bench api: serve did not start: ${said}`)), 30_000);
+const BIN = path.join(__dirname, "../../provider/cli/main.js");
+
+/** Compiled, with the built command beside: the server runs in a process of its own. */
+function compiled(): boolean {
+  return __filename.endsWith(".js") && existsSync(BIN);
+}
+
+/** Waits for serve's "listening on" line, read from its stderr pipe or from its log file. */
+function listening(child: ChildProcess, logFile: string | undefined): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let said = "";
+    let poll: NodeJS.Timeout | undefined;
+    const found = (url: string) => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      // From here on one log line per request: drained, not kept (or scanned again).
+      child.stderr?.removeAllListeners("data");
+      child.stderr?.resume();
+      resolve(url);
+    };
+    const look = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(said);
+      if (m) found(m[1] as string);
+    };
+    const timer = setTimeout(() => reject(new Error(`bench api: serve did not start: ${said}`)), 30_000);
+    if (logFile) {
+      poll = setInterval(() => {
+        said = readFileSync(logFile, "utf8").slice(0, 64 * 1024);
+        look();
+      }, 50);
+    } else {
       child.stderr?.on("data", (d) => {
         said += String(d);
-        const m = /listening on (http:\/\/\S+)/.exec(said);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1] as string);
-        }
+        look();
       });
-      child.on("exit", (code) => reject(new Error(`bench api: serve exited (${code}): ${said}`)));
-    });
+    }
+    child.on("exit", (code) => reject(new Error(`bench api: serve exited (${code}): ${said}`)));
+  });
+}
+
+/**
+ * The built command in a child process (compiled run; its log to a pipe, or to `logFile`), or the
+ * server in this process (from TypeScript).
+ */
+async function startService(dir: string, logFile?: string): Promise<Running> {
+  const simDir = path.join(dir, "sim");
+  const db = path.join(dir, "api.db");
+  if (compiled()) {
+    const fd = logFile ? openSync(logFile, "w") : undefined;
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [BIN, "serve", "--noauth", "--listen", "127.0.0.1:0", "--backend", "simulated", "--sim-dir", simDir, "--db", db],
+      { cwd: dir, stdio: ["ignore", "ignore", fd ?? "pipe"] },
+    );
+    if (fd !== undefined) closeSync(fd);
+    const url = await listening(child, logFile);
     return {
       url,
       kind: "child process",
@@ -171,6 +215,41 @@ async function settle(url: string, tenant: string, ids: string[], timeoutMs: num
   }
 }
 
+/** Clusters to list and describe: a page of 20, ACTIVE. */
+async function seed(url: string): Promise<string[]> {
+  const seeded: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const r = await json(url, "POST", `/v2/${TENANT}/vclusters`, body(`listed-${i}`));
+    if (r.status !== 202) throw new Error(`bench api: seeding answered ${r.status}: ${JSON.stringify(r.body)}`);
+    seeded.push(r.body.vcluster.id);
+  }
+  await settle(url, TENANT, seeded, 60_000);
+  return seeded;
+}
+
+/** µs to build one request's JSON log line, as serve's log does (written nowhere). */
+function logLineCost(lines: number): number {
+  let kept = 0;
+  const log = logLines((line) => {
+    kept += line.length;
+  }, "json");
+  const t0 = performance.now();
+  for (let i = 0; i < lines; i++) {
+    log("info", `GET /v2/:tenant_id/vclusters/:vcluster_id 200 (0.8 ms, req-${i})`, {
+      event: "request",
+      request_id: `req-00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+      method: "GET",
+      route: "/v2/:tenant_id/vclusters/:vcluster_id",
+      status: 200,
+      duration_ms: 0.8,
+      project_id: TENANT,
+      cluster_id: "00000000-0000-4000-8000-000000000000",
+    });
+  }
+  const us = ((performance.now() - t0) * 1000) / lines;
+  return kept > 0 ? round(us, 2) : Number.NaN;
+}
+
 export async function apiSuite(o: { quick: boolean; log: (line: string) => void }): Promise<ApiFigures> {
   const dir = mkdtempSync(path.join(tmpdir(), "bench-api-"));
   const connections = o.quick ? 20 : 200;
@@ -185,18 +264,24 @@ export async function apiSuite(o: { quick: boolean; log: (line: string) => void 
       topology: defaultSimulatedTopology(),
       images: [...DEFAULT_IMAGES],
     });
+    // Compiled: first a server logging to a file seeds the clusters and serves describe; then the one
+    // the figures are of, logging to a pipe, on the same records.
+    let seeded: string[] = [];
+    let describeLogToFile: LoadFigures | undefined;
+    if (compiled()) {
+      service = await startService(dir, path.join(dir, "serve.log"));
+      seeded = await seed(service.url);
+      describeLogToFile = await load(
+        { url: service.url, connections, durationS },
+        { method: "GET", path: `/v2/${TENANT}/vclusters/${seeded[0]}` },
+      );
+      o.log(`api: describe, log to a file: p50 ${describeLogToFile.p50Ms} ms, p99 ${describeLogToFile.p99Ms} ms`);
+      await service.close();
+    }
     service = await startService(dir);
     const url = service.url;
     o.log(`api: serve --noauth (${service.kind}) at ${url}`);
-
-    // Clusters to list and describe: a page of 20.
-    const seeded: string[] = [];
-    for (let i = 0; i < 20; i++) {
-      const r = await json(url, "POST", `/v2/${TENANT}/vclusters`, body(`listed-${i}`));
-      if (r.status !== 202) throw new Error(`bench api: seeding answered ${r.status}: ${JSON.stringify(r.body)}`);
-      seeded.push(r.body.vcluster.id);
-    }
-    await settle(url, TENANT, seeded, 60_000);
+    if (seeded.length === 0) seeded = await seed(url);
     const list = await load({ url, connections, durationS }, { method: "GET", path: `/v2/${TENANT}/vclusters` });
     o.log(`api: list p50 ${list.p50Ms} ms, p99 ${list.p99Ms} ms (${list.requests} requests)`);
     const describe = await load(
@@ -226,6 +311,11 @@ export async function apiSuite(o: { quick: boolean; log: (line: string) => void 
     }
     const duplicates = ids.reduce((a, id) => a + Math.max(0, (perCluster.get(id) ?? 0) - 2), 0);
     const active = ids.filter((id) => statuses.get(id) === "ACTIVE").length;
+    const faults = new Set<string>();
+    for (const id of ids.filter((x) => statuses.get(x) !== "ACTIVE")) {
+      const f = (await json(url, "GET", `/v2/${TENANT}-many/vclusters/${id}`)).body?.vcluster?.fault;
+      faults.add(f ? `${f.code}: ${f.message}` : `status ${statuses.get(id)}`);
+    }
     const concurrentCreates = {
       clusters: concurrent,
       accepted: ids.length,
@@ -234,6 +324,7 @@ export async function apiSuite(o: { quick: boolean; log: (line: string) => void 
       duplicates,
       serversOnCloud: [...perCluster.values()].reduce((a, n) => a + n, 0),
       allActiveMs,
+      faults: [...faults],
     };
     o.log(`api: ${concurrent} concurrent creates: ${active} ACTIVE, ${duplicates} duplicates, ${allActiveMs} ms`);
 
@@ -250,6 +341,8 @@ export async function apiSuite(o: { quick: boolean; log: (line: string) => void 
       clustersListed: listed.body?.vclusters?.length ?? 0,
       list,
       describe,
+      ...(describeLogToFile ? { describeLogToFile } : {}),
+      logLineUs: logLineCost(o.quick ? 10_000 : 200_000),
       createAccepted,
       concurrentCreates,
     };
@@ -277,8 +370,19 @@ export function apiReport(a: ApiFigures): string {
     `REST API (serve --noauth on the simulated cloud, ${a.server}, loopback, autocannon; ${a.clustersListed} clusters in the listed project)`,
     table(
       ["request", "connections", "s", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "non-2xx", "errors"],
-      [row("GET list", a.list), row("GET describe", a.describe), row("POST create (202)", a.createAccepted)],
+      [
+        row("GET list", a.list),
+        row("GET describe", a.describe),
+        ...(a.describeLogToFile ? [row("GET describe, log to a file", a.describeLogToFile)] : []),
+        row("POST create (202)", a.createAccepted),
+      ],
     ),
+    `per-request log: ${a.logLineUs} µs to build one JSON line; ${
+      a.server === "child process"
+        ? "written synchronously to stderr (above: a pipe this process drains, and a file)"
+        : "in process the server's log is discarded"
+    }`,
     `${c.clusters} clusters created at once: ${c.accepted} accepted, ${c.active} ACTIVE, ${c.errors} errors, ${c.duplicates} duplicate servers (${c.serversOnCloud} servers on the cloud for them), all settled in ${c.allActiveMs} ms (target 0 errors, 0 duplicates: ${c.errors === 0 && c.duplicates === 0 ? "met" : "NOT met"})`,
+    ...c.faults.map((f) => `  failed: ${f}`),
   ].join("\n");
 }

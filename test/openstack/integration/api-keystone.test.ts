@@ -294,6 +294,11 @@ describe("the REST service on the dev cloud's real Keystone", () => {
     // The admin lists every project's with all_tenants=1.
     const all = await call(adminToken, "GET", `/v2/${adminProject}/vclusters?all_tenants=1`);
     expect(all.body.vclusters).toContainEqual(expect.objectContaining({ id: clusterId, tenant_id: demoProject }));
+    // And shows it by its id on its own URL, as Nova shows an admin any server; others get a 404.
+    const shown = await call(adminToken, "GET", `/v2/${adminProject}/vclusters/${clusterId}`);
+    expect(shown.status).toBe(200);
+    expect(shown.body.vcluster).toMatchObject({ id: clusterId, tenant_id: demoProject, status: "ACTIVE" });
+    expect((await call(other.token, "GET", `/v2/${otherProject}/vclusters/${clusterId}`)).status).toBe(404);
 
     // Delete: 202, then 404, nothing left under the cluster's tag, no trust left.
     const t2 = Date.now();
