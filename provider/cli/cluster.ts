@@ -11,17 +11,19 @@
 // Where and how the state is kept: state-files.ts.
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
-import { type Backend, TAG_CLUSTER } from "../backends/backend";
+import { type Backend, BackendError, TAG_CLUSTER } from "../backends/backend";
 import { clusterLockDir, withClusterLock } from "../backends/cluster-lock";
 import { type BackendSelection, chooseBackendKind, selectBackend } from "../backends/select";
 import { CloudStateError } from "../backends/simulated";
 import { ClusterController, type ClusterState, LifecycleError } from "../lifecycle";
 import { clusterHead, listItems, listNames, plural, quote, shellWord } from "../model/text";
-import { formatExplanation } from "../placement";
 import { appliedRecord, digestKey, hasUserData, previousFromRecord } from "./applied";
 import { applyDryRun } from "./dry-run";
+import { fail, type Refusal, refusal } from "./failure";
+import { writeLiveMap } from "./html";
 import { EXIT, type Io, json } from "./io";
 import { loadSpec } from "./load";
+import { withStatusLine } from "./progress-display";
 import {
   clustersDir,
   locateState,
@@ -72,18 +74,15 @@ export async function openBackend(
   }
   if (kind === "simulated") {
     const problem = missingCloudProblem(io, flags, clusterName);
-    if (problem) {
-      io.err(problem);
-      return EXIT.usage;
-    }
+    if (problem) return fail(io, { kind: "cloud", message: problem });
   }
   try {
     const selection = await selectBackend(config, io.env, io.cwd, COMMAND_SELECT);
     if (selection.notice) io.err(selection.notice);
     return selection;
   } catch (error) {
-    io.err(cloudStateProblem(io, error, flags, clusterName) ?? `openstack-vcluster: ${failureText(error)}`);
-    return EXIT.usage;
+    const message = cloudStateProblem(io, error, flags, clusterName) ?? `openstack-vcluster: ${failureText(error)}`;
+    return fail(io, { kind: "cloud", message });
   }
 }
 
@@ -150,21 +149,30 @@ function failureLine(error: unknown): string {
   return text.startsWith("cluster ") ? text : `openstack-vcluster: ${text}`;
 }
 
-function lifecycleFailure(io: Io, error: unknown, at: StateAt, selection: BackendSelection): number {
+function lifecycleFailure(io: Io, error: unknown, at: StateAt, selection: BackendSelection, name: string): number {
   if (error instanceof LifecycleError) {
     if (error.partialState) writeState(at, error.partialState, selection);
-    if (error.code === "unplaceable" && error.explanation) {
-      io.err(formatExplanation(error.explanation));
-      return EXIT.unplaceable;
+    if ((error.code === "unplaceable" && error.explanation) || error.code === "invalid") {
+      const { failure, human } = refusal(name, refusalOf(error));
+      return fail(io, failure, human);
     }
-    io.err(error.message);
-    if (error.partialState) {
-      io.err(`what still exists is recorded in ${shown(io, at.file)}; run apply again to finish, or destroy.`);
-    }
-    return error.code === "invalid" ? EXIT.invalidSpec : EXIT.usage;
+    const recorded = error.partialState
+      ? `\nwhat still exists is recorded in ${shown(io, at.file)}; run apply again to finish, or destroy.`
+      : "";
+    const kind = error.code === "backend" ? "cloud" : "failed";
+    return fail(io, { kind, message: error.message }, `${error.message}${recorded}`);
   }
-  io.err(failureLine(error));
-  return EXIT.usage;
+  return fail(io, { kind: "cloud", message: failureLine(error) });
+}
+
+/** What an apply refused or couldn't place: the blocking lines of an "invalid" error, its explanation. */
+function refusalOf(error: LifecycleError): Refusal {
+  const explanation = error.explanation ? { explanation: error.explanation } : {};
+  if (error.code !== "invalid") return { blocking: [], ...explanation };
+  // The message: the blocking lines, then the explanation's text when there is one.
+  const lines = error.message.split("\n");
+  const blocking = error.explanation ? lines.slice(0, lines.indexOf(error.explanation.summary)) : lines;
+  return { blocking, ...(error.references ? { references: error.references } : {}), ...explanation };
 }
 
 function controllerFor(io: Io, selection: BackendSelection, flags: BackendFlags): ClusterController {
@@ -172,6 +180,7 @@ function controllerFor(io: Io, selection: BackendSelection, flags: BackendFlags)
     concurrency: flags.concurrency,
     backendId: selection.backendId,
     log: (_level, message) => io.err(message),
+    ...(io.progress ? { onProgress: io.progress } : {}),
   });
 }
 
@@ -186,9 +195,10 @@ export function onOtherCloud(
   selection: BackendSelection,
 ): boolean {
   if (!previous || previous.backendId === selection.backendId) return false;
-  io.err(
-    `cluster ${quote(name)} was built on ${previous.backendId}, not on ${selection.backendId}: select that cloud (OS_CLOUD, --backend, --sim-dir), or use another --state-dir.`,
-  );
+  fail(io, {
+    kind: "state",
+    message: `cluster ${quote(name)} was built on ${previous.backendId}, not on ${selection.backendId}: select that cloud (OS_CLOUD, --backend, --sim-dir), or use another --state-dir.`,
+  });
   return true;
 }
 
@@ -226,13 +236,12 @@ async function onCluster(
         try {
           previous = readState(at.readFrom);
         } catch (error) {
-          io.err(`${clusterHead(name)}${failureText(error)}`);
-          return EXIT.usage;
+          return fail(io, { kind: "state", message: `${clusterHead(name)}${failureText(error)}` });
         }
         try {
           return await step({ controller: controllerFor(io, selection, flags), selection, at, previous });
         } catch (error) {
-          return lifecycleFailure(io, error, at, selection);
+          return lifecycleFailure(io, error, at, selection, name);
         }
       },
       {
@@ -244,8 +253,9 @@ async function onCluster(
       },
     );
   } catch (error) {
-    io.err(failureLine(error));
-    return EXIT.usage;
+    // Taking the locks: a conflict is another run holding one.
+    const kind = error instanceof BackendError && error.code === "conflict" ? "locked" : "cloud";
+    return fail(io, { kind, message: failureLine(error) });
   } finally {
     await selection.backend.close();
   }
@@ -259,12 +269,21 @@ function printState(io: Io, selection: BackendSelection, state: ClusterState, as
   );
 }
 
-export async function applyCommand(
+/** On a terminal, apply and destroy show their progress in a status line (progress-display.ts). */
+export function applyCommand(
   io: Io,
   specFile: string,
   flags: BackendFlags & { json: boolean; dryRun?: boolean },
 ): Promise<number> {
-  const spec = loadSpec(io, specFile, false);
+  return withStatusLine(io, "apply", flags.json, (io) => applyWith(io, specFile, flags));
+}
+
+async function applyWith(
+  io: Io,
+  specFile: string,
+  flags: BackendFlags & { json: boolean; dryRun?: boolean },
+): Promise<number> {
+  const spec = loadSpec(io, specFile);
   if (!spec.ok) return spec.code;
   if (flags.dryRun === true) return applyDryRun(io, spec.value, flags);
   const name = spec.value.name;
@@ -291,7 +310,7 @@ export async function applyCommand(
 /** `show` and `destroy` take the spec file (to find the cluster's name) or the name itself. */
 function clusterNameOf(io: Io, target: string): string | number {
   if (/\.(json|ya?ml)$/i.test(target)) {
-    const spec = loadSpec(io, target, false);
+    const spec = loadSpec(io, target);
     return spec.ok ? spec.value.name : spec.code;
   }
   return target;
@@ -309,19 +328,27 @@ function clustersWithState(io: Io, flags: BackendFlags): string[] {
   return [...new Set(out.filter((n): n is string => n !== undefined))].sort();
 }
 
-export async function showCommand(io: Io, target: string, flags: BackendFlags & { json: boolean }): Promise<number> {
+export async function showCommand(
+  io: Io,
+  target: string,
+  flags: BackendFlags & { json: boolean; html?: string },
+): Promise<number> {
   const name = clusterNameOf(io, target);
   if (typeof name === "number") return name;
   return onCluster(io, flags, name, "show", async ({ controller, selection, at, previous }) => {
     if (!previous) {
-      io.err(
-        `cluster ${quote(name)} has no state in ${shown(io, path.dirname(at.file))}: nothing was applied from here; hint: apply its spec first, or pass the --state-dir it was applied with`,
-      );
-      return EXIT.usage;
+      return fail(io, {
+        kind: "state",
+        message: `cluster ${quote(name)} has no state in ${shown(io, path.dirname(at.file))}: nothing was applied from here; hint: apply its spec first, or pass the --state-dir it was applied with`,
+      });
     }
     if (onOtherCloud(io, name, previous, selection)) return EXIT.usage;
     const state = await controller.refresh(previous);
     writeState(at, state, selection);
+    if (flags.html !== undefined) {
+      const failed = await writeLiveMap(io, flags.html, state, readApplied(at.readFrom), selection.backend);
+      if (failed !== undefined) return failed;
+    }
     printState(io, selection, state, flags.json);
     return EXIT.ok;
   });
@@ -347,7 +374,11 @@ async function taggedWith(backend: Backend, name: string): Promise<string[]> {
  * cluster's name. Without state, the name alone decides: nothing tagged is "nothing found" (a typo
  * must not look like success), and a sweep by name needs `--yes` after seeing what it would delete.
  */
-export async function destroyCommand(io: Io, target: string, flags: BackendFlags & { yes?: boolean }): Promise<number> {
+export function destroyCommand(io: Io, target: string, flags: BackendFlags & { yes?: boolean }): Promise<number> {
+  return withStatusLine(io, "destroy", false, (io) => destroyWith(io, target, flags));
+}
+
+async function destroyWith(io: Io, target: string, flags: BackendFlags & { yes?: boolean }): Promise<number> {
   const name = clusterNameOf(io, target);
   if (typeof name === "number") return name;
   return onCluster(io, flags, name, "destroy", async ({ controller, selection, at, previous }) => {
@@ -357,16 +388,16 @@ export async function destroyCommand(io: Io, target: string, flags: BackendFlags
       const where = shown(io, path.dirname(at.file));
       if (tagged.length === 0) {
         const known = clustersWithState(io, flags);
-        io.err(
-          `${clusterHead(name)}nothing found: no state in ${where} and nothing tagged with it on ${selection.backend.description}; hint: check the name${known.length > 0 ? ` (clusters with state here: ${listNames(known, 10)})` : ""}, or the cloud and --state-dir it was built with`,
-        );
-        return EXIT.usage;
+        return fail(io, {
+          kind: "state",
+          message: `${clusterHead(name)}nothing found: no state in ${where} and nothing tagged with it on ${selection.backend.description}; hint: check the name${known.length > 0 ? ` (clusters with state here: ${listNames(known, 10)})` : ""}, or the cloud and --state-dir it was built with`,
+        });
       }
       if (flags.yes !== true) {
-        io.err(
-          `${clusterHead(name)}no state in ${where}, but ${plural(tagged.length, "object")} on ${selection.backend.description} ${tagged.length === 1 ? "is" : "are"} tagged with its name and would be deleted: ${listItems(tagged, 10)}; hint: run \`openstack-vcluster destroy ${shellWord(name)} --yes${locationFlags(flags)}\` to delete them`,
-        );
-        return EXIT.usage;
+        return fail(io, {
+          kind: "state",
+          message: `${clusterHead(name)}no state in ${where}, but ${plural(tagged.length, "object")} on ${selection.backend.description} ${tagged.length === 1 ? "is" : "are"} tagged with its name and would be deleted: ${listItems(tagged, 10)}; hint: run \`openstack-vcluster destroy ${shellWord(name)} --yes${locationFlags(flags)}\` to delete them`,
+        });
       }
     }
     await controller.destroy(previous ?? { clusterName: name });

@@ -2,16 +2,16 @@
 // cluster's state (the controller's plan, as `pulumi preview` runs it), and nothing changed. The same
 // lines `pulumi preview` shows under the resource: one per member that changes, "warning: " before a
 // step that destroys data. Exit codes as apply's: 0 it would go ahead, 1 it would refuse (invalid
-// spec, an edit the cloud can't make, quota, an image that doesn't exist), 2 unplaceable, 3 backend,
+// spec, an edit the cloud can't make, quota, an image or flavor that doesn't exist), 2 unplaceable, 3 backend,
 // file or usage error.
 import type { ClusterPlan } from "../lifecycle";
-import { ClusterController } from "../lifecycle";
+import { ClusterController, placementFailure } from "../lifecycle";
 import type { ClusterSpec } from "../model/cluster";
 import type { ClusterState } from "../model/state";
 import { clusterHead, plural } from "../model/text";
-import { formatExplanation } from "../placement";
 import { digestKey, previousFromRecord } from "./applied";
 import { type BackendFlags, onOtherCloud, openBackend } from "./cluster";
+import { fail, refusal } from "./failure";
 import { EXIT, type Io, json } from "./io";
 import { readApplied, readState, stateDirOf, stateFile } from "./state-files";
 
@@ -44,39 +44,38 @@ export async function applyDryRun(io: Io, spec: ClusterSpec, flags: BackendFlags
     );
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
-    io.err(text.startsWith("cluster ") ? text : `openstack-vcluster: ${text}`);
-    return EXIT.usage;
+    return fail(io, { kind: "cloud", message: text.startsWith("cluster ") ? text : `openstack-vcluster: ${text}` });
   } finally {
     await selection.backend.close();
   }
-  const placed = plan.placement.placed;
-  const code = !placed ? EXIT.unplaceable : plan.blocking.length > 0 ? EXIT.invalidSpec : EXIT.ok;
+  const head = clusterHead(spec.name);
+  // Refused or unplaceable: everything in one round, exit codes as apply's (failure.ts refusal).
+  const unplaceable = placementFailure(spec.name, plan.placement);
+  if (plan.blocking.length > 0 || unplaceable) {
+    const others = plan.warnings.filter((w) => !plan.blocking.includes(w));
+    if (!flags.json) for (const w of others) io.err(w);
+    const { failure, human } = refusal(spec.name, { ...plan, explanation: unplaceable, warnings: others });
+    const tail =
+      plan.blocking.length > 0
+        ? `\n${head}apply would refuse this change, and make none of it (dry run: nothing was changed)`
+        : "";
+    return fail(io, failure, `${human}${tail}`);
+  }
   if (flags.json) {
     io.out(
       json({
         dryRun: true,
         existing: state !== undefined,
-        placed,
-        ...(plan.placement.placed ? {} : { explanation: plan.placement.explanation }),
+        placed: true,
         steps: plan.steps,
         members: plan.members,
         warnings: plan.warnings,
         blocking: plan.blocking,
       }),
     );
-    return code;
-  }
-  if (!plan.placement.placed) {
-    io.err(formatExplanation(plan.placement.explanation));
-    return code;
+    return EXIT.ok;
   }
   const lines = planLines(spec, plan);
-  const head = clusterHead(spec.name);
-  if (plan.blocking.length > 0) {
-    for (const b of plan.blocking) io.err(b);
-    io.err(`${head}apply would refuse this change, and make none of it (dry run: nothing was changed)`);
-    return code;
-  }
   const changing = plan.members.length;
   io.out(
     lines.length === 0
@@ -87,5 +86,5 @@ export async function applyDryRun(io: Io, spec: ClusterSpec, flags: BackendFlags
         ].join("\n"),
   );
   for (const w of plan.warnings) io.err(w);
-  return code;
+  return EXIT.ok;
 }

@@ -8,11 +8,12 @@
 // name, as every OpenStack tool does; the project is the token's. With no cloud configured, the
 // service must run with --noauth and the project is given: --project or OS_PROJECT_ID. The token is
 // sent in X-Auth-Token and never printed.
-import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { parse as parseYaml } from "yaml";
+import { parseSpecText } from "../clusterspec";
+import { formatOf, readTextFile } from "../clusterspec/parse";
 import { escapeControls, listItems, plural, quote } from "../model/text";
 import { type Explanation, formatExplanation } from "../placement";
+import { fail, refusal } from "./failure";
 import { EXIT, type Io, json } from "./io";
 import { loadSpec } from "./load";
 import { type ClusterView, connect, refused, type Service, Stop, UUID } from "./service-client";
@@ -51,7 +52,7 @@ async function listAll(io: Io, svc: Service): Promise<{ id: string; name: string
 async function findCluster(io: Io, svc: Service, target: string): Promise<{ id: string; name: string } | number> {
   let name = target;
   if (/\.(json|ya?ml)$/i.test(target)) {
-    const spec = loadSpec(io, target, false);
+    const spec = loadSpec(io, target);
     if (!spec.ok) return spec.code;
     name = spec.value.name;
   } else if (UUID.test(target)) {
@@ -62,15 +63,15 @@ async function findCluster(io: Io, svc: Service, target: string): Promise<{ id: 
   const named = all.filter((c) => c.name === name);
   if (named.length === 1) return named[0] as { id: string; name: string };
   if (named.length === 0) {
-    io.err(
-      `cluster ${quote(name)}: nothing found in project ${svc.project} at ${svc.where}${all.length > 0 ? ` (its clusters: ${listItems(all.map((c) => c.name).sort(), 10, quote)})` : ""}; hint: check the name, --endpoint and the project`,
-    );
-    return EXIT.usage;
+    return fail(io, {
+      kind: "state",
+      message: `cluster ${quote(name)}: nothing found in project ${svc.project} at ${svc.where}${all.length > 0 ? ` (its clusters: ${listItems(all.map((c) => c.name).sort(), 10, quote)})` : ""}; hint: check the name, --endpoint and the project`,
+    });
   }
-  io.err(
-    `cluster ${quote(name)}: ${named.length} clusters of project ${svc.project} have that name (${named.map((c) => c.id).join(", ")}); hint: name one by its id`,
-  );
-  return EXIT.usage;
+  return fail(io, {
+    kind: "state",
+    message: `cluster ${quote(name)}: ${named.length} clusters of project ${svc.project} have that name (${named.map((c) => c.id).join(", ")}); hint: name one by its id`,
+  });
 }
 
 function renderMembers(view: ClusterView): string {
@@ -119,20 +120,18 @@ function printCluster(io: Io, svc: Service, view: ClusterView, asJson: boolean):
 /** A cluster in ERROR as the local command says a failed apply: the explanation, or the message with its causes. */
 function printFault(io: Io, view: ClusterView): number {
   const f = view.fault;
-  if (!f) {
-    io.err(`cluster ${quote(view.name)} (${view.id}) is ERROR`);
-    return EXIT.usage;
-  }
+  if (!f) return fail(io, { kind: "failed", message: `cluster ${quote(view.name)} (${view.id}) is ERROR` });
   if (f.code === "unplaceable" && f.explanation) {
-    io.err(escapeControls(formatExplanation(f.explanation), { lines: true }));
-    return EXIT.unplaceable;
+    const { failure } = refusal(view.name, { blocking: [], explanation: f.explanation });
+    return fail(io, failure, escapeControls(formatExplanation(f.explanation), { lines: true }));
   }
   const lines = [f.message];
   // The message of a lifecycle failure already lists its causes, one a line; others don't.
   for (const c of f.causes) if (!f.message.includes(c)) lines.push(`  ${c}`);
   for (const h of f.hints) if (!lines.some((l) => l.includes(h))) lines.push(`  hint: ${h}`);
-  io.err(escapeControls(lines.join("\n"), { lines: true }));
-  return f.code === "invalid" ? EXIT.invalidSpec : f.code === "unplaceable" ? EXIT.unplaceable : EXIT.usage;
+  const kind = f.code === "invalid" ? "refused" : f.code === "unplaceable" ? "unplaceable" : "failed";
+  const issues = f.code === "invalid" ? f.causes.map((message) => ({ code: "refused", path: "", message })) : [];
+  return fail(io, { kind, message: f.message, issues }, escapeControls(lines.join("\n"), { lines: true }));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -161,44 +160,47 @@ async function follow(
     }
     if (done(view)) return view;
     if (Date.now() > deadline) {
-      io.err(
-        `cluster ${quote(view.name)} (${view.id}) is still ${view.status} after ${Math.round((flags.waitMs ?? 3_600_000) / 1000)} s; the service goes on with it; hint: openstack-vcluster --endpoint ${svc.base} show ${view.id}`,
-      );
-      return EXIT.usage;
+      return fail(io, {
+        kind: "error",
+        message: `cluster ${quote(view.name)} (${view.id}) is still ${view.status} after ${Math.round((flags.waitMs ?? 3_600_000) / 1000)} s; the service goes on with it; hint: openstack-vcluster --endpoint ${svc.base} show ${view.id}`,
+      });
     }
     await sleep(wait);
     wait = Math.min(wait * 2, flags.pollMs ?? 1_000);
   }
 }
 
-/** The spec file as the body the service reads: the blueprint form, as written (JSON) or as JSON (YAML). */
-function bodyOf(io: Io, file: string, name: string): string {
-  const text = readFileSync(path.resolve(io.cwd, file), "utf8");
-  const isJson = /\.json$/i.test(file);
-  const value = (isJson ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
-  if (value && typeof value === "object" && Object.hasOwn(value, "vcluster")) {
-    // JSON as written: the service's line and column then point into the user's own file.
-    return isJson ? text : JSON.stringify(value);
-  }
-  // The args form {name?, instances, groupings}: the blueprint form holds the same fields under "vcluster".
-  return JSON.stringify({ vcluster: { ...value, name } });
+/**
+ * The spec file as the body the service reads: in the form it was written in (the service reads both,
+ * with the command's semantics: only the blueprint form implies attachments), the JSON text as written
+ * (the service's line and column then point into the user's own file), YAML read by the same parser as
+ * the local command and sent as JSON.
+ */
+function bodyOf(io: Io, file: string): string {
+  const full = path.resolve(io.cwd, file);
+  const format = formatOf(full);
+  // loadSpec has just read and validated this file: it is readable UTF-8 text in one of the formats.
+  const read = readTextFile(full, format);
+  if ("problem" in read) throw new Stop(`openstack-vcluster: ${read.problem.message}`);
+  if (format !== "yaml" && parseSpecText(read.text, "json").value !== undefined) return read.text;
+  return JSON.stringify(parseSpecText(read.text, "yaml").value);
 }
 
 async function apply(io: Io, svc: Service, file: string, flags: EndpointFlags): Promise<number> {
   // Checked here first: the same messages as the local command, before anything is sent.
-  const spec = loadSpec(io, file, false);
+  const spec = loadSpec(io, file);
   if (!spec.ok) return spec.code;
   const name = spec.value.name;
-  const body = bodyOf(io, file, name);
+  const body = bodyOf(io, file);
   if (flags.dryRun === true) return dryRun(io, svc, name, body, flags);
   const all = await listAll(io, svc);
   if (typeof all === "number") return all;
   const named = all.filter((c) => c.name === name);
   if (named.length > 1) {
-    io.err(
-      `cluster ${quote(name)}: ${named.length} clusters of project ${svc.project} have that name (${named.map((c) => c.id).join(", ")}); hint: rename the spec's cluster, or destroy the extra one by its id`,
-    );
-    return EXIT.usage;
+    return fail(io, {
+      kind: "state",
+      message: `cluster ${quote(name)}: ${named.length} clusters of project ${svc.project} have that name (${named.map((c) => c.id).join(", ")}); hint: rename the spec's cluster, or destroy the extra one by its id`,
+    });
   }
   const existing = named[0];
   const a = existing
@@ -219,8 +221,10 @@ async function apply(io: Io, svc: Service, file: string, flags: EndpointFlags): 
   );
   if (typeof view === "number") return view;
   if (!view) {
-    io.err(`cluster ${quote(name)} (${started.id}) is gone: it was deleted while it was applied`);
-    return EXIT.usage;
+    return fail(io, {
+      kind: "state",
+      message: `cluster ${quote(name)} (${started.id}) is gone: it was deleted while it was applied`,
+    });
   }
   if (view.status === "ERROR") return printFault(io, view);
   printCluster(io, svc, view, flags.json === true);
@@ -240,8 +244,9 @@ async function dryRun(io: Io, svc: Service, name: string, body: string, flags: E
   if (flags.json === true) io.out(json(a.body));
   for (const w of d.warnings) io.err(`warning: ${escapeControls(w)}`);
   if (!d.placeable) {
-    if (flags.json !== true && d.explanation) io.err(escapeControls(formatExplanation(d.explanation), { lines: true }));
-    return EXIT.unplaceable;
+    const { failure } = refusal(name, { blocking: [], ...(d.explanation ? { explanation: d.explanation } : {}) });
+    const human = d.explanation ? escapeControls(formatExplanation(d.explanation), { lines: true }) : failure.message;
+    return fail(io, { ...failure, warnings: d.warnings }, human);
   }
   if (flags.json !== true) {
     const lines = Object.entries(d.placement ?? {})
@@ -253,8 +258,11 @@ async function dryRun(io: Io, svc: Service, name: string, body: string, flags: E
       }),
     );
   }
-  for (const b of d.blocking) io.err(`openstack-vcluster: ${escapeControls(b)}`);
-  return d.blocking.length > 0 ? EXIT.usage : EXIT.ok;
+  if (d.blocking.length === 0) return EXIT.ok;
+  // Exit 3, as this dry run has always said a refusal.
+  const { failure } = refusal(name, { blocking: d.blocking, warnings: d.warnings });
+  const human = d.blocking.map((b) => `openstack-vcluster: ${escapeControls(b)}`).join("\n");
+  return fail(io, { ...failure, exitCode: EXIT.usage }, human);
 }
 
 async function show(io: Io, svc: Service, target: string, flags: EndpointFlags): Promise<number> {
@@ -273,8 +281,10 @@ async function destroy(io: Io, svc: Service, target: string, flags: EndpointFlag
   if (typeof found === "number") return found;
   const a = await svc.send("DELETE", svc.clustersPath(found.id));
   if (a.status === 404) {
-    io.err(`cluster ${quote(found.name)}: nothing found in project ${svc.project} at ${svc.where}`);
-    return EXIT.usage;
+    return fail(io, {
+      kind: "state",
+      message: `cluster ${quote(found.name)}: nothing found in project ${svc.project} at ${svc.where}`,
+    });
   }
   if (a.status !== 202) return refused(io, svc, "the delete", a);
   io.err(`cluster ${quote(found.name)} (${found.id}): delete accepted by ${svc.where}; waiting until it is gone`);
@@ -330,10 +340,7 @@ export async function endpointCommand(
         return await list(io, svc, flags);
     }
   } catch (e) {
-    if (e instanceof Stop) {
-      io.err(e.message);
-      return e.code;
-    }
+    if (e instanceof Stop) return fail(io, { kind: "cloud", exitCode: e.code, message: e.message });
     throw e;
   }
 }

@@ -3,35 +3,31 @@
 import { resolve } from "node:path";
 import { type ClusterSpec, formatIssues, loadSpecFile, SpecFileError, type SpecIssue } from "../clusterspec";
 import { loadTopologyFile, TopologyFileError } from "../clusterspec/topology-file";
-import { escapeControls, escapeJsonText, plural } from "../model/text";
+import { escapeControls, plural } from "../model/text";
 import type { Topology } from "../model/topology";
-import { EXIT, type Io, json } from "./io";
+import { fail } from "./failure";
+import type { Io } from "./io";
 
 export type Loaded<T> = { ok: true; value: T } | { ok: false; code: number };
 
 function fileError(io: Io, error: unknown): Loaded<never> {
   if (error instanceof SpecFileError || error instanceof TopologyFileError) {
-    io.err(`openstack-vcluster: ${error.message}`);
-    return { ok: false, code: EXIT.usage };
+    return { ok: false, code: fail(io, { kind: "file", message: `openstack-vcluster: ${error.message}` }) };
   }
   throw error;
 }
 
 /**
- * Human form: one line per issue, each naming the cluster (formatIssues). JSON form: the issues
- * as data (message without the cluster's name; `cluster` and `names` unescaped), with what JSON
- * leaves raw in strings (bidi, C1 controls) escaped so the output is safe on a terminal too.
+ * Every problem of a spec: one line each on stderr, each naming the cluster (formatIssues); as data
+ * to a --json run (each message without the cluster's name, which is in `cluster`; names unescaped).
  */
-export function reportSpecIssues(io: Io, file: string, issues: SpecIssue[], asJson: boolean): void {
-  if (asJson) {
-    io.out(escapeJsonText(json({ valid: false, issues })));
-    return;
-  }
-  io.err(`${escapeControls(file)}: ${plural(issues.length, "problem")}:\n${formatIssues(issues)}`);
+export function reportSpecIssues(io: Io, file: string, issues: SpecIssue[]): number {
+  const head = `${escapeControls(file)}: ${plural(issues.length, "problem")}`;
+  return fail(io, { kind: "invalid_spec", message: head, issues }, `${head}:\n${formatIssues(issues)}`);
 }
 
-/** Loads and validates a spec; prints issues itself. `jsonIssues` prints them as the validate JSON shape. */
-export function loadSpec(io: Io, file: string, jsonIssues: boolean): Loaded<ClusterSpec> {
+/** Loads and validates a spec; reports what is wrong itself. */
+export function loadSpec(io: Io, file: string): Loaded<ClusterSpec> {
   let result: ReturnType<typeof loadSpecFile>;
   try {
     result = loadSpecFile(resolve(io.cwd, file));
@@ -39,8 +35,7 @@ export function loadSpec(io: Io, file: string, jsonIssues: boolean): Loaded<Clus
     return fileError(io, error);
   }
   if (result.issues.length > 0 || !result.spec) {
-    reportSpecIssues(io, file, result.issues, jsonIssues);
-    return { ok: false, code: EXIT.invalidSpec };
+    return { ok: false, code: reportSpecIssues(io, file, result.issues) };
   }
   return { ok: true, value: result.spec };
 }
@@ -54,10 +49,13 @@ export function loadTopology(io: Io, file: string): Loaded<Topology> {
     return fileError(io, error);
   }
   if (result.issues.length > 0 || !result.topology) {
-    io.err(
-      `${escapeControls(file)}: ${plural(result.issues.length, "problem")} in the topology:\n${formatIssues(result.issues)}`,
+    const head = `${escapeControls(file)}: ${plural(result.issues.length, "problem")} in the topology`;
+    const code = fail(
+      io,
+      { kind: "invalid_topology", message: head, issues: result.issues },
+      `${head}:\n${formatIssues(result.issues)}`,
     );
-    return { ok: false, code: EXIT.usage };
+    return { ok: false, code };
   }
   return { ok: true, value: result.topology };
 }

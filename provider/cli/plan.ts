@@ -1,18 +1,17 @@
 // `plan`: the same controller plan `pulumi preview` runs, against a topology file (offline: a cloud
 // with nothing on it) or, without --topology, against the live cloud with the cluster's own state,
 // so an existing cluster is planned incrementally. Changes nothing.
-import { writeFileSync } from "node:fs";
-import * as path from "node:path";
 import type { Backend } from "../backends/backend";
 import { TopologyFileBackend } from "../backends/topology-file";
-import { ClusterController, type ClusterPlan } from "../lifecycle";
+import { ClusterController, type ClusterPlan, placementFailure } from "../lifecycle";
 import type { ClusterSpec } from "../model/cluster";
 import type { ClusterState } from "../model/state";
 import { plural } from "../model/text";
-import { formatExplanation, renderPlacementTree } from "../placement";
+import { renderPlacementTree } from "../placement";
 import { type BackendFlags, onOtherCloud, openBackend } from "./cluster";
 import { planLines, recordedInputs } from "./dry-run";
-import { renderPlacementHtml } from "./html";
+import { fail, refusal } from "./failure";
+import { renderPlanHtml, writeMap } from "./html";
 import { EXIT, type Io, json } from "./io";
 import { loadSpec, loadTopology } from "./load";
 import { readState, stateFile } from "./state-files";
@@ -32,7 +31,7 @@ interface Target {
 }
 
 export async function planCommand(io: Io, specFile: string, opts: PlanOptions): Promise<number> {
-  const spec = loadSpec(io, specFile, opts.json);
+  const spec = loadSpec(io, specFile);
   if (!spec.ok) return spec.code;
   const target = await openTarget(io, spec.value, opts);
   if (typeof target === "number") return target;
@@ -44,10 +43,18 @@ export async function planCommand(io: Io, specFile: string, opts: PlanOptions): 
       target.state !== undefined ? recordedInputs(io, opts, spec.value) : undefined,
     );
   } catch (error) {
-    io.err(`openstack-vcluster: ${error instanceof Error ? error.message : String(error)}`);
-    return EXIT.usage;
+    return fail(io, {
+      kind: "cloud",
+      message: `openstack-vcluster: ${error instanceof Error ? error.message : String(error)}`,
+    });
   } finally {
     await target.backend.close();
+  }
+  if (opts.html !== undefined) {
+    // Also for an unplaceable cluster: its map shows what blocks where.
+    const html = renderPlanHtml(spec.value, plan.topology, plan.placement, target.backend.description);
+    const failed = writeMap(io, opts.html, html);
+    if (failed !== undefined) return failed;
   }
   return report(io, spec.value, plan, opts, target.state !== undefined);
 }
@@ -65,8 +72,10 @@ async function openTarget(io: Io, spec: ClusterSpec, opts: PlanOptions): Promise
     state = readState(stateFile(io, opts, spec.name));
   } catch (error) {
     await selection.backend.close();
-    io.err(`openstack-vcluster: ${error instanceof Error ? error.message : String(error)}`);
-    return EXIT.usage;
+    return fail(io, {
+      kind: "state",
+      message: `openstack-vcluster: ${error instanceof Error ? error.message : String(error)}`,
+    });
   }
   if (onOtherCloud(io, spec.name, state, selection)) {
     await selection.backend.close();
@@ -77,22 +86,19 @@ async function openTarget(io: Io, spec: ClusterSpec, opts: PlanOptions): Promise
 
 function report(io: Io, spec: ClusterSpec, plan: ClusterPlan, opts: PlanOptions, existing: boolean): number {
   const result = plan.placement;
+  // What apply would refuse (an image or flavor the cloud doesn't have, a quota it would exceed)
+  // fails the plan too, said in the same round as why it can't be placed (failure.ts refusal).
+  const unplaceable = placementFailure(spec.name, result);
+  const others = plan.warnings.filter((w) => !plan.blocking.includes(w));
+  const refused = () => {
+    const { failure, human } = refusal(spec.name, { ...plan, explanation: unplaceable, warnings: others });
+    return fail(io, failure, human);
+  };
   if (!result.placed) {
-    if (opts.json) io.out(json({ placed: false, explanation: result.explanation, warnings: plan.warnings }));
-    else io.err(formatExplanation(result.explanation));
-    return EXIT.unplaceable;
+    if (!opts.json) for (const w of others) io.err(w);
+    return refused();
   }
-  if (opts.html !== undefined) {
-    const file = path.resolve(io.cwd, opts.html);
-    try {
-      writeFileSync(file, renderPlacementHtml(spec, plan.topology, result.placement, result.softViolations));
-    } catch (error) {
-      io.err(`openstack-vcluster: can't write ${opts.html}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-      return EXIT.usage;
-    }
-  }
-  // What apply would refuse (an image that doesn't exist, a quota it would exceed) fails the plan too.
-  const code = plan.blocking.length > 0 ? EXIT.invalidSpec : EXIT.ok;
+  const finish = () => (plan.blocking.length > 0 ? refused() : EXIT.ok);
   if (opts.json) {
     io.out(
       json({
@@ -105,7 +111,7 @@ function report(io: Io, spec: ClusterSpec, plan: ClusterPlan, opts: PlanOptions,
         blocking: plan.blocking,
       }),
     );
-    return code;
+    return finish();
   }
   const hosts = new Set<string>();
   const zones = new Set<string>();
@@ -133,6 +139,6 @@ function report(io: Io, spec: ClusterSpec, plan: ClusterPlan, opts: PlanOptions,
     for (const l of changes) lines.push(`  ${l}`);
   }
   io.out(lines.join("\n"));
-  for (const w of plan.warnings) io.err(w);
-  return code;
+  for (const w of others) io.err(w);
+  return finish();
 }

@@ -5,8 +5,10 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import type { ServeFlags } from "../api/command";
 import { applyCommand, type BackendFlags, destroyCommand, showCommand } from "./cluster";
 import type { EndpointAction } from "./endpoint";
+import { fail, jsonMode, record } from "./failure";
 import { EXIT, type Io } from "./io";
 import { planCommand } from "./plan";
+import { schemaCommand } from "./schema";
 import { simResetCommand, simShowCommand } from "./sim";
 import { type UnlockFlags, unlockCommand } from "./unlock";
 import { validateCommand } from "./validate";
@@ -111,7 +113,7 @@ Examples:
       )
       .option("--seed <n>", "seed for tie-breaking (same spec, topology and seed give the same plan)", parseSeed, 0)
       .option("--json", "print the result as JSON")
-      .option("--html <file>", "also write the placement as an HTML map"),
+      .option("--html <file>", "also write the placement as an HTML map (unplaceable: what blocks where)"),
   ).action(async (specFile: string, opts: BackendFlags & { topology?: string; seed: number; json?: boolean }) => {
     setCode(await planCommand(io, specFile, { ...opts, json: opts.json === true }));
   });
@@ -140,8 +142,12 @@ Examples:
         "Re-read every member of a cluster from the cloud: status, where it sits, broken rules, missing members.",
       )
       .argument("<spec-file|cluster-name>", "the cluster spec, or the cluster's name")
-      .option("--json", "print the cluster's state as JSON"),
-  ).action(async (target: string, opts: BackendFlags & { json?: boolean }) => {
+      .option("--json", "print the cluster's state as JSON")
+      .option(
+        "--html <file>",
+        "also write the cluster as a placement map: members where the cloud has them, status, broken rules",
+      ),
+  ).action(async (target: string, opts: BackendFlags & { json?: boolean; html?: string }) => {
     if (await viaEndpoint("show", target, opts)) return;
     setCode(await showCommand(io, target, { ...opts, json: opts.json === true }));
   });
@@ -190,10 +196,13 @@ Exit codes: 0 removed (or there was none), 3 not removed (a live run's lock, or 
     .option("--json", "print the list as JSON")
     .action(async (opts: { json?: boolean }) => {
       if (await viaEndpoint("list", undefined, opts)) return;
-      io.err(
-        "openstack-vcluster: list asks a service: give --endpoint URL (the clusters this command made here have their state in --state-dir)",
+      setCode(
+        fail(io, {
+          kind: "usage",
+          message:
+            "openstack-vcluster: list asks a service: give --endpoint URL (the clusters this command made here have their state in --state-dir)",
+        }),
       );
-      setCode(EXIT.usage);
     });
 
   const sim = program.command("sim").description("Inspect or reset the embedded simulated cloud.");
@@ -223,6 +232,16 @@ Exit codes: 0 removed (or there was none), 3 not removed (a live run's lock, or 
     });
 
   program
+    .command("schema")
+    .description(
+      "Print the JSON Schema of a spec file or of a topology file, for an editor (the package ships them as sdk/schema/vcluster.schema.json and sdk/schema/topology.schema.json).",
+    )
+    .argument("<spec|topology>", "which file's schema")
+    .action((which: string) => {
+      setCode(schemaCommand(io, which));
+    });
+
+  program
     .command("serve")
     .description(
       "Serve the REST API (the Nova blueprint's /v2/{tenant_id}/vclusters, OpenAPI at /openapi.json) over the same lifecycle as `pulumi up`, until SIGINT or SIGTERM: on the OpenStack cloud of --cloud / OS_CLOUD, every request's X-Auth-Token validated at its Keystone and the work done for the caller through a Keystone trust; or, with --noauth, on the simulated cloud.",
@@ -233,7 +252,12 @@ Exit codes: 0 removed (or there was none), 3 not removed (a live run's lock, or 
       "--cloud <name>",
       "the clouds.yaml entry of the OpenStack cloud, with the service user's password (default: OS_CLOUD, or the OS_* variables)",
     )
-    .option("--db <file>", "SQLite file of clusters and operations", ".openstack-vcluster/api.db")
+    .option("--db <file>", "SQLite file of clusters and operations (default: .openstack-vcluster/api.db)")
+    .option(
+      "--database <url>",
+      "PostgreSQL URL (postgres://user:password@host/db) shared by several replicas, instead of the SQLite file (default: OPENSTACK_VCLUSTER_DATABASE)",
+    )
+    .option("--log-format <format>", "text, or json (one object per line; the default when stdout is not a terminal)")
     .option("--backend <kind>", 'the cloud: "openstack", or "simulated" (the only one --noauth serves)')
     .option("--sim-dir <dir>", "directory of the simulated cloud (default: .openstack-vcluster/sim)")
     .option("--sim-topology <file>", "topology for a new simulated cloud (default: 3 zones x 2 racks x 4 hosts)")
@@ -241,7 +265,7 @@ Exit codes: 0 removed (or there was none), 3 not removed (a live run's lock, or 
     .action(async (opts: ServeFlags) => {
       // Loaded only here: the HTTP server and node:sqlite are for serve alone.
       const { serveCommand } = await import("../api/command");
-      setCode(await serveCommand(io, opts));
+      setCode(await serveCommand(io, { logFormat: process.stdout.isTTY ? "text" : "json", ...opts }));
     });
 
   return program;
@@ -249,6 +273,13 @@ Exit codes: 0 removed (or there was none), 3 not removed (a live run's lock, or 
 
 /** Runs the command line; returns the exit code. Never throws for user errors. */
 export async function run(argv: string[], io: Io): Promise<number> {
+  // With --json anywhere in it, every outcome is one JSON document on stdout (failure.ts).
+  const asJson = argv.includes("--json") ? jsonMode(io) : undefined;
+  const code = await runWith(argv, asJson?.io ?? io, asJson !== undefined);
+  return asJson ? asJson.finish(code) : code;
+}
+
+async function runWith(argv: string[], io: Io, asJson: boolean): Promise<number> {
   let code: number = EXIT.ok;
   const program = buildProgram(io, (c) => {
     code = c;
@@ -261,10 +292,16 @@ export async function run(argv: string[], io: Io): Promise<number> {
     await program.parseAsync(argv, { from: "user" });
   } catch (error) {
     if (error instanceof CommanderError) {
-      // --help and --version end here with exit code 0; everything else is a usage error.
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      // --help and --version end here with exit code 0; everything else is a usage error (commander said it).
+      if (error.exitCode === 0) return EXIT.ok;
+      return record(io, { kind: "usage", message: error.message.replace(/^error: /, "openstack-vcluster: ") });
     }
-    throw error;
+    if (!asJson) throw error;
+    // A bug; main.ts says so in one line, and so does the JSON document.
+    return fail(io, {
+      kind: "error",
+      message: `openstack-vcluster: internal error: ${error instanceof Error ? error.message : String(error)}`,
+    });
   }
   return code;
 }

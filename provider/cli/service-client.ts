@@ -7,6 +7,7 @@ import { authRequestBody, identityBase, parseTokenResponse } from "../backends/o
 import { escapeControls, quote, scrubSecrets, stripUrlCredentials } from "../model/text";
 import type { Explanation } from "../placement";
 import type { EndpointFlags } from "./endpoint";
+import { fail } from "./failure";
 import { EXIT, type Io } from "./io";
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -147,9 +148,24 @@ export function refused(io: Io, svc: Service, what: string, a: Answer): number {
     );
   }
   if (a.requestId && a.status >= 500) lines.push(`  (request ${a.requestId})`);
-  io.err(lines.join("\n"));
   // A body the service found invalid is an invalid spec, as the local command says it.
-  return a.status === 400 && (fault?.issues?.length ?? 0) > 0 ? EXIT.invalidSpec : EXIT.usage;
+  const issues = fault?.issues ?? [];
+  const invalid = a.status === 400 && issues.length > 0;
+  return fail(
+    io,
+    {
+      kind: invalid ? "invalid_spec" : "cloud",
+      exitCode: invalid ? EXIT.invalidSpec : EXIT.usage,
+      message: lines[0] as string,
+      issues: issues.map((i) => ({
+        code: i.code,
+        path: i.path,
+        message: i.message,
+        ...(i.hint ? { hint: i.hint } : {}),
+      })),
+    },
+    lines.join("\n"),
+  );
 }
 
 /** A Keystone token and its project, from the cloud the environment names (OS_CLOUD, OS_*). */
@@ -205,13 +221,17 @@ function endpointBase(io: Io, raw: string): string | undefined {
   try {
     url = new URL(raw);
   } catch {
-    io.err(`openstack-vcluster: --endpoint ${quote(raw)} is not a URL; hint: --endpoint http://127.0.0.1:8788`);
+    fail(io, {
+      kind: "usage",
+      message: `openstack-vcluster: --endpoint ${quote(raw)} is not a URL; hint: --endpoint http://127.0.0.1:8788`,
+    });
     return undefined;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    io.err(
-      `openstack-vcluster: --endpoint ${quote(raw)} is not an http(s) URL; hint: --endpoint http://127.0.0.1:8788`,
-    );
+    fail(io, {
+      kind: "usage",
+      message: `openstack-vcluster: --endpoint ${quote(raw)} is not an http(s) URL; hint: --endpoint http://127.0.0.1:8788`,
+    });
     return undefined;
   }
   // Given as the service's root, or as its /v2.
@@ -229,20 +249,21 @@ export async function connect(io: Io, flags: EndpointFlags): Promise<Service | n
   const project = flags.project ?? (io.env.OS_PROJECT_ID?.trim() || undefined);
   if (!cloudConfigured(io.env)) {
     if (!project) {
-      io.err(
-        `openstack-vcluster: --endpoint ${base}: no cloud is configured to get a Keystone token from, and no project is given; hint: set OS_CLOUD (clouds.yaml) or the OS_* variables, or for a service run with --noauth give the project: --project ID or OS_PROJECT_ID`,
-      );
-      return EXIT.usage;
+      return fail(io, {
+        kind: "usage",
+        message: `openstack-vcluster: --endpoint ${base}: no cloud is configured to get a Keystone token from, and no project is given; hint: set OS_CLOUD (clouds.yaml) or the OS_* variables, or for a service run with --noauth give the project: --project ID or OS_PROJECT_ID`,
+      });
     }
     return new Service(base, project, undefined);
   }
   const { token, projectId } = await keystoneToken(io);
   const tenant = flags.project ?? projectId;
   if (!tenant) {
-    io.err(
-      "openstack-vcluster: the Keystone token is scoped to no project; hint: set OS_PROJECT_NAME (or project_name in clouds.yaml)",
-    );
-    return EXIT.usage;
+    return fail(io, {
+      kind: "cloud",
+      message:
+        "openstack-vcluster: the Keystone token is scoped to no project; hint: set OS_PROJECT_NAME (or project_name in clouds.yaml)",
+    });
   }
   return new Service(base, tenant, token);
 }

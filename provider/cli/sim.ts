@@ -11,6 +11,7 @@ import { DEFAULT_SIM_DIR } from "../backends/select";
 import { type RecreateOutcome, renderCloudTree, SimulatedCloud, STATE_FILE } from "../backends/simulated";
 import { listNames, plural } from "../model/text";
 import { cloudStateProblem } from "./cluster";
+import { fail } from "./failure";
 import { EXIT, type Io, json } from "./io";
 import { loadTopology } from "./load";
 import { clustersRecordedOn, missingCloudProblem, type RecordedCluster, shown, stateDirOf } from "./state-files";
@@ -26,18 +27,14 @@ function simDirOf(io: Io, flags: SimFlags): string {
 
 async function openSim(io: Io, flags: SimFlags): Promise<SimulatedCloud | number> {
   const problem = missingCloudProblem(io, flags);
-  if (problem) {
-    io.err(problem);
-    return EXIT.usage;
-  }
+  if (problem) return fail(io, { kind: "cloud", message: problem });
   try {
     return await SimulatedCloud.open({ dir: simDirOf(io, flags), env: io.env });
   } catch (error) {
-    io.err(
+    const message =
       cloudStateProblem(io, error, flags) ??
-        `openstack-vcluster: ${error instanceof Error ? error.message : String(error)}`,
-    );
-    return EXIT.usage;
+      `openstack-vcluster: ${error instanceof Error ? error.message : String(error)}`;
+    return fail(io, { kind: "cloud", message });
   }
 }
 
@@ -83,8 +80,10 @@ async function forceReset(io: Io, opts: SimFlags & { simTopology?: string }): Pr
   try {
     outcome = await SimulatedCloud.recreate({ dir, ...(topology ? { topology } : {}) });
   } catch (error) {
-    io.err(`openstack-vcluster: ${error instanceof Error ? error.message : String(error)}`);
-    return EXIT.usage;
+    return fail(io, {
+      kind: "cloud",
+      message: `openstack-vcluster: ${error instanceof Error ? error.message : String(error)}`,
+    });
   }
   const where = shown(io, dir);
   const parts: string[] = [];
@@ -106,8 +105,10 @@ async function forceReset(io: Io, opts: SimFlags & { simTopology?: string }): Pr
     setAside = setAsideStranded(io, opts, dir, `simulated:${outcome.cloudId}`);
   } catch (error) {
     io.out(`${parts.join("")}.`);
-    io.err(`openstack-vcluster: ${error instanceof Error ? error.message : String(error)}`);
-    return EXIT.usage;
+    return fail(io, {
+      kind: "state",
+      message: `openstack-vcluster: ${error instanceof Error ? error.message : String(error)}`,
+    });
   }
   if (setAside.length > 0) {
     parts.push(

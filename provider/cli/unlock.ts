@@ -6,6 +6,7 @@
 import { describeCloudHolder, unlockCloud } from "../backends/cluster-lock";
 import { type BackendSelection, chooseBackendKind, selectBackend } from "../backends/select";
 import { clusterHead } from "../model/text";
+import { fail } from "./failure";
 import { EXIT, type Io } from "./io";
 
 export interface UnlockFlags {
@@ -28,29 +29,22 @@ export async function unlockCommand(io: Io, clusterName: string, flags: UnlockFl
   if (flags.cloud) config.cloud = flags.cloud;
   const noCloudLock = `${head}the simulated cloud keeps no lock that outlives a run (the next run takes over the lock of one that ended): nothing to unlock there; hint: to remove a cluster's lock on an OpenStack cloud, select that cloud with --cloud <clouds.yaml entry>, OS_CLOUD, or OS_AUTH_URL and the other OS_* variables`;
   try {
-    if (chooseBackendKind(config, io.env, SELECT) === "simulated") {
-      io.err(noCloudLock);
-      return EXIT.usage;
-    }
+    if (chooseBackendKind(config, io.env, SELECT) === "simulated")
+      return fail(io, { kind: "usage", message: noCloudLock });
   } catch (error) {
-    io.err(`openstack-vcluster: ${failureText(error)}`);
-    return EXIT.usage;
+    return fail(io, { kind: "cloud", message: `openstack-vcluster: ${failureText(error)}` });
   }
   let selection: BackendSelection;
   try {
     selection = await selectBackend(config, io.env, io.cwd, SELECT);
   } catch (error) {
-    io.err(`openstack-vcluster: ${failureText(error)}`);
-    return EXIT.usage;
+    return fail(io, { kind: "cloud", message: `openstack-vcluster: ${failureText(error)}` });
   }
   if (selection.notice) io.err(selection.notice);
   const cloud = selection.backend.description;
   try {
     const locks = selection.backend.cloudLocks;
-    if (!locks) {
-      io.err(noCloudLock);
-      return EXIT.usage;
-    }
+    if (!locks) return fail(io, { kind: "usage", message: noCloudLock });
     const outcome = await unlockCloud(locks, clusterName, flags.force === true);
     switch (outcome.kind) {
       case "none":
@@ -62,17 +56,17 @@ export async function unlockCommand(io: Io, clusterName: string, flags: UnlockFl
         );
         return EXIT.ok;
       case "refused":
-        io.err(
-          outcome.reason === "alive"
-            ? `${head}not unlocked: its lock on ${cloud} is held by a run that is alive on this machine, ${describeCloudHolder(outcome.holder, outcome.where)}; hint: let it end or stop it (its lock goes with it), or pass --force to remove the lock anyway`
-            : `${head}not unlocked: its lock on ${cloud} is there ${describeCloudHolder(outcome.holder, outcome.where)}; hint: check whose it is, or pass --force to delete it anyway`,
-        );
-        return EXIT.usage;
+        return fail(io, {
+          kind: "locked",
+          message:
+            outcome.reason === "alive"
+              ? `${head}not unlocked: its lock on ${cloud} is held by a run that is alive on this machine, ${describeCloudHolder(outcome.holder, outcome.where)}; hint: let it end or stop it (its lock goes with it), or pass --force to remove the lock anyway`
+              : `${head}not unlocked: its lock on ${cloud} is there ${describeCloudHolder(outcome.holder, outcome.where)}; hint: check whose it is, or pass --force to delete it anyway`,
+        });
     }
   } catch (error) {
     const text = failureText(error);
-    io.err(text.startsWith("cluster ") ? text : `${head}${text}`);
-    return EXIT.usage;
+    return fail(io, { kind: "cloud", message: text.startsWith("cluster ") ? text : `${head}${text}` });
   } finally {
     await selection.backend.close();
   }

@@ -50,6 +50,9 @@ const schema = z.strictObject({
   storageBackends: z.array(backendSchema).default([]),
 });
 
+/** The file's shape, for its JSON Schema (json-schema.ts). */
+export { schema as topologyFileSchema };
+
 /** The fields allowed at a spot, for "did you mean" on unknown ones. */
 function allowedKeys(rel: readonly PathSegment[]): readonly string[] | undefined {
   const shape = (o: { shape: object }) => Object.keys(o.shape);

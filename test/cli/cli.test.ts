@@ -69,9 +69,11 @@ describe("validate", () => {
   it("the blueprint's example 2 as published is rejected, naming both groupings called group-1", async () => {
     const r = await cli(["validate", path.join(SPECS, "blueprint-example-2-as-published.json"), "--json"]);
     expect(r.code).toBe(1);
-    const out = JSON.parse(r.stdout) as { valid: boolean; issues: { code: string; path: string; message: string }[] };
-    expect(out.valid).toBe(false);
-    const dup = out.issues.find((i) => i.code === "duplicate_grouping");
+    const out = JSON.parse(r.stdout) as {
+      error: { exitCode: number; kind: string; issues: { code: string; path: string; message: string }[] };
+    };
+    expect(out.error).toMatchObject({ exitCode: 1, kind: "invalid_spec" });
+    const dup = out.error.issues.find((i) => i.code === "duplicate_grouping");
     expect(dup?.message).toContain("vcluster.groupings[0]");
     expect(dup?.message).toContain("vcluster.groupings[1]");
   });
@@ -136,15 +138,18 @@ describe("plan", () => {
     expect(out.placement["db-vol-1"]?.host).toBe(out.placement["db-server-1"]?.host);
   });
 
-  it("an unknown flavor is the one cause reported, not the rules it makes look impossible", async () => {
+  it("an unknown flavor is the one problem reported, not the rules it makes look impossible", async () => {
     const topology = path.join(work, "no-ids.json");
     const t = JSON.parse(readFileSync(small, "utf8")) as { flavors: Record<string, { id?: string }> };
     for (const f of Object.values(t.flavors)) delete f.id;
     writeFileSync(topology, JSON.stringify(t));
     const r = await cli(["plan", path.join(SPECS, "blueprint-usecase-2.json"), "--topology", topology, "--json"]);
-    expect(r.code).toBe(2);
-    const out = JSON.parse(r.stdout) as { explanation: { causes: { code: string }[] } };
-    expect(out.explanation.causes.map((c) => c.code)).toEqual(["unknown_flavor"]);
+    // A flavor the cloud doesn't have is refused as an image it doesn't have is (exit 1), not "unplaceable".
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { error: { kind: string; issues: { code: string }[]; explanation?: unknown } };
+    expect(out.error.kind).toBe("refused");
+    expect(out.error.issues.map((c) => c.code)).toEqual(["unknown_flavor"]);
+    expect(out.error.explanation).toBeUndefined();
   });
 
   it("--json gives the placement of every member", async () => {
@@ -228,12 +233,15 @@ describe("plan", () => {
     const r = await cli(["plan", spec, "--topology", small, "--json"]);
     expect(r.code).toBe(2);
     const out = JSON.parse(r.stdout) as {
-      placed: boolean;
-      explanation: { summary: string; causes: { code: string; groupings: string[]; hint: string }[] };
+      error: {
+        exitCode: number;
+        kind: string;
+        explanation: { summary: string; causes: { code: string; groupings: string[]; hint: string }[] };
+      };
     };
-    expect(out.placed).toBe(false);
-    expect(out.explanation.causes[0]).toMatchObject({ code: "anti_affinity_domains", groupings: ["apart"] });
-    expect(out.explanation.causes[0]?.hint).toBeTruthy();
+    expect(out.error).toMatchObject({ exitCode: 2, kind: "unplaceable" });
+    expect(out.error.explanation.causes[0]).toMatchObject({ code: "anti_affinity_domains", groupings: ["apart"] });
+    expect(out.error.explanation.causes[0]?.hint).toBeTruthy();
   });
 
   it("an invalid spec exits 1 before the topology is read", async () => {

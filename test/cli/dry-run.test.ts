@@ -94,8 +94,8 @@ describe("apply --dry-run", () => {
     expect(r.stdout).toBe(
       [
         'cluster "shop": apply would change 2 members (dry run: nothing was changed):',
-        'warning: cluster "shop": server "db-1": rebuild (root disk is wiped): user_data changed',
-        'warning: cluster "shop": server "web-1": rebuild (root disk is wiped): key_name "deploy-1" → "deploy-2"; metadata: set "tier" = "1"',
+        'warning: cluster "shop": server "db-1": rebuild (root disk is wiped): userData changed',
+        'warning: cluster "shop": server "web-1": rebuild (root disk is wiped): keyName "deploy-1" → "deploy-2"; metadata: set "tier" = "1"',
         "",
       ].join("\n"),
     );
@@ -109,8 +109,8 @@ describe("apply --dry-run", () => {
     expect(plan.stdout).toContain(
       [
         "what apply would do:",
-        '  warning: cluster "shop": server "db-1": rebuild (root disk is wiped): user_data changed',
-        '  warning: cluster "shop": server "web-1": rebuild (root disk is wiped): key_name "deploy-1" → "deploy-2"; metadata: set "tier" = "1"',
+        '  warning: cluster "shop": server "db-1": rebuild (root disk is wiped): userData changed',
+        '  warning: cluster "shop": server "web-1": rebuild (root disk is wiped): keyName "deploy-1" → "deploy-2"; metadata: set "tier" = "1"',
       ].join("\n"),
     );
 
@@ -193,6 +193,6 @@ describe("what the command records of user_data", () => {
     const r = await cli(["apply", writeSpec(dir, { dbUserData: "changed" }), "--dry-run"], dir);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('cluster "shop": apply would change nothing (dry run)\n');
-    expect(r.stderr).toContain('can\'t tell whether the user_data of "db-1" changed');
+    expect(r.stderr).toContain('can\'t tell whether the userData of "db-1" changed');
   });
 });

@@ -66,7 +66,7 @@ test("an unplaceable cluster: plan and preview fail with the same explanation", 
   };
   const planned = await plan(args);
   expect(planned.code).toBe(2);
-  const summary = JSON.parse(planned.stdout).explanation.summary as string;
+  const summary = JSON.parse(planned.stdout).error.explanation.summary as string;
   expect(summary).toContain('cluster "never"');
   // The provider's check fails the preview with the explanation (an error the engine shows as is).
   const failed = await session.preview(args).then(
@@ -74,4 +74,59 @@ test("an unplaceable cluster: plan and preview fail with the same explanation", 
     (e: unknown) => (e instanceof Error ? e.message : String(e)),
   );
   expect(failed).toContain(summary);
+});
+
+test("an unknown image and an unknown flavor: plan, apply, its dry run and preview each name both, exit 1", async () => {
+  const args: Props = {
+    clusterName: "typos",
+    instances: [server("web-1", { imageRef: "debain-12" }), server("web-2", { flavorRef: "m1.smal" }), server("ok")],
+  };
+  const planned = await plan(args);
+  expect(planned.code).toBe(1);
+  const error = JSON.parse(planned.stdout).error as {
+    exitCode: number;
+    kind: string;
+    issues: { code: string; message: string; hint?: string; members?: string[] }[];
+    explanation?: unknown;
+  };
+  expect(error).toMatchObject({ exitCode: 1, kind: "refused" });
+  expect(error.issues).toEqual([
+    {
+      code: "unknown_image",
+      path: "",
+      message: 'image "debain-12" of "web-1" does not exist (known images: debian-12, ubuntu-24.04, cirros)',
+      members: ["web-1"],
+    },
+    {
+      code: "unknown_flavor",
+      path: "",
+      message: expect.stringMatching(/^flavor "m1\.smal" of "web-2" does not exist \(known flavors: "m1\.large", /),
+      hint: 'did you mean "m1.small"?',
+      members: ["web-2"],
+    },
+  ]);
+  // The flavor is said once: not again as the engine's "can't be placed".
+  expect(error.explanation).toBeUndefined();
+
+  const file = path.join(dir, "typos.json");
+  const flags = ["--backend", "simulated", "--sim-dir", simDir];
+  for (const argv of [
+    ["plan", file, ...flags],
+    ["apply", file, ...flags],
+    ["apply", file, "--dry-run", ...flags],
+  ]) {
+    const r = await cli(argv, dir);
+    expect(r.code, argv.join(" ")).toBe(1);
+    expect(r.stderr, argv.join(" ")).toContain('image "debain-12" of "web-1" does not exist');
+    expect(r.stderr, argv.join(" ")).toContain('flavor "m1.smal" of "web-2" does not exist');
+    expect(r.stderr, argv.join(" ")).not.toContain("can't be placed");
+  }
+
+  const failed = await session.preview(args).then(
+    (r) => r.failures.map((f) => f.reason).join("\n"),
+    (e: unknown) => (e instanceof Error ? e.message : String(e)),
+  );
+  expect(failed).toContain('image "debain-12" of "web-1" does not exist');
+  expect(failed).toContain('flavor "m1.smal" of "web-2" does not exist');
+  expect(failed).not.toContain("can't be placed");
 });

@@ -3,6 +3,7 @@
 // reach the output raw, and names that are special to JS objects are either carried as data
 // or refused by name.
 import { describe, expect, it } from "vitest";
+import { jsonMode } from "../../provider/cli/failure";
 import { reportSpecIssues } from "../../provider/cli/load";
 import {
   type ClusterSpec,
@@ -219,25 +220,19 @@ describe("control and bidi characters never reach a message raw", () => {
     const result = validateSpec(cluster([server(`a${RLO}`), server(`a${RLO}`)], undefined, `c${RLO}`));
     const out: string[] = [];
     const err: string[] = [];
-    reportSpecIssues(
-      { out: (t) => out.push(t), err: (t) => err.push(t), cwd: "/", env: {} },
-      `spec${ESC}.json`,
-      result.issues,
-      true,
-    );
+    const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: "/", env: {} };
+    const run = jsonMode(io);
+    run.finish(reportSpecIssues(run.io, `spec${ESC}.json`, result.issues));
     expectPrintable(out.join(""));
-    const parsed = JSON.parse(out.join("")) as { valid: boolean; issues: SpecIssue[] };
-    expect(parsed.issues[0]?.names).toEqual([`a${RLO}`]);
-    expect(parsed.issues[0]?.cluster).toBe(`c${RLO}`);
-    reportSpecIssues(
-      { out: (t) => out.push(t), err: (t) => err.push(t), cwd: "/", env: {} },
-      `spec${ESC}.json`,
-      result.issues,
-      false,
-    );
+    const parsed = JSON.parse(out.join("")) as { error: { issues: SpecIssue[] } };
+    expect(parsed.error.issues[0]?.names).toEqual([`a${RLO}`]);
+    expect(parsed.error.issues[0]?.cluster).toBe(`c${RLO}`);
+    err.length = 0;
+    reportSpecIssues(io, `spec${ESC}.json`, result.issues);
     expectPrintable(err.join(""));
     expect(err.join("")).toContain("spec\\u001b[31m.json: 1 problem:");
   });
+
 });
 
 describe('"__proto__" and other names special to JS objects', () => {
