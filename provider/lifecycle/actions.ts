@@ -213,7 +213,7 @@ export async function createMember(ctx: Ctx, run: Run, m: Member, awaited: Await
       run.abort.signal,
       false,
       run.p.spec.name,
-    );
+    ).catch((e: unknown) => serverFailedFirst(ctx, e, local, active));
     run.volumes.set(m.name, ready as VolumeInfo);
     const moved = local && attempt === 1 ? await movedWhileBuilding(run, local, active) : undefined;
     if (moved === undefined) return;
@@ -237,6 +237,28 @@ export async function createMember(ctx: Ctx, run: Run, m: Member, awaited: Await
     run.ledger.volumes.delete(created.id);
     run.volumes.delete(m.name);
   }
+}
+
+/**
+ * A host-local volume goes to error when the server its hint names failed (it lost its host): the
+ * user needs the server's failure, the cause, not the volume's. When that server, made in this run,
+ * is in ERROR, wait for its own wait to report it and step aside; otherwise the volume's error stands.
+ */
+async function serverFailedFirst(
+  ctx: Ctx,
+  error: unknown,
+  local: { member: string; seen: ServerInfo } | undefined,
+  active: Map<string, Deferred<string>>,
+): Promise<never> {
+  const server = local && active.get(local.member);
+  if (server && error instanceof WaitError && error.kind === "failed") {
+    const now = await ctx.ops.getServer(local.seen.id).catch(() => undefined);
+    if (now?.status === "ERROR") {
+      await server.promise.catch(() => undefined);
+      throw new WaitError("aborted", "skipped: its server failed");
+    }
+  }
+  throw error;
 }
 
 /**
