@@ -13,6 +13,7 @@ import {
   groupingSpecShape,
   type InstanceInput,
   instanceHeadSchema,
+  isPlainName,
   LIMITS,
   nameSchema,
   SNAKE_CASE_NAMES,
@@ -90,7 +91,8 @@ export class Validation {
 
   /** A string that is a valid name, and not UNKNOWN when tolerating unknowns. */
   validName(v: unknown): string | undefined {
-    return typeof v === "string" && !this.unknown(v) && nameSchema.safeParse(v).success ? v : undefined;
+    if (typeof v !== "string" || this.unknown(v)) return undefined;
+    return isPlainName(v) || nameSchema.safeParse(v).success ? v : undefined;
   }
 
   /** A valid name that a member or grouping may have (not reserved). */
@@ -226,6 +228,8 @@ function renameSnakeCase(
   const spec = raw.spec;
   if (!isObject(spec)) return undefined;
   const names: Readonly<Record<string, string>> = SNAKE_CASE_NAMES[type];
+  // Most specs spell every field in camelCase: nothing to rename, nothing to copy.
+  if (!Object.keys(spec).some((key) => Object.hasOwn(names, key))) return undefined;
   const specPath = joinPath(path, "spec");
   const written = new Map<string, string>();
   const out: Obj = {};

@@ -145,7 +145,12 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
       );
     } else byName.set(f.name, f);
   }
-  const suggester = new NameSuggester([...byName.keys()]);
+  // Built on the first unknown name only: indexing 100,000 names costs more than the rest of this step.
+  let suggester: NameSuggester | undefined;
+  const suggest = (name: string) => {
+    suggester ??= new NameSuggester([...byName.keys()]);
+    return suggester.suggest(name);
+  };
 
   // Grouping names: unique (never merged), and not in the implied namespace.
   const groupingByName = new Map<string, GroupingFacts>();
@@ -197,7 +202,7 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
       }
       seenAt.set(name, k);
       if (membersComplete && !byName.has(name)) {
-        const suggestion = suggester.suggest(name);
+        const suggestion = suggest(name);
         v.add(
           "unknown_member",
           joinPath(refsPath, k),
@@ -232,7 +237,7 @@ export function validateSpec(input: unknown, opts: ValidateOptions = {}): Valida
     const names = [...(f.name ? [f.name] : []), f.attachTo];
     if (!target) {
       if (!membersComplete) continue;
-      const suggestion = suggester.suggest(f.attachTo);
+      const suggestion = suggest(f.attachTo);
       v.add(
         "attach_to_unknown",
         path,

@@ -1,4 +1,5 @@
-// YAML specs through the `yaml` package, in steps that each have a bound, so that no text can
+// YAML specs: plain YAML (what large specs are) through js-yaml in one light pass (plain-yaml.ts);
+// the rest through the `yaml` package, in steps that each have a bound, so that no text can
 // exhaust memory or the stack: count the tokens (the lexer holds almost nothing), build the
 // syntax tree (iterative), measure its depth without recursion, and only then compose and convert
 // (both recursive in the package). Repeated keys are found by walking the document ourselves
@@ -21,6 +22,7 @@ import type { SpecIssue } from "../model/issues";
 import { escapeControls } from "../model/text";
 import { duplicateKeyIssue, type Position } from "./json";
 import { joinPath } from "./paths";
+import { readPlainYaml } from "./plain-yaml";
 
 /** Aliases expanding beyond this many nodes are refused (a "billion laughs" document must not hang us). */
 const MAX_ALIAS_COUNT = 1000;
@@ -33,8 +35,9 @@ export const YAML_MAX_DEPTH = 256;
 
 /**
  * Tokens (keys, values, indicators; not spaces) beyond this are refused before any tree is built:
- * the package needs a few hundred bytes per token, so this bounds memory near 1 GB. A spec with
- * the most members allowed (100,000) has about 2.5 million.
+ * the package needs a few hundred bytes per token, so this bounds memory near 1 GB. Plain YAML
+ * never comes this far (js-yaml reads it in memory near the text's size): a spec with the
+ * most members allowed (100,000) has about 3 million tokens.
  */
 export const YAML_MAX_TOKENS = 3_000_000;
 
@@ -167,6 +170,9 @@ function issueAt(lines: LineCounter, offset: number, message: string, hint?: str
 /** Parses YAML text. Never throws: syntax errors and repeated keys come back as issues. */
 export function parseYaml(text: string, opts: YamlOptions = {}): Parsed {
   const noun = opts.noun ?? "a spec";
+  // Plain YAML (what large specs are) through js-yaml; the package reads, and explains, the rest.
+  const plain = readPlainYaml(text);
+  if (plain !== undefined) return { value: plain, issues: [] };
   if (!withinTokenLimit(text)) {
     return {
       issues: [

@@ -12,7 +12,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const isNumber = (x: unknown) => typeof x === "number" && !Number.isNaN(x);
 
 describe("npm run bench -- all --quick", () => {
-  it("writes a JSON file with every figure of both suites", async () => {
+  it("writes a JSON file with every figure of every suite", async () => {
     const out = path.join(dir, "quick.json");
     const ran = await runBench({ ...parseArgs(["all", "--quick", "--out", out]), log: () => {} });
     const json = JSON.parse(readFileSync(out, "utf8")) as BenchResults;
@@ -99,14 +99,25 @@ describe("npm run bench -- all --quick", () => {
       expect(isNumber(json.api?.[k].p99Ms), k).toBe(true);
     expect(json.api?.concurrentCreates.clusters).toBe(10);
 
+    // Validating large specs (quick: 1,000 members, as YAML and as JSON; the success path).
+    const validate = json.validate?.rows ?? [];
+    expect(validate.map((r) => `${r.members} ${r.format}`)).toEqual(["1000 yaml", "1000 json"]);
+    for (const r of validate) {
+      expect(r.valid, `${r.format}: ${r.runs[0]?.output}`).toBe(true);
+      for (const k of ["p50Ms", "p50CpuMs", "peakGrowthMb", "fileMb"] as const) expect(isNumber(r[k]), k).toBe(true);
+      for (const k of ["readMs", "parseMs", "validateMs", "contradictionsMs"] as const)
+        expect(isNumber(r.phases[k]), k).toBe(true);
+    }
+
     const text = report(ran);
     expect(text).toContain("Targets");
     expect(text).toContain("Provisioning");
+    expect(text).toContain("Validating large specs");
   }, 300_000);
 
   it("rejects an unknown argument with the usage", () => {
     expect(() => parseArgs(["everything"])).toThrowErrorMatchingInlineSnapshot(
-      `[Error: bench: unknown argument "everything"; use placement|provision|api|all [--quick] [--seeds N] [--out file.json] [--highs-limit S]]`,
+      `[Error: bench: unknown argument "everything"; use placement|provision|api|validate|all [--quick] [--seeds N] [--out file.json] [--highs-limit S], or cloud [--members N]]`,
     );
   });
 });

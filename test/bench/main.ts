@@ -1,17 +1,22 @@
-// `npm run bench -- placement|provision|api|all [--quick] [--seeds N] [--out file.json]`: runs the
-// suites, prints a table per suite and writes every figure to a JSON file.
+// `npm run bench -- placement|provision|api|validate|all [--quick] [--seeds N] [--out file.json]`: runs the
+// suites, prints a table per suite and writes every figure to a JSON file. `cloud [--members N]` is the
+// real-cloud suite (not in `all`: it needs the dev cloud up, see cloud.ts).
 
 import { execSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import * as path from "node:path";
 import { type ApiFigures, apiReport, apiSuite } from "./api";
+import { type CloudFigures, cloudReport, cloudSuite } from "./cloud";
 import { type PlacementFigures, placementReport, placementSuite } from "./placement";
 import { type ProvisionFigures, provisionSuite } from "./provision";
 import { fmt, table } from "./stats";
+import { type ValidateFigures, validateReport, validateSuite } from "./validate";
 
 export interface BenchOptions {
-  suite: "placement" | "provision" | "api" | "all";
+  suite: "placement" | "provision" | "api" | "validate" | "cloud" | "all";
+  /** The real-cloud suite's cluster size. */
+  members: number;
   quick: boolean;
   seeds: number;
   out: string;
@@ -38,6 +43,8 @@ export interface BenchResults {
   placement?: PlacementFigures;
   provision?: ProvisionFigures;
   api?: ApiFigures;
+  validate?: ValidateFigures;
+  cloud?: CloudFigures;
 }
 
 export const DEFAULT_OUT = path.join("test", "bench", "results", "latest.json");
@@ -46,23 +53,34 @@ export function parseArgs(argv: string[]): Omit<BenchOptions, "log"> {
   let suite: BenchOptions["suite"] = "all";
   let quick = false;
   let seeds: number | undefined;
-  let out = DEFAULT_OUT;
+  let out: string | undefined;
   let highsLimitS: number | undefined;
+  let members = 30;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    if (a === "placement" || a === "provision" || a === "api" || a === "all") suite = a;
+    if (["placement", "provision", "api", "validate", "cloud", "all"].includes(a)) suite = a as BenchOptions["suite"];
     else if (a === "--quick") quick = true;
     else if (a === "--seeds") seeds = Number(argv[++i]);
     else if (a === "--out") out = argv[++i] as string;
     else if (a === "--highs-limit") highsLimitS = Number(argv[++i]);
+    else if (a === "--members") members = Number(argv[++i]);
     else
       throw new Error(
-        `bench: unknown argument "${a}"; use placement|provision|api|all [--quick] [--seeds N] [--out file.json] [--highs-limit S]`,
+        `bench: unknown argument "${a}"; use placement|provision|api|validate|all [--quick] [--seeds N] [--out file.json] [--highs-limit S], or cloud [--members N]`,
       );
   }
   if (seeds !== undefined && !(Number.isInteger(seeds) && seeds >= 1))
     throw new Error("bench: --seeds needs a whole number ≥ 1");
-  return { suite, quick, seeds: seeds ?? (quick ? 2 : 10), out, highsLimitS: highsLimitS ?? (quick ? 2 : 10) };
+  if (!(Number.isInteger(members) && members >= 6)) throw new Error("bench: --members needs a whole number ≥ 6");
+  return {
+    suite,
+    quick,
+    seeds: seeds ?? (quick ? 2 : 10),
+    // The real-cloud suite keeps its own file: a run of it must not replace the offline figures.
+    out: out ?? (suite === "cloud" ? path.join("test", "bench", "results", "cloud.json") : DEFAULT_OUT),
+    highsLimitS: highsLimitS ?? (quick ? 2 : 10),
+    members,
+  };
 }
 
 function commit(): string {
@@ -99,6 +117,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
   if (o.suite === "provision" || o.suite === "all")
     results.provision = await provisionSuite({ quick: o.quick, log: o.log });
   if (o.suite === "api" || o.suite === "all") results.api = await apiSuite({ quick: o.quick, log: o.log });
+  if (o.suite === "validate" || o.suite === "all")
+    results.validate = await validateSuite({ quick: o.quick, log: o.log });
+  if (o.suite === "cloud") results.cloud = await cloudSuite({ members: o.members, log: o.log });
   results.meta.loadAfter = load();
   results.meta.durationS = Math.round((performance.now() - t0) / 100) / 10;
   mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
@@ -161,6 +182,8 @@ export function report(r: BenchResults): string {
     out.push(`real OpenStack: ${p.openstack}`);
   }
   if (r.api) out.push("", apiReport(r.api));
+  if (r.validate) out.push("", validateReport(r.validate));
+  if (r.cloud) out.push("", cloudReport(r.cloud));
   return out.join("\n");
 }
 

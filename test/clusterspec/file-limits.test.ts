@@ -1,7 +1,8 @@
 // What the command reads: regular files only, refused before they are opened when they are
 // anything else (a named pipe would block forever, /dev/zero would fill memory), a size limit
-// checked before reading and again while reading, and YAML held to a token count so that a
-// huge YAML spec is refused at once instead of running out of memory minutes later.
+// checked before reading and again while reading, and YAML that the `yaml` package reads (all
+// but plain YAML, which a light reader takes) held to a token count so that a huge one is
+// refused at once instead of running out of memory minutes later.
 import { execFileSync } from "node:child_process";
 import {
   closeSync,
@@ -139,10 +140,11 @@ describe("a size limit, with the file, its size and the limit in one line", () =
   });
 });
 
-describe("YAML is held to a token count before any tree is built", () => {
+describe("YAML the package reads is held to a token count before any tree is built", () => {
   it("a YAML spec with more tokens than any spec needs is refused quickly, with a clear message", () => {
     const path = join(dir, "many.yaml");
-    writeFileSync(path, `[${"1,".repeat(YAML_MAX_TOKENS + 1)}1]`);
+    // The tag takes it past the plain reader to the package.
+    writeFileSync(path, `!!seq [${"1,".repeat(YAML_MAX_TOKENS + 1)}1]`);
     const started = Date.now();
     const result = loadSpecFile(path);
     expect(Date.now() - started).toBeLessThan(20_000);
@@ -155,5 +157,11 @@ describe("YAML is held to a token count before any tree is built", () => {
         hint: "split it, or write it as JSON, which is read with far less memory",
       },
     ]);
+  });
+
+  it("plain YAML as long is read by the light reader, which needs no such count", () => {
+    const path = join(dir, "many-plain.yaml");
+    writeFileSync(path, `[${"1,".repeat(YAML_MAX_TOKENS + 1)}1]`);
+    expect(loadSpecFile(path).issues.map((i) => i.message)).toEqual(["the spec must be an object, got an array"]);
   });
 });

@@ -1,8 +1,10 @@
 // Names and references the cloud will see must be text it can carry: well-formed Unicode (a
 // lone surrogate validated once, then every command that put the name in a URL failed with
 // "URI malformed"), no control characters, and references that say something (not blank).
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseSpecText, type SpecIssue, validateParsed, validateSpec } from "../../provider/clusterspec";
+import { isPlainName, nameSchema } from "../../provider/clusterspec/schema";
 import { cluster, codes, grouping, server, volume } from "../support/clusterspec";
 
 const LONE_HIGH = "\ud800";
@@ -155,5 +157,25 @@ describe("references (imageRef, flavorRef, zone, networks, key_name, …) must s
       ]),
     );
     expect(result.issues).toEqual([]);
+  });
+});
+
+describe("the quick name check only ever says yes where the name schema does", () => {
+  it("on printable ASCII, controls, spaces, Unicode and every length around the limit", () => {
+    const edges = ["a", " a", "a ", " ", "a b", "~", "\u007f", "é", "a\u0000", "a\t"];
+    for (const n of [253, 254, 255, 256]) edges.push("n".repeat(n), ` ${"n".repeat(n - 1)}`);
+    const text = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: "grapheme", maxLength: 20 }),
+      fc.constantFrom(...edges),
+    );
+    fc.assert(
+      fc.property(text, (s) => {
+        expect(isPlainName(s) && !nameSchema.safeParse(s).success, JSON.stringify(s)).toBe(false);
+      }),
+      { numRuns: 3000, seed: 143 },
+    );
+    expect(["a", "db-1", "n".repeat(255)].every(isPlainName)).toBe(true);
+    expect(["", " a", "a ", "n".repeat(256), "é"].some(isPlainName)).toBe(false);
   });
 });
