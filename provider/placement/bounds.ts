@@ -6,7 +6,8 @@ import type { Cause, CauseCode, PlacementInput } from "../model/placement";
 import { CAUSE_CODES } from "../model/placement";
 import { listNames, plural, quote } from "../model/text";
 import type { Topology } from "../model/topology";
-import { compile, type Problem, type Shape, scopeName, staticOk } from "./problem";
+import { compile } from "./compile";
+import { type CGroup, type Problem, type Shape, scopeName, staticOk } from "./problem";
 
 const DIM_NAMES = ["vcpus", "ramMb", "diskGb"] as const;
 const DIM_UNITS = ["vCPUs", "MB of RAM", "GB of disk"] as const;
@@ -30,42 +31,44 @@ function takes(p: Problem, sh: Shape, l: number): boolean {
  * lazily: a question about "at least n domains" scans only until it has n.
  */
 class DomainsTaking {
-  private readonly found = new Map<number, { doms: number[]; next: number; seen: Uint8Array }>();
+  /** Per (shape, scope): the domains found, doms[0 .. n), and where the scan resumes. */
+  private readonly found = new Map<number, { doms: Int32Array; n: number; next: number; seen: Uint8Array }>();
   private readonly stamp: Int32Array;
   private ep = 0;
   constructor(private readonly p: Problem) {
     this.stamp = new Int32Array(Math.max(p.nDom[0], p.nDom[1], p.nDom[2]) + p.nB + 1);
   }
   /** The shape's domains, at least `enough` of them when there are that many. */
-  private of(shape: number, s: number, enough: number): number[] {
+  private of(shape: number, s: number, enough: number): { doms: Int32Array; n: number } {
     const p = this.p;
     const key = shape * 3 + s;
     let f = this.found.get(key);
     const sh = p.shapes[shape] as Shape;
     if (!f) {
-      f = { doms: [], next: sh.isVol ? p.nH : 0, seen: new Uint8Array(this.stamp.length) };
+      const size = this.stamp.length;
+      f = { doms: new Int32Array(size), n: 0, next: sh.isVol ? p.nH : 0, seen: new Uint8Array(size) };
       this.found.set(key, f);
     }
     const to = sh.isVol ? p.nL : p.nH;
     const anti = p.anti[s] as Int32Array;
-    while (f.doms.length < enough && f.next < to) {
+    while (f.n < enough && f.next < to) {
       const l = f.next++;
       const d = anti[l] as number;
       if (f.seen[d] || !takes(p, sh, l)) continue;
       f.seen[d] = 1;
-      f.doms.push(d);
+      f.doms[f.n++] = d;
     }
-    return f.doms;
+    return f;
   }
   /** How many s-domains can take at least one of these shapes; counting stops at `enough`. */
-  union(shapes: number[], s: number, enough: number): number {
-    if (shapes.length === 1) return this.of(shapes[0] as number, s, enough).length;
+  union(shapes: Int32Array, nShapes: number, s: number, enough: number): number {
+    if (nShapes === 1) return this.of(shapes[0] as number, s, enough).n;
     const ep = ++this.ep;
     let n = 0;
-    for (const sh of shapes) {
-      const doms = this.of(sh, s, enough);
-      if (doms.length >= enough) return doms.length;
-      for (let i = 0; i < doms.length; i++) {
+    for (let x = 0; x < nShapes; x++) {
+      const { doms, n: found } = this.of(shapes[x] as number, s, enough);
+      if (found >= enough) return found;
+      for (let i = 0; i < found; i++) {
         const d = doms[i] as number;
         if (this.stamp[d] === ep) continue;
         this.stamp[d] = ep;
@@ -90,33 +93,50 @@ function membersOf(p: Problem, shapes: Iterable<number>): number[] {
   return out;
 }
 
+/** The members' names, sorted (members are usually named in order already: then no sort). */
+const namesOf = (p: Problem, ms: ArrayLike<number>): string[] => {
+  const out = new Array<string>(ms.length);
+  let sorted = true;
+  for (let i = 0; i < ms.length; i++) {
+    const name = (p.members[ms[i] as number] as Member).name;
+    if (i > 0 && name < (out[i - 1] as string)) sorted = false;
+    out[i] = name;
+  }
+  return sorted ? out : out.sort();
+};
+
+const flavorRef = (p: Problem, sh: Shape) => (p.members[sh.first] as { flavorRef: string }).flavorRef;
+
 /**
  * Every necessary condition that fails, from the counts compile gathered (members per shape,
  * demand, domains) rather than from the members one by one: the spec is read once, in compile.
  */
 export function lowerBoundCausesOf(p: Problem): Cause[] {
   const causes: Cause[] = [];
-  const names = (ms: ArrayLike<number>): string[] => {
-    const out = new Array<string>(ms.length);
-    for (let i = 0; i < ms.length; i++) out[i] = (p.members[ms[i] as number] as Member).name;
-    return out.sort();
-  };
+  unknownCauses(p, causes);
+  const fitsSomewhere = fitsNowhereCauses(p, causes);
+  capacityCauses(p, causes, fitsSomewhere);
+  volumeCapacityCauses(p, causes);
+  antiAffinityCauses(p, causes);
+  return sortCauses(causes);
+}
+
+function unknownCauses(p: Problem, causes: Cause[]): void {
+  const shapes = p.shapes;
   const flavors = p.topology.flavors ?? {};
   const zoneList = () => (p.zones.length > 0 ? p.zones.map(quote).join(", ") : "none");
-  const shapes = p.shapes;
-  const ref = (sh: Shape) => (p.members[sh.first] as { flavorRef: string }).flavorRef;
-
   // Unknown flavors and zones: no amount of search helps.
   const byFlavor = new Map<string, Set<number>>();
   let unknownZones = false;
   shapes.forEach((sh, i) => {
-    if (!sh.isVol && sh.unknownFlavor) byFlavor.set(ref(sh), (byFlavor.get(ref(sh)) ?? new Set()).add(i));
+    if (!sh.isVol && sh.unknownFlavor)
+      byFlavor.set(flavorRef(p, sh), (byFlavor.get(flavorRef(p, sh)) ?? new Set()).add(i));
     if (sh.pin === -2) unknownZones = true;
   });
   if (byFlavor.size > 0) {
     const flavorNames = Object.keys(flavors).sort();
     for (const [f, set] of byFlavor) {
-      const ms = names(membersOf(p, set));
+      const ms = namesOf(p, membersOf(p, set));
       causes.push({
         code: "unknown_flavor",
         groupings: [],
@@ -134,7 +154,7 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
       byZone.set(z, [...(byZone.get(z) ?? []), m]);
     }
     for (const [z, ms] of byZone) {
-      const list = names(ms);
+      const list = namesOf(p, ms);
       causes.push({
         code: "unknown_zone",
         groupings: [],
@@ -144,7 +164,11 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
       });
     }
   }
+}
 
+/** Causes for shapes that fit no location on their own; returns which shapes fit somewhere. */
+function fitsNowhereCauses(p: Problem, causes: Cause[]): Uint8Array {
+  const shapes = p.shapes;
   // Shapes that fit nowhere on their own (one scan per shape).
   const fitsSomewhere = new Uint8Array(shapes.length);
   const nowhere = new Map<string, { shapes: Set<number>; first: Shape }>();
@@ -167,7 +191,7 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
     const vt = sh.volumeType;
     const label = sh.isVol
       ? `volume of ${sh.dem[0]} GB${vt !== undefined ? ` of type ${quote(vt)}` : ""}${member.zone !== undefined ? ` in zone ${quote(member.zone)}` : ""}`
-      : `flavor ${quote(ref(sh))}${member.zone !== undefined ? ` in zone ${quote(member.zone)}` : ""}`;
+      : `flavor ${quote(flavorRef(p, sh))}${member.zone !== undefined ? ` in zone ${quote(member.zone)}` : ""}`;
     if (sh.isVol && !served) noBackend.set(label, (noBackend.get(label) ?? new Set()).add(i));
     else {
       const e = nowhere.get(label) ?? { shapes: new Set<number>(), first: sh };
@@ -176,7 +200,7 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
     }
   });
   for (const [label, set] of noBackend) {
-    const ms = names(membersOf(p, set));
+    const ms = namesOf(p, membersOf(p, set));
     causes.push({
       code: "no_backend",
       groupings: [],
@@ -186,7 +210,7 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
     });
   }
   for (const [label, { shapes: set, first: sh }] of nowhere) {
-    const ms = names(membersOf(p, set));
+    const ms = namesOf(p, membersOf(p, set));
     const m = sh.first;
     const [from, to] = sh.isVol ? [p.nH, p.nL] : [0, p.nH];
     const most = [0, 0, 0];
@@ -207,10 +231,14 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
       message: `${label} of ${listNames(ms)} fits no single ${sh.isVol ? "backend" : "host"}: ${short || "no host has room in every dimension at once"}`,
       hint: sh.isVol
         ? "use a smaller volume or add backend capacity"
-        : `use a smaller flavor than ${quote(ref(sh))}, or add a host with room for it`,
+        : `use a smaller flavor than ${quote(flavorRef(p, sh))}, or add a host with room for it`,
     });
   }
+  return fitsSomewhere;
+}
 
+function capacityCauses(p: Problem, causes: Cause[], fitsSomewhere: Uint8Array): void {
+  const shapes = p.shapes;
   // L1: summed demand per dimension, over everything and per pinned zone (host sums from compile).
   const { free: total, zoneFree, maxCap: maxHostCap, maxFree } = p.hostTotals;
   const zoneDemand = new Float64Array(p.zones.length * 3);
@@ -233,7 +261,7 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
       causes.push({
         code: "capacity",
         groupings: [],
-        members: names(membersOf(p, serverShapes)),
+        members: namesOf(p, membersOf(p, serverShapes)),
         message: `the servers need ${need} ${DIM_UNITS[k]} but all hosts together have ${have} free`,
         hint:
           p.nH === 0
@@ -252,7 +280,7 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
         causes.push({
           code: "capacity",
           groupings: [],
-          members: names(membersOf(p, pinned)),
+          members: namesOf(p, membersOf(p, pinned)),
           message: `the servers pinned to zone ${quote(zone)} need ${need} ${DIM_UNITS[k]} but its hosts have ${have} free`,
           hint: `add ${plural(hostsToAdd(need - have, k), "host")} to zone ${quote(zone)}, or pin some servers elsewhere`,
         });
@@ -288,7 +316,7 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
         causes.push({
           code: "capacity_bin_packing",
           groupings: [],
-          members: names(ms),
+          members: namesOf(p, ms),
           message: `${ms.length} servers each need at least ${at} ${DIM_NAMES[k]}, more than half of any host's free ${DIM_NAMES[k]}, so each needs a host of its own, but only ${plural(j, "host")} ${j === 1 ? "has" : "have"} that much free`,
           hint: `add ${plural(i + 1 - j, "host")} with at least ${at} ${DIM_NAMES[k]} free, or use smaller flavors`,
         });
@@ -297,37 +325,65 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
       before += sh.count;
     }
   }
+}
 
-  // Volumes: for each set of backends a kind of volume may use, the volumes confined to it must fit.
-  const volSets = new Map<string, { locs: number[]; shapes: number[]; need: number }>();
+function volumeCapacityCauses(p: Problem, causes: Cause[]): void {
+  const shapes = p.shapes;
+  // Volumes: for each set of backends a kind of volume (type and zone pin) may use, the volumes
+  // confined to it must fit. A set is a row of flags over the backends.
+  const kindOf = new Map<string, number>();
+  const kindFirst: number[] = [];
+  const kindShapes: number[][] = [];
+  const kindNeed: number[] = [];
   shapes.forEach((sh, i) => {
     if (!sh.isVol || sh.pin === -2) return;
     const key = `${sh.volumeType ?? ""}\u0000${sh.pin}`;
-    let entry = volSets.get(key);
-    if (!entry) {
-      const locs: number[] = [];
-      for (let l = p.nH; l < p.nL; l++) if (staticOk(p, sh.first, l)) locs.push(l);
-      entry = { locs, shapes: [], need: 0 };
-      volSets.set(key, entry);
+    let k = kindOf.get(key);
+    if (k === undefined) {
+      k = kindFirst.length;
+      kindOf.set(key, k);
+      kindFirst.push(sh.first);
+      kindShapes.push([]);
+      kindNeed.push(0);
     }
-    if (entry.locs.length === 0) return;
-    entry.shapes.push(i);
-    entry.need += (sh.dem[0] as number) * sh.count;
+    (kindShapes[k] as number[]).push(i);
+    kindNeed[k] = (kindNeed[k] as number) + (sh.dem[0] as number) * sh.count;
   });
-  const sets = [...volSets.values()].filter((e) => e.shapes.length > 0).slice(0, 64);
-  for (const set of sets) {
-    const inSet = new Set(set.locs);
-    const within = sets.filter((o) => o.locs.every((l) => inSet.has(l)));
-    const need = within.reduce((a, o) => a + o.need, 0);
-    const have = set.locs.reduce((a, l) => a + Math.max(0, p.free0[l * 3] as number), 0);
-    if (need > have) {
-      const ms = names(
+  if (kindFirst.length > 0) {
+    const nB = p.nB;
+    const served = new Uint8Array(kindFirst.length * nB);
+    const sets: { row: number; size: number; have: number }[] = [];
+    for (let k = 0; k < kindFirst.length && sets.length < 64; k++) {
+      let size = 0;
+      let have = 0;
+      for (let j = 0; j < nB; j++) {
+        if (!staticOk(p, kindFirst[k] as number, p.nH + j)) continue;
+        served[k * nB + j] = 1;
+        size++;
+        have += Math.max(0, p.free0[(p.nH + j) * 3] as number);
+      }
+      // Served by no backend: reported as no_backend.
+      if (size > 0) sets.push({ row: k, size, have });
+    }
+    const within = (o: (typeof sets)[number], set: (typeof sets)[number]): boolean => {
+      if (o.size > set.size) return false;
+      for (let j = 0; j < nB; j++) if (served[o.row * nB + j] && !served[set.row * nB + j]) return false;
+      return true;
+    };
+    for (const set of sets) {
+      const inside = sets.filter((o) => within(o, set));
+      const need = inside.reduce((a, o) => a + (kindNeed[o.row] as number), 0);
+      const have = set.have;
+      if (need <= have) continue;
+      const ms = namesOf(
+        p,
         membersOf(
           p,
-          within.flatMap((o) => o.shapes),
+          inside.flatMap((o) => kindShapes[o.row] as number[]),
         ),
       );
-      const backendNames = set.locs.map((l) => p.locName[l] as string);
+      const backendNames: string[] = [];
+      for (let j = 0; j < nB; j++) if (served[set.row * nB + j]) backendNames.push(p.locName[p.nH + j] as string);
       causes.push({
         code: "volume_capacity",
         groupings: [],
@@ -337,15 +393,21 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
       });
     }
   }
+}
 
+function antiAffinityCauses(p: Problem, causes: Cause[]): void {
+  const shapes = p.shapes;
   // Anti-affinity: more members than domains x maxPerDomain, counting only domains that can take one of them.
   const taking = new DomainsTaking(p);
   const shapeStamp = new Int32Array(shapes.length);
   let ep = 0;
-  for (const g of p.groups) {
+  // The grouping's shapes, own[0 .. nOwn) (one array for all groupings: there may be thousands).
+  const own = new Int32Array(shapes.length);
+  for (let gi = 0; gi < p.groups.length; gi++) {
+    const g = p.groups[gi] as CGroup;
     if (g.kind !== "anti-affinity" || !g.hard) continue;
     // A member whose flavor is unknown is reported as such; counting domains for it would blame the rule.
-    const own: number[] = [];
+    let nOwn = 0;
     ep++;
     let unknown = false;
     const gm = g.members;
@@ -354,17 +416,17 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
       if (shapeStamp[sh] === ep) continue;
       shapeStamp[sh] = ep;
       if ((shapes[sh] as Shape).unknownFlavor) unknown = true;
-      own.push(sh);
+      own[nOwn++] = sh;
     }
     if (unknown) continue;
     const needDoms = Math.ceil(g.members.length / g.maxPer);
-    const doms = taking.union(own, g.s, needDoms);
+    const doms = taking.union(own, nOwn, g.s, needDoms);
     if (g.members.length > doms * g.maxPer) {
       const scope = scopeName(g.s);
       const unit = p.isVol[g.members[0] as number] ? (g.s === 2 ? "zone" : "backend") : scope;
       const flavorsOf = [
         ...new Set(
-          own.map((i) => {
+          Array.from(own.subarray(0, nOwn), (i) => {
             const mm = p.members[(shapes[i] as Shape).first] as Member;
             return mm.type === "server" ? mm.flavorRef : `${mm.sizeGb} GB volumes`;
           }),
@@ -373,13 +435,12 @@ export function lowerBoundCausesOf(p: Problem): Cause[] {
       causes.push({
         code: "anti_affinity_domains",
         groupings: [g.g.name],
-        members: names(g.members),
+        members: namesOf(p, g.members),
         message: `anti-affinity grouping ${quote(g.g.name)} needs ${plural(needDoms, unit)} but only ${plural(doms, unit)} can take ${flavorsOf.join(" or ")}`,
         hint: `add ${plural(needDoms - doms, unit)}, raise maxPerDomain to ${Math.ceil(g.members.length / Math.max(1, doms))}, or relax ${quote(g.g.name)} to enforcement: soft`,
       });
     }
   }
-  return sortCauses(causes);
 }
 
 export function lowerBoundCauses(input: PlacementInput): Cause[] {

@@ -7,6 +7,26 @@ import { type CGroup, domainLocations, type Problem } from "./problem";
 import { State } from "./search-state";
 
 /**
+ * The servers of grouping gi, and in `inBoth` how many of them each other hard anti-affinity
+ * grouping holds (it keeps those apart: ⌈count / maxPerDomain⌉ domains at its scope at least).
+ */
+export function keptApart(p: Problem, gi: number, inBoth: Map<number, number>): number {
+  let servers = 0;
+  inBoth.clear();
+  for (const m of (p.groups[gi] as CGroup).members) {
+    if (p.isVol[m]) continue;
+    servers++;
+    const end = p.mgOff[m + 1] as number;
+    for (let k = p.mgOff[m] as number; k < end; k++) {
+      const a = p.mgIdx[k] as number;
+      const ag = p.groups[a] as CGroup;
+      if (a !== gi && ag.hard && ag.kind === "anti-affinity") inBoth.set(a, (inBoth.get(a) ?? 0) + 1);
+    }
+  }
+  return servers;
+}
+
+/**
  * Bounds from hard anti-affinity alone: servers of a soft grouping that a hard anti-affinity
  * grouping keeps apart need that many domains (so soft affinity pays for each one past the
  * first, and proximity can't be finer than the anti-affinity's scope); soft anti-affinity pays
@@ -17,18 +37,7 @@ export function staticFloors(p: Problem): Float64Array {
   const inBoth = new Map<number, number>();
   p.groups.forEach((g, gi) => {
     if (g.hard && g.kind !== "proximity") return;
-    let servers = 0;
-    inBoth.clear();
-    for (const m of g.members) {
-      if (p.isVol[m]) continue;
-      servers++;
-      const end = p.mgOff[m + 1] as number;
-      for (let k = p.mgOff[m] as number; k < end; k++) {
-        const a = p.mgIdx[k] as number;
-        const ag = p.groups[a] as CGroup;
-        if (a !== gi && ag.hard && ag.kind === "anti-affinity") inBoth.set(a, (inBoth.get(a) ?? 0) + 1);
-      }
-    }
+    const servers = keptApart(p, gi, inBoth);
     if (g.kind === "anti-affinity") {
       floor[gi] = g.weight * Math.max(0, servers - (p.nDom[g.s] as number) * g.maxPer);
       return;

@@ -14,16 +14,8 @@ import { record, sortRecord } from "../model/records";
 import { cmp, quote } from "../model/text";
 import type { Topology } from "../model/topology";
 import { lowerBoundCausesOf, sortCauses } from "./bounds";
-import {
-  type CGroup,
-  compile,
-  locPlacement,
-  memberIndexOf,
-  type Problem,
-  scopeName,
-  staticOk,
-  withGroupings,
-} from "./problem";
+import { compile, withGroupings } from "./compile";
+import { type CGroup, locPlacement, memberIndexOf, type Problem, scopeName, staticOk } from "./problem";
 import { FITS, reasonAt, reasonCounts } from "./reasons";
 import { isSmall, type SolveResult, solve } from "./search";
 import { type Cover, State } from "./search-state";

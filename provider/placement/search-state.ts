@@ -1,7 +1,8 @@
 // The mutable side of placement: the search state (free capacity, member locations, counters
 // per grouping, soft cost) that search, bounds and explanations update as members move.
-// problem.ts compiles what never changes; this file is what a move changes.
+// problem.ts holds what never changes (compile.ts builds it); this file is what a move changes.
 import type { CGroup, Problem } from "./problem";
+import { int32Views } from "./typed-views";
 
 /**
  * Counts by integer key. Most groupings touch a handful of domains, so the counts live in a flat
@@ -173,9 +174,9 @@ export class State {
   moves = 0;
   placed = 0;
   constructor(readonly p: Problem) {
-    this.free = Float64Array.from(p.free0);
-    this.loc = new Int32Array(p.nM).fill(-1);
-    this.hostUse = new Int32Array(p.nH);
+    this.free = p.free0.slice();
+    [this.loc, this.hostUse] = int32Views([p.nM, p.nH]) as [Int32Array, Int32Array];
+    this.loc.fill(-1);
     this.gs = p.groups.map((g) => ({
       covers:
         g.kind === "anti-affinity"

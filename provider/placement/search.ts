@@ -1,11 +1,13 @@
 // Search: the greedy (greedy.ts) for any size, then local improvement, relocation of costly soft
-// groupings and, for pack, emptying hosts; on small instances a complete branch-and-bound (exact.ts)
-// follows unless the greedy already meets the lower bound, so that a placement is found whenever
-// one exists there and its cost (moves first, then soft cost, then for pack hosts) is minimal.
+// groupings and, for pack, emptying hosts (polish.ts); on small instances a complete
+// branch-and-bound (exact.ts) follows unless the greedy already meets the lower bound, so that a
+// placement is found whenever one exists there and its cost (moves first, then soft cost, then for
+// pack hosts) is minimal.
 
 import { domainFloors, hostsFloor, staticFloors } from "./cost-bounds";
 import { branchAndBound, type Incumbent, type Stuck } from "./exact";
 import { Greedy, type Sampling } from "./greedy";
+import { polish } from "./polish";
 import { mulberry32 } from "./prng";
 import { type CGroup, type Problem, staticOk } from "./problem";
 import { reasonCounts } from "./reasons";
@@ -47,9 +49,7 @@ function samplingOf(p: Problem): Sampling {
  * first, as first-fit decreasing does); members tied by hard affinity/proximity kept together.
  */
 export function memberOrder(p: Problem): Int32Array {
-  const maxCap = [1, 1, 1];
-  for (let l = 0; l < p.nL; l++)
-    for (let k = 0; k < 3; k++) maxCap[k] = Math.max(maxCap[k] as number, p.cap[l * 3 + k] as number);
+  const maxCap = p.capMax.map((c) => Math.max(1, c));
   const pack = p.strategy === "pack";
   // One small-integer key per member (flags, hard groupings and size, packed), then a counting
   // sort: there are few distinct keys, and members with equal keys keep their order.
@@ -249,27 +249,4 @@ function withStuck(stuck: Stuck | undefined): { stuck?: Stuck } {
 
 function fromIncumbent(b: Incumbent, exhausted: boolean): SolveResult {
   return { loc: b.loc, cost: b.cost, moves: b.moves, exhausted };
-}
-
-/** After a complete greedy placement: local moves, then whole soft groupings into one domain, then (pack) emptying hosts. */
-function polish(g: Greedy, p: Problem, rank: Int32Array, seed: number, floors: Float64Array): void {
-  const rng = mulberry32(seed ^ 0x5bd1e995);
-  const state = g.state;
-  let floorTotal = 0;
-  for (const f of floors) floorTotal += f;
-  // At the lower bound already: nothing to improve (pack may still empty hosts).
-  if (state.cost > floorTotal + 1e-9) g.improve(rng);
-  if (state.cost > floorTotal + 1e-9) {
-    let attempts = p.nM <= 2_000 ? 400 : 64;
-    const maxDomains = p.nM <= 2_000 ? 64 : 8;
-    for (let gi = 0; gi < p.groups.length && attempts > 0; gi++) {
-      const grp = p.groups[gi] as CGroup;
-      if (grp.kind === "anti-affinity" || (grp.hard && grp.kind === "affinity")) continue;
-      if ((state.gs[gi]?.cost ?? 0) <= (floors[gi] as number) + 1e-9) continue;
-      attempts--;
-      g.relocate(gi, rank, rng, floors[gi] as number, maxDomains);
-    }
-  }
-  // pack: try to empty hosts only while the count is above its lower bound, a few failures at most.
-  if (p.strategy === "pack") g.consolidate(rank, rng, Math.min(16, state.hostsUsed - hostsFloor(p)));
 }

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { evaluatePlacement, type Placement, place, type ServerPlacement } from "../../provider/placement";
 import { grid, grouping, server, spec } from "../support/model";
-import { randomInstance } from "../support/random-instance";
+import { randomInstance, seededTools } from "../support/random-instance";
 
 const at = (host: string): ServerPlacement => {
   const [zone, rack] = host.split("-") as [string, string];
@@ -126,6 +126,20 @@ describe("determinism", () => {
         expect(evaluatePlacement(s, topology, r.placement).hardViolations).toEqual([]);
         expect(r.cost).toBe(a.cost); // small instances: optimal whatever the seed
       }
+    }
+  });
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])("instance %i: the order hosts and backends are listed in changes nothing", (i) => {
+    const { spec: s, topology } = randomInstance(2000 + i);
+    const { shuffle } = seededTools(i);
+    const a = place({ spec: s, topology, seed: 5 });
+    // Shuffled, and reversed (backends before the hosts they live on): compile sorts both by name.
+    for (const reorder of [shuffle, <T>(xs: T[]) => xs.reverse()]) {
+      const t = structuredClone(topology);
+      t.hosts = reorder(t.hosts);
+      t.storageBackends = reorder(t.storageBackends);
+      expect(JSON.stringify(place({ spec: s, topology: t, seed: 5 }))).toBe(JSON.stringify(a));
+      if (a.placed) expect(place({ spec: s, topology: t, current: a.placement, seed: 5 })).toMatchObject({ moves: [] });
     }
   });
 
