@@ -451,7 +451,13 @@ async function runCell(plan: CellPlan, o: PlacementOptions, highs: Highs): Promi
       const t = bestOf(k, () => measured(() => runPeer(p, inst.spec, inst.topology)));
       (byPeer.get(p) as RunFigures[]).push(judge(inst.spec, inst.topology, t.value.placement, seed, t));
     }
-    if (plan.exact) {
+  }
+  // HiGHS after every timed run of the cell: for a while after a solve, V8 keeps compiling its
+  // WebAssembly in background threads, which took the CPU from the next seed's timed runs (an F1
+  // seed of ~0.6 ms measured 17 ms, best of three, when HiGHS ran between seeds).
+  if (plan.exact) {
+    for (const seed of seeds) {
+      const inst = plan.make(seed);
       const r =
         plan.exact === "placement"
           ? exactPlacement(highs, inst.spec, inst.topology, o.highsLimitS)
@@ -517,6 +523,7 @@ async function runF6(o: PlacementOptions, highs: Highs): Promise<CellFigures[]> 
         for (let i = 0; i < (o.repeats ?? 1); i++) timedPlace(w.spec, w.topology, ws);
       }
       const causes: CauseFigures[] = [];
+      const judged: { fig: CauseFigures; inst: BenchInstance; names: string[] }[] = [];
       const runs: RunFigures[] = [];
       const load: number[] = [];
       let members = 0;
@@ -550,19 +557,21 @@ async function runF6(o: PlacementOptions, highs: Highs): Promise<CellFigures[]> 
             measured(() => lowerBoundCauses({ spec: inst.spec, topology: inst.topology })).ms,
           );
         }
-        if (!t.value.placed && !bound) {
-          const names = [...new Set(t.value.explanation.causes.flatMap((c) => c.groupings))];
-          fig.sufficient = placeable(without(inst.spec, new Set(names)), inst.topology, highs, o.highsLimitS);
-          let irreducible: boolean | "unknown" = names.length > 0;
-          for (const g of names) {
-            // Drop g alone: the rest of the set must then be placeable.
-            const r = placeable(without(inst.spec, new Set([g])), inst.topology, highs, o.highsLimitS);
-            if (r === false) irreducible = false;
-            else if (r === "unknown" && irreducible === true) irreducible = "unknown";
-          }
-          fig.irreducible = irreducible;
-        }
+        if (!t.value.placed && !bound)
+          judged.push({ fig, inst, names: [...new Set(t.value.explanation.causes.flatMap((c) => c.groupings))] });
         causes.push(fig);
+      }
+      // Sufficiency and irreducibility after the timed runs (HiGHS: see runCell).
+      for (const { fig, inst, names } of judged) {
+        fig.sufficient = placeable(without(inst.spec, new Set(names)), inst.topology, highs, o.highsLimitS);
+        let irreducible: boolean | "unknown" = names.length > 0;
+        for (const g of names) {
+          // Drop g alone: the rest of the set must then be placeable.
+          const r = placeable(without(inst.spec, new Set([g])), inst.topology, highs, o.highsLimitS);
+          if (r === false) irreducible = false;
+          else if (r === "unknown" && irreducible === true) irreducible = "unknown";
+        }
+        fig.irreducible = irreducible;
       }
       out.push({
         family: "F6",
