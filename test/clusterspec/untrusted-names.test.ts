@@ -232,7 +232,6 @@ describe("control and bidi characters never reach a message raw", () => {
     expectPrintable(err.join(""));
     expect(err.join("")).toContain("spec\\u001b[31m.json: 1 problem:");
   });
-
 });
 
 describe('"__proto__" and other names special to JS objects', () => {
