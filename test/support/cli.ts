@@ -52,9 +52,22 @@ export async function spawned(args: string[], cwd: string, env: NodeJS.ProcessEn
   }
 }
 
-/** Starts the binary and returns the child, with what it printed so far. */
-export function start(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: baseEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+/** How a launched run of the binary ended. */
+export interface Ended {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/**
+ * Starts the binary with exactly `env` (the real-cloud suites pass the whole environment on), and
+ * returns the child, what it printed so far, and how it ended once it has.
+ */
+export function launch(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
+  const began = Date.now();
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   const out = { stdout: "", stderr: "" };
   child.stdout.on("data", (d) => {
     out.stdout += String(d);
@@ -62,7 +75,17 @@ export function start(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) 
   child.stderr.on("data", (d) => {
     out.stderr += String(d);
   });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const done = new Promise<Ended>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, ...out, ms: Date.now() - began }));
+  });
+  return { child, out, done };
+}
+
+/** Starts the binary (PATH and HOME only, plus `env`) and returns the child, with what it printed so far. */
+export function start(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  const { child, out, done } = launch(args, cwd, baseEnv(env));
+  const exited = done.then((r) => r.code);
   return { child, out, exited };
 }
 

@@ -5,7 +5,6 @@
 // first run and the command that removes its lock, and builds nothing; a run killed on this machine
 // leaves its lock, which the next run here takes over; a lock left by a run on another machine
 // refuses every run until `unlock` removes it, saying whose it was.
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -15,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ClusterLockHolder, TAG_CLUSTER, TAG_MEMBER } from "../../../provider/backends/backend";
 import type { OpenStackBackend } from "../../../provider/backends/openstack/openstack-backend";
 import { ensureBuilt } from "../../support/build";
-import { BIN } from "../../support/cli";
+import { BIN, type Ended, launch } from "../../support/cli";
 import { connectDevcloud, DEVCLOUD_DIR, requireDevcloud } from "../../support/devcloud";
 
 const RUN = randomBytes(3).toString("hex");
@@ -33,14 +32,6 @@ const SPEC = [
   "",
 ].join("\n");
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
 /** One machine: a working directory (its state directory inside) and a TMPDIR (its lock files) of its own. */
 interface Machine {
   dir: string;
@@ -48,28 +39,14 @@ interface Machine {
   spec: string;
 }
 
-function command(m: Machine, args: string[]): { child: ChildProcess; done: Promise<Result> } {
+function command(m: Machine, args: string[]) {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     OS_CLIENT_CONFIG_FILE: path.join(DEVCLOUD_DIR, "clouds.yaml"),
     OS_CLOUD: CLOUD,
     TMPDIR: m.tmp,
   };
-  const start = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args, "--backend", "openstack"], { cwd: m.dir, env });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  const done = new Promise<Result>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - start }));
-  });
-  return { child, done };
+  return launch([...args, "--backend", "openstack"], m.dir, env);
 }
 
 describe("runs from two machines on one cluster of the openstack devcloud (admin)", () => {
@@ -107,7 +84,7 @@ describe("runs from two machines on one cluster of the openstack devcloud (admin
   });
 
   /** Waits until the cluster's lock on the cloud names `pid` (or the run ends first: undefined). */
-  async function lockOf(pid: number, run: Promise<Result>): Promise<ClusterLockHolder | undefined> {
+  async function lockOf(pid: number, run: Promise<Ended>): Promise<ClusterLockHolder | undefined> {
     let ended = false;
     void run.then(() => {
       ended = true;

@@ -5,7 +5,6 @@
 // replaced), in about the time of a plain apply. Images and flavors are given by name: Nova reports an
 // image by id, so this is also the check that adoption compares them by identity, and that an update
 // naming a new flavor and image resizes and rebuilds once and its waits end.
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -14,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TAG_CLUSTER, TAG_MEMBER } from "../../../provider/backends/backend";
 import type { OpenStackBackend } from "../../../provider/backends/openstack/openstack-backend";
 import { ensureBuilt } from "../../support/build";
-import { BIN } from "../../support/cli";
+import { BIN, launch } from "../../support/cli";
 import { connectDevcloud, DEVCLOUD, DEVCLOUD_DIR, requireDevcloud } from "../../support/devcloud";
 
 const RUN = randomBytes(3).toString("hex");
@@ -40,40 +39,13 @@ function specYaml(name: string): string {
   ].join("\n");
 }
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-interface Command {
-  child: ChildProcess;
-  done: Promise<Result>;
-}
-
-function command(dir: string, args: string[]): Command {
+function command(dir: string, args: string[]) {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     OS_CLIENT_CONFIG_FILE: path.join(DEVCLOUD_DIR, "clouds.yaml"),
     OS_CLOUD: "devcloud-admin",
   };
-  const start = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args, "--backend", "openstack"], { cwd: dir, env });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  const done = new Promise<Result>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - start }));
-  });
-  return { child, done };
+  return launch([...args, "--backend", "openstack"], dir, env);
 }
 
 interface Seen {
