@@ -232,6 +232,11 @@ export interface Backend {
   /** Returns at once with status BUILD (or ERROR); poll getServer. */
   createServer(req: ServerCreate): Promise<ServerInfo>;
   getServer(id: string): Promise<ServerInfo | undefined>;
+  /**
+   * Many servers by id in one call (a list request filtered by id), in the order asked; undefined
+   * where one is gone. Optional: the controller polls a backend without it one server at a time.
+   */
+  getServers?(ids: readonly string[]): Promise<(ServerInfo | undefined)[]>;
   /** Servers whose metadata contains every given tag. */
   findServers(tags: Record<string, string>): Promise<ServerInfo[]>;
   /** Starts deletion; poll getServer until undefined. Not found is success. */
@@ -264,6 +269,8 @@ export interface Backend {
 
   createVolume(req: VolumeCreate): Promise<VolumeInfo>;
   getVolume(id: string): Promise<VolumeInfo | undefined>;
+  /** Many volumes by id in one call, as getServers. Optional. */
+  getVolumes?(ids: readonly string[]): Promise<(VolumeInfo | undefined)[]>;
   findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]>;
   /** Grow a volume (Cinder extend); shrinking is refused with bad_request. */
   extendVolume(id: string, sizeGb: number): Promise<void>;

@@ -475,7 +475,9 @@ function progressLog(ctx: Ctx, cluster: string | undefined): (message: string) =
   return (message) => ctx.log("info", `${head}${message}`);
 }
 
-function intervals(ctx: Ctx): { intervalMs: number; maxIntervalMs: number } {
+/** Polls slow down as a wait lasts, unless reads are batched: then one call a tick serves every wait. */
+function intervals(ctx: Ctx): { intervalMs: number; maxIntervalMs: number; steady: boolean } {
   const base = Math.max(1, ctx.backend.pollIntervalMs);
-  return { intervalMs: base, maxIntervalMs: Math.max(base, 2000) };
+  const steady = ctx.ops.readsInBatches;
+  return { intervalMs: base, maxIntervalMs: steady ? base : Math.max(base, 2000), steady };
 }

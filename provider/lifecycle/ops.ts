@@ -55,8 +55,63 @@ class Slots {
   }
 }
 
+/** At most this many objects in one batched read (Nova's and Cinder's default page). */
+const MAX_BATCH = 1000;
+
+type Pending<T> = { resolve: (value: T | undefined) => void; reject: (e: unknown) => void }[];
+
+/**
+ * Reads of one kind asked for in one turn of the event loop, sent together: one call of the
+ * backend's batched read (getServers) for two ids or more, the single read for one. Every wait that
+ * polls at the same tick (waits poll on a shared clock grid when the backend reads in batches) costs
+ * the cloud one call, not one per object.
+ */
+class ReadBatch<T> {
+  private queue = new Map<string, Pending<T>>();
+  constructor(
+    private readonly one: (id: string) => Promise<T | undefined>,
+    private readonly many: (ids: string[]) => Promise<(T | undefined)[]>,
+  ) {}
+
+  read(id: string): Promise<T | undefined> {
+    return new Promise((resolve, reject) => {
+      if (this.queue.size === 0) setImmediate(() => this.flush());
+      const waiting = this.queue.get(id);
+      if (waiting) waiting.push({ resolve, reject });
+      else this.queue.set(id, [{ resolve, reject }]);
+    });
+  }
+
+  private flush(): void {
+    const batch = [...this.queue];
+    this.queue = new Map();
+    for (let i = 0; i < batch.length; i += MAX_BATCH) {
+      const part = batch.slice(i, i + MAX_BATCH);
+      const [first] = part;
+      const answer =
+        part.length === 1 && first ? this.one(first[0]).then((v) => [v]) : this.many(part.map(([id]) => id));
+      answer.then(
+        (values) => {
+          part.forEach(([, waiting], k) => {
+            const value = values[k];
+            // Each reader gets its own copy: one may keep what it read while another changes its own.
+            waiting.forEach((w, j) => {
+              w.resolve(j === 0 || value === undefined ? value : structuredClone(value));
+            });
+          });
+        },
+        (e) => {
+          for (const [, waiting] of part) for (const w of waiting) w.reject(e);
+        },
+      );
+    }
+  }
+}
+
 export class Ops {
   private readonly slots: Slots;
+  private readonly serverReads?: ReadBatch<ServerInfo>;
+  private readonly volumeReads?: ReadBatch<VolumeInfo>;
   /**
    * What a create just returned, for the poll that follows it in the same turn of the event loop:
    * that read can't show anything newer (OpenStack's create has just read the server itself).
@@ -68,6 +123,22 @@ export class Ops {
     concurrency: number,
   ) {
     this.slots = new Slots(Math.max(1, concurrency));
+    const { getServers, getVolumes } = backend;
+    if (getServers)
+      this.serverReads = new ReadBatch(
+        (id) => this.run(() => backend.getServer(id), true, true),
+        (ids) => this.run(() => getServers.call(backend, ids), true, true),
+      );
+    if (getVolumes)
+      this.volumeReads = new ReadBatch(
+        (id) => this.run(() => backend.getVolume(id), true, true),
+        (ids) => this.run(() => getVolumes.call(backend, ids), true, true),
+      );
+  }
+
+  /** Whether reads of many objects cost one call (waits then poll together, at a steady pace). */
+  get readsInBatches(): boolean {
+    return this.serverReads !== undefined && this.volumeReads !== undefined;
   }
 
   private async run<T>(fn: () => Promise<T>, idempotent: boolean, read = false): Promise<T> {
@@ -116,7 +187,9 @@ export class Ops {
     return this.made(await this.run(() => this.backend.createServer(req), false));
   }
   getServer(id: string): Promise<ServerInfo | undefined> {
-    return this.fresh<ServerInfo>(id) ?? this.run(() => this.backend.getServer(id), true, true);
+    return (
+      this.fresh<ServerInfo>(id) ?? this.serverReads?.read(id) ?? this.run(() => this.backend.getServer(id), true, true)
+    );
   }
   findServers(tags: Record<string, string>): Promise<ServerInfo[]> {
     return this.run(() => this.backend.findServers(tags), true, true);
@@ -157,7 +230,9 @@ export class Ops {
     return this.made(await this.run(() => this.backend.createVolume(req), false));
   }
   getVolume(id: string): Promise<VolumeInfo | undefined> {
-    return this.fresh<VolumeInfo>(id) ?? this.run(() => this.backend.getVolume(id), true, true);
+    return (
+      this.fresh<VolumeInfo>(id) ?? this.volumeReads?.read(id) ?? this.run(() => this.backend.getVolume(id), true, true)
+    );
   }
   findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]> {
     return this.run(() => this.backend.findVolumes(tags), true, true);

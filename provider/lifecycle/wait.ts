@@ -38,6 +38,11 @@ export interface WaitOptions<T> {
   /** First poll interval; grows by a quarter each poll up to `maxIntervalMs`. */
   intervalMs: number;
   maxIntervalMs: number;
+  /**
+   * Poll every `intervalMs`, never slower, on the clock's grid (at multiples of it): every wait polls
+   * at the same moments, so a backend that reads many objects in one call reads them together.
+   */
+  steady?: boolean;
   signal?: AbortSignal;
   /** Told what the wait is waiting for, every `progressEveryMs` while it lasts. */
   progress?: (message: string) => void;
@@ -116,8 +121,11 @@ export async function waitFor<T>(machine: WaitMachine<T>, opts: WaitOptions<T>):
       );
       while (nextProgress <= now) nextProgress += every;
     }
-    await sleep(Math.min(interval, left), opts.signal);
-    interval = Math.min(opts.maxIntervalMs, Math.ceil(interval * 1.25));
+    if (opts.steady) await sleep(Math.min(interval - (Date.now() % interval), left), opts.signal);
+    else {
+      await sleep(Math.min(interval, left), opts.signal);
+      interval = Math.min(opts.maxIntervalMs, Math.ceil(interval * 1.25));
+    }
   }
 }
 

@@ -198,6 +198,13 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       if (Object.keys(s.addresses ?? {}).length > 0) expect(ports?.length).toBeGreaterThan(0);
       expect((await fx.backend.findServers(tags("web-1"))).map((x) => x.id)).toEqual([created.id]);
       expect((await fx.backend.findServers({ [TAG_CLUSTER]: cluster })).map((x) => x.id)).toContain(created.id);
+      // A batched read (optional) shows what the single read does, in the order asked, gone as undefined.
+      if (fx.backend.getServers) {
+        const unknown = "00000000-0000-4000-8000-000000000000";
+        const [again, none] = await fx.backend.getServers([created.id, unknown]);
+        expect(none).toBeUndefined();
+        expect(again).toEqual(await fx.backend.getServer(created.id));
+      }
       expect(await fx.backend.findServers(tags("nobody"))).toEqual([]);
       await removeServer(created.id);
       await fx.backend.deleteServer(created.id); // again: not found is success

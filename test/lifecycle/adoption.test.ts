@@ -54,6 +54,7 @@ function novaLike(cloud: SimulatedCloud, topology: Topology): Backend & ImageRes
       const s = await cloud.getServer(id);
       return s && show(s);
     },
+    getServers: async (ids) => (await cloud.getServers(ids)).map((s) => s && show(s)),
     findServers: async (tags) => (await cloud.findServers(tags)).map(show),
     createServer: async (req) => show(await cloud.createServer({ ...req, imageRef: imageName(req.imageRef) })),
     rebuildServer: (id, ref) => cloud.rebuildServer(id, imageName(ref)),

@@ -44,6 +44,8 @@ function recording(
     get(target, prop, receiver) {
       if (prop === "createServer") return async (req: never) => show(await target.createServer(req));
       if (prop === "getServer") return async (id: string) => show(await target.getServer(id));
+      if (prop === "getServers")
+        return async (ids: string[]) => ((await target.getServers?.(ids)) ?? []).map((s) => show(s));
       if (prop !== "createVolume") return Reflect.get(target, prop, receiver);
       return async (req: VolumeCreate) => {
         const id = req.localToServer;

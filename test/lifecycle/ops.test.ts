@@ -289,3 +289,69 @@ describe("Ops concurrency", () => {
     expect(most).toBe(1);
   });
 });
+
+describe("Ops batches the reads of one turn", () => {
+  const server = (id: string) => ({ id, name: id, status: "ACTIVE", metadata: {} }) as unknown as ServerInfo;
+
+  it("sends the servers read in one turn as one getServers call, in the order asked, each reader its own copy", async () => {
+    const batches: string[][] = [];
+    const ops = new Ops(
+      fakeBackend({
+        getServers: async (ids) => {
+          batches.push([...ids]);
+          return ids.map((id) => (id === "gone" ? undefined : server(id)));
+        },
+        getVolumes: async (ids) => ids.map(() => undefined),
+      }),
+      4,
+    );
+    const [a, b, gone, a2] = await Promise.all([
+      ops.getServer("a"),
+      ops.getServer("b"),
+      ops.getServer("gone"),
+      ops.getServer("a"),
+    ]);
+    expect(batches).toEqual([["a", "b", "gone"]]);
+    expect([a?.id, b?.id, gone, a2?.id]).toEqual(["a", "b", undefined, "a"]);
+    expect(a2).not.toBe(a);
+    expect(ops.readsInBatches).toBe(true);
+  });
+
+  it("reads a lone object with the single read, and fails every reader of a batch that fails", async () => {
+    const single: string[] = [];
+    const err = new BackendError("forbidden", "nova: GET /v2.1/servers/detail returned 403");
+    const ops = new Ops(
+      fakeBackend({
+        getServer: async (id) => {
+          single.push(id);
+          return server(id);
+        },
+        getServers: async () => {
+          throw err;
+        },
+        getVolumes: async (ids) => ids.map(() => undefined),
+      }),
+      4,
+    );
+    expect((await ops.getServer("alone"))?.id).toBe("alone");
+    expect(single).toEqual(["alone"]);
+    const both = await Promise.allSettled([ops.getServer("a"), ops.getServer("b")]);
+    expect(both.map((r) => (r.status === "rejected" ? r.reason : r.value))).toEqual([err, err]);
+  });
+
+  it("reads one at a time where the backend has no batched read", async () => {
+    const single: string[] = [];
+    const ops = new Ops(
+      fakeBackend({
+        getServer: async (id) => {
+          single.push(id);
+          return server(id);
+        },
+      }),
+      4,
+    );
+    await Promise.all([ops.getServer("a"), ops.getServer("b")]);
+    expect(single).toEqual(["a", "b"]);
+    expect(ops.readsInBatches).toBe(false);
+  });
+});

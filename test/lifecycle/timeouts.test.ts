@@ -76,6 +76,36 @@ describe("a wait under an operation's deadline", () => {
   });
 });
 
+describe("steady polls", () => {
+  it("poll every interval on the clock's grid, so waits started apart poll at the same moments", async () => {
+    const reads: number[][] = [[], []];
+    const wait = (k: number) =>
+      waitFor(
+        { goal: "ACTIVE", pending: ["BUILD"], target: ["ACTIVE"], failure: [] },
+        {
+          what: `server "${k}"`,
+          read: async () => {
+            reads[k]?.push(Date.now());
+            return { status: (reads[k]?.length ?? 0) > 6 ? "ACTIVE" : "BUILD" };
+          },
+          status: (s) => s.status,
+          timeoutMs: 60_000,
+          intervalMs: 20,
+          maxIntervalMs: 20,
+          steady: true,
+        },
+      );
+    const first = wait(0);
+    await new Promise((r) => setTimeout(r, 7));
+    await Promise.all([first, wait(1)]);
+    // The second wait started 7 ms after the first; after its first read, it reads when the first does.
+    const [a = [], b = []] = reads;
+    expect(a.length).toBe(7);
+    expect(b.length).toBe(7);
+    for (const t of b.slice(1)) expect(Math.min(...a.map((x) => Math.abs(x - t)))).toBeLessThanOrEqual(3);
+  });
+});
+
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.cleanup();

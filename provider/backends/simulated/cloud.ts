@@ -303,6 +303,18 @@ export class SimulatedCloud implements Backend {
     );
   }
 
+  getServers(ids: readonly string[]): Promise<(ServerInfo | undefined)[]> {
+    return this.call(
+      "getServers",
+      ({ state }) =>
+        ids.map((id) => {
+          const s = indexOf(state).server(id);
+          return s && serverInfo(state, s, this.view);
+        }),
+      FRESH,
+    );
+  }
+
   findServers(tags: Record<string, string>): Promise<ServerInfo[]> {
     return this.call(
       "findServers",
@@ -353,6 +365,18 @@ export class SimulatedCloud implements Backend {
         const v = indexOf(state).volume(id);
         return v && volumeInfo(v, this.view);
       },
+      FRESH,
+    );
+  }
+
+  getVolumes(ids: readonly string[]): Promise<(VolumeInfo | undefined)[]> {
+    return this.call(
+      "getVolumes",
+      ({ state }) =>
+        ids.map((id) => {
+          const v = indexOf(state).volume(id);
+          return v && volumeInfo(v, this.view);
+        }),
       FRESH,
     );
   }
