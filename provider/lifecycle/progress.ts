@@ -49,6 +49,12 @@ export class Progress {
     this.emit();
   }
 
+  /** One member of the phase won't be finished after all (a volume that stays attached). */
+  drop(): void {
+    this.total = Math.max(this.done, this.total - 1);
+    this.emit();
+  }
+
   /** Runs `wait` with `what` shown among what the run waits on. */
   async waiting<T>(what: string, wait: () => Promise<T>): Promise<T> {
     this.waits.set(what, (this.waits.get(what) ?? 0) + 1);

@@ -64,16 +64,10 @@ async function teardown(ctx: Ctx, clusterName: string, known: Ledger): Promise<s
   for (const id of known.servers) all.servers.add(id);
   for (const id of known.volumes) all.volumes.add(id);
   for (const id of known.groups) all.groups.add(id);
+  let listed: [ServerInfo[], VolumeInfo[], { id: string }[]];
   try {
     const tags = { [TAG_CLUSTER]: clusterName };
-    const [servers, volumes, groups] = await Promise.all([
-      ctx.ops.findServers(tags),
-      ctx.ops.findVolumes(tags),
-      ctx.ops.findServerGroups(tags),
-    ]);
-    for (const s of servers) all.servers.add(s.id);
-    for (const v of volumes) all.volumes.add(v.id);
-    for (const g of groups) all.groups.add(g.id);
+    listed = await Promise.all([ctx.ops.findServers(tags), ctx.ops.findVolumes(tags), ctx.ops.findServerGroups(tags)]);
   } catch (e) {
     // Still delete what we know of; the next destroy sweeps the rest.
     return [
@@ -81,15 +75,25 @@ async function teardown(ctx: Ctx, clusterName: string, known: Ledger): Promise<s
       ...(await deleteObjects(ctx, all, undefined, clusterName)),
     ];
   }
-  return deleteObjects(ctx, all, undefined, clusterName);
+  const [servers, volumes, groups] = listed;
+  for (const s of servers) all.servers.add(s.id);
+  for (const v of volumes) all.volumes.add(v.id);
+  for (const g of groups) all.groups.add(g.id);
+  const seen = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(volumes.map((v) => [v.id, v])) };
+  return deleteObjects(ctx, all, undefined, clusterName, seen);
 }
 
-/** Detach, delete servers and volumes, wait until gone, then delete server groups. Best effort. */
+/**
+ * Detach, delete servers and volumes, wait until gone, then delete server groups. Best effort. Each
+ * object goes as soon as nothing holds it: a volume once detached, a server once every volume on it
+ * is detached (or failed to), the others at once. `seen`: objects just listed, not read again.
+ */
 export async function deleteObjects(
   ctx: Ctx,
   objs: Ledger,
   abort?: AbortController,
   cluster?: string,
+  seen?: { servers: ReadonlyMap<string, ServerInfo>; volumes: ReadonlyMap<string, VolumeInfo> },
 ): Promise<string[]> {
   const failures: string[] = [];
   const note = (e: unknown) => {
@@ -99,41 +103,31 @@ export async function deleteObjects(
   ctx.progress?.begin("deleting");
   // Volumes: wait until each can be deleted (a rollback meets them still creating or attaching),
   // which also tells their names and attachments.
-  const volumes = (
-    await Promise.all(
+  const readVolume = (id: string): Promise<VolumeInfo | undefined> => {
+    const listed = seen?.volumes.get(id);
+    if (listed && VOLUME_DELETABLE.target.includes(listed.status)) return Promise.resolve(listed);
+    return waitVolume(ctx, id, `volume ${id}`, VOLUME_DELETABLE, ctx.timeouts.volumeMs, signal, true, cluster);
+  };
+  const [volumes, servers] = await Promise.all([
+    Promise.all(
       [...objs.volumes].sort(cmp).map((id) =>
-        waitVolume(ctx, id, `volume ${id}`, VOLUME_DELETABLE, ctx.timeouts.volumeMs, signal, true, cluster).catch(
-          (e) => {
-            note(e);
-            return undefined;
-          },
-        ),
-      ),
-    )
-  ).filter((v): v is VolumeInfo => v !== undefined);
-  const servers = (
-    await Promise.all(
-      [...objs.servers].sort(cmp).map((id) =>
-        ctx.ops.getServer(id).catch((e) => {
+        readVolume(id).catch((e) => {
           note(e);
           return undefined;
         }),
       ),
-    )
-  ).filter((s): s is ServerInfo => s !== undefined);
-  const detachFailed = new Set<string>();
-  await Promise.all(
-    volumes.map(async (v) => {
-      for (const serverId of v.attachedTo) {
-        try {
-          await detach(ctx, serverId, v.id, objectLabel("volume", v), abort, cluster);
-        } catch (e) {
-          detachFailed.add(v.id);
-          note(e);
-        }
-      }
-    }),
-  );
+    ).then((vs) => vs.filter((v): v is VolumeInfo => v !== undefined)),
+    Promise.all(
+      [...objs.servers].sort(cmp).map(
+        (id) =>
+          seen?.servers.get(id) ??
+          ctx.ops.getServer(id).catch((e) => {
+            note(e);
+            return undefined;
+          }),
+      ),
+    ).then((ss) => ss.filter((s): s is ServerInfo => s !== undefined)),
+  ]);
   const gone = async (kind: "server" | "volume", obj: ServerInfo | VolumeInfo): Promise<void> => {
     const what = objectLabel(kind, obj);
     try {
@@ -149,12 +143,35 @@ export async function deleteObjects(
     }
     ctx.progress?.advance();
   };
-  // Counted once known: what still exists, less the volumes that stay attached.
-  ctx.progress?.begin("deleting", servers.length + volumes.length - detachFailed.size);
-  await Promise.all([
-    ...servers.map((s) => gone("server", s)),
-    ...volumes.filter((v) => !detachFailed.has(v.id)).map((v) => gone("volume", v)),
-  ]);
+  // Counted once known: what still exists (a volume that stays attached is dropped from the count).
+  ctx.progress?.begin("deleting", servers.length + volumes.length);
+  // A volume is detached from each of its servers, then deleted; a server goes once the detaches of
+  // every volume on it have ended (Nova would detach them itself, but Cinder's record of a volume
+  // whose server vanished mid-detach can stay "detaching").
+  const detachesOf = new Map<string, Promise<unknown>[]>();
+  const volumesGone = volumes.map((v) => {
+    const detached = (async () => {
+      for (const serverId of v.attachedTo) {
+        try {
+          await detach(ctx, serverId, v.id, objectLabel("volume", v), abort, cluster);
+        } catch (e) {
+          note(e);
+          return false;
+        }
+      }
+      return true;
+    })();
+    for (const serverId of v.attachedTo) detachesOf.set(serverId, [...(detachesOf.get(serverId) ?? []), detached]);
+    return detached.then((ok) => {
+      if (ok) return gone("volume", v);
+      ctx.progress?.drop();
+    });
+  });
+  const serversGone = servers.map(async (s) => {
+    await Promise.all(detachesOf.get(s.id) ?? []);
+    await gone("server", s);
+  });
+  await Promise.all([...volumesGone, ...serversGone]);
   if (failures.length === 0) {
     await Promise.all(
       [...objs.groups].sort(cmp).map(async (id) => {

@@ -2,7 +2,7 @@
 // add, resize, rebuild, extend, remove, out-of-band delete -> refresh -> repair, destroy.
 import { afterEach, describe, expect, it } from "vitest";
 import type { ClusterState } from "../../provider/lifecycle";
-import { LifecycleError, MISSING } from "../../provider/lifecycle";
+import { ClusterController, LifecycleError, MISSING } from "../../provider/lifecycle";
 import type { ClusterSpec } from "../../provider/model/cluster";
 import {
   callCounts,
@@ -193,6 +193,37 @@ describe("pinned lifecycle on the simulated cloud", () => {
       "attach vol-2",
       "attach vol-3",
     ]);
+  });
+
+  it("destroy deletes a server nothing is attached to at once, without waiting for other volumes' detaches", async () => {
+    h = await openHarness();
+    const state = await h.controller.apply(dbCluster());
+    await h.cloud.injectFault({ kind: "slow", op: "detachVolume", member: "vol-1", ms: 300 });
+    const calls: string[] = [];
+    const cloud = h.cloud;
+    const member = (id: string) => Object.entries(state.members).find(([, m]) => m.id === id)?.[0] ?? id;
+    const vol1 = state.members["vol-1"]?.id as string;
+    const recorded = new Proxy(cloud, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target);
+        if (typeof v !== "function") return v;
+        return async (...args: unknown[]) => {
+          if (prop === "deleteServer" || prop === "deleteVolume") {
+            // What vol-1 is doing as the delete is sent (read past the controller: no call counted by it).
+            const seen = (await target.getVolume(vol1))?.status ?? "gone";
+            calls.push(`${prop} ${member(String(args[0]))} (vol-1 ${seen})`);
+          }
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    await new ClusterController(recorded).destroy(state);
+    await expectEmpty(cloud);
+    // db-4 and db-5 hold no volume: deleted while vol-1 still detaches; db-1 only once it has.
+    expect(calls).toContain("deleteServer db-4 (vol-1 detaching)");
+    expect(calls).toContain("deleteServer db-5 (vol-1 detaching)");
+    expect(calls).toContain("deleteServer db-1 (vol-1 available)");
+    expect(calls).toHaveLength(8);
   });
 
   it("destroy by name sweeps whatever carries the cluster's tag", async () => {
