@@ -15,7 +15,7 @@ import { type RefIdentity, resolveIdentity } from "./identity";
 import { droppedVolumeType, History, type PreviousInputs } from "./inputs";
 import { coarseTopology, releaseUsage, serverLocation, volumeLocation } from "./locate";
 import { quotaDemand, quotaProblems } from "./quota";
-import { type ReferenceProblem, referenceLine, referenceProblems } from "./references";
+import { lookUpImages, type ReferenceProblem, referenceLine, referenceProblems } from "./references";
 import { coarseSpec, mapRules, type RuleMapping } from "./rules";
 import { isBroken, type Live, settle, survey } from "./survey";
 
@@ -69,12 +69,16 @@ export async function prepare(
   state?: ClusterState,
   options: PrepareOptions = {},
 ): Promise<Prepared> {
+  // Discovery, the survey and the image lookup don't depend on each other: asked at once.
+  const surveying = survey(ctx.ops, spec.name, state);
+  surveying.catch(() => {});
+  const images = lookUpImages(ctx, spec);
   const discovery = await discover(ctx, spec.name);
   const mode = discovery.mode;
   const rules = mapRules(spec, mode);
   let live: Live;
   try {
-    live = await survey(ctx.ops, spec.name, state);
+    live = await surveying;
   } catch (e) {
     throw new LifecycleError(
       "backend",
@@ -150,6 +154,7 @@ export async function prepare(
     p.changes ?? base,
     p.changes?.rebuilds ?? [],
     discovery.topology.flavors,
+    images,
   );
   return p;
 }

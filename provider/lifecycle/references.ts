@@ -28,6 +28,24 @@ export function referenceLine(clusterName: string, r: ReferenceProblem): string 
   return `${clusterPrefix(clusterName)}${r.kind} ${quote(r.ref)} of ${of} ${r.problem}${r.hint ? `; hint: ${r.hint}` : ""}`;
 }
 
+/**
+ * The backend's answer about every image the spec's servers name, asked at once, while the cloud is
+ * discovered and surveyed: which of them get used (servers to create, rebuilds) is known only later.
+ */
+export interface ImageLookup {
+  refs: ReadonlySet<string>;
+  answer: Promise<Record<string, string>>;
+}
+
+export function lookUpImages(ctx: Ctx, spec: ClusterSpec): ImageLookup {
+  const refs = new Set<string>();
+  for (const m of spec.members) if (m.type === "server") refs.add(m.imageRef);
+  const answer = refs.size === 0 ? Promise.resolve({}) : ctx.backend.imageProblems([...refs].sort(cmp));
+  // Awaited only when an image is used: a failed lookup nobody needs is no failure.
+  answer.catch(() => {});
+  return { refs, answer };
+}
+
 /** Every image and flavor the spec names that can't be used, images first, each sorted by ref. */
 export async function referenceProblems(
   ctx: Ctx,
@@ -35,8 +53,9 @@ export async function referenceProblems(
   c: Baseline,
   rebuilds: { member: string; to: string }[],
   flavors: Topology["flavors"],
+  lookup?: ImageLookup,
 ): Promise<ReferenceProblem[]> {
-  return [...(await imageProblems(ctx, spec, c, rebuilds)), ...flavorProblems(spec, flavors)];
+  return [...(await imageProblems(ctx, spec, c, rebuilds, lookup)), ...flavorProblems(spec, flavors)];
 }
 
 /** Images the servers to create or rebuild would boot from but the cloud can't. */
@@ -45,6 +64,7 @@ async function imageProblems(
   spec: ClusterSpec,
   c: Baseline,
   rebuilds: { member: string; to: string }[],
+  lookup: ImageLookup | undefined,
 ): Promise<ReferenceProblem[]> {
   const users = new Map<string, string[]>();
   const use = (ref: string, member: string) => users.set(ref, [...(users.get(ref) ?? []), member]);
@@ -53,7 +73,8 @@ async function imageProblems(
   if (users.size === 0) return [];
   let problems: Record<string, string>;
   try {
-    problems = await ctx.backend.imageProblems([...users.keys()].sort(cmp));
+    const asked = lookup && [...users.keys()].every((ref) => lookup.refs.has(ref));
+    problems = await (asked ? lookup.answer : ctx.backend.imageProblems([...users.keys()].sort(cmp)));
   } catch (e) {
     throw new LifecycleError(
       "backend",
@@ -62,6 +83,7 @@ async function imageProblems(
     );
   }
   return Object.keys(problems)
+    .filter((ref) => users.has(ref))
     .sort(cmp)
     .map((ref) => ({
       kind: "image" as const,

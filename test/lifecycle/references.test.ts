@@ -54,6 +54,27 @@ describe.each(["admin", "tenant"] as const)("an unknown image and an unknown fla
   });
 });
 
+describe("images", () => {
+  it("are looked up once, while the cloud is read; a lookup that fails matters only when an image is used", async () => {
+    h = await openHarness();
+    const two = spec("c", [server("web-1"), server("web-2", "m1.small", { imageRef: "ubuntu-24.04" })]);
+    const state = await h.controller.apply(two);
+    // Nothing to create: the failed lookup nobody needs fails nothing.
+    await h.cloud.injectFault({ kind: "error", op: "imageProblems", nth: 1, code: "internal", message: "glance down" });
+    const again = await h.controller.plan(two, state);
+    expect(again.blocking).toEqual([]);
+    // A server to create needs its image: the same failure is the plan's.
+    await h.cloud.injectFault({ kind: "error", op: "imageProblems", nth: 1, code: "internal", message: "glance down" });
+    const grown = spec("c", [...two.members, server("web-3")]);
+    const e = await h.controller.plan(grown, state).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect((e as Error).message).toMatch(/^cluster "c": can't look up images on the simulated cloud .*glance down/);
+    await h.controller.destroy(state);
+  });
+});
+
 describe("flavors", () => {
   it("a resize of a built server to a flavor the cloud doesn't have is refused, naming it", async () => {
     h = await openHarness();
