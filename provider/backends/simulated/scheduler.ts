@@ -36,13 +36,28 @@ function hostUsedOn(state: CloudState, exceptServer?: string): (h: Host) => Reso
 
 /** Used GB per storage backend, the same way. */
 export function backendUsage(state: CloudState, exceptVolume?: string): Map<string, number> {
+  const usedOn = backendUsedOn(state, exceptVolume);
+  return new Map(state.topology.storageBackends.map((b) => [b.name, usedOn(b)]));
+}
+
+/** A storage backend's used GB, as backendUsage counts it, one backend at a time. */
+function backendUsedOn(state: CloudState, exceptVolume?: string): (b: StorageBackend) => number {
   const index = indexOf(state);
   const except = exceptVolume === undefined ? undefined : index.storedBy(exceptVolume);
-  const used = new Map<string, number>();
-  for (const b of state.topology.storageBackends) {
-    used.set(b.name, (b.usedGb ?? 0) + index.storedOn(b.name) - (except?.backend === b.name ? except.gb : 0));
+  return (b) => (b.usedGb ?? 0) + index.storedOn(b.name) - (except?.backend === b.name ? except.gb : 0);
+}
+
+/** Per storage backends list, its backends by name. */
+const backendsByList = new WeakMap<object, Map<string, StorageBackend>>();
+
+function backendByName(state: CloudState, name: string): StorageBackend | undefined {
+  const list = state.topology.storageBackends;
+  let byName = backendsByList.get(list);
+  if (!byName) {
+    byName = new Map(list.map((b) => [b.name, b]));
+    backendsByList.set(list, byName);
   }
-  return used;
+  return byName.get(name);
 }
 
 /** Per hosts list (the topology's, which a cloud never changes in place), its hosts by name. */
@@ -200,7 +215,7 @@ export function scheduleServer(state: CloudState, req: ServerRequest): Scheduled
 export type VolumeRequest = Omit<VolumeCreate, "name" | "metadata"> & { selfId?: string };
 
 export function scheduleVolume(state: CloudState, req: VolumeRequest): Scheduled<StorageBackend> {
-  const usage = backendUsage(state, req.selfId);
+  const usedOn = backendUsedOn(state, req.selfId);
   const index = indexOf(state);
   const backendOf = (ids: string[] | undefined) =>
     new Set((ids ?? []).map((id) => index.volume(id)?.backend).filter((b) => b !== undefined));
@@ -213,7 +228,7 @@ export function scheduleVolume(state: CloudState, req: VolumeRequest): Scheduled
     if (req.volumeType !== undefined && b.volumeTypes && !b.volumeTypes.includes(req.volumeType)) {
       return `does not serve volume type "${req.volumeType}"`;
     }
-    const free = b.capacityGb - (usage.get(b.name) ?? 0);
+    const free = b.capacityGb - usedOn(b);
     if (free < req.sizeGb) return `lacks capacity (need ${req.sizeGb} GB, free ${free} GB)`;
     if (req.sameBackendAs && req.sameBackendAs.length > 0 && !same.has(b.name))
       return "is not the backend of the same_backend hint";
@@ -224,7 +239,7 @@ export function scheduleVolume(state: CloudState, req: VolumeRequest): Scheduled
   };
 
   if (req.backend !== undefined) {
-    const b = state.topology.storageBackends.find((x) => x.name === req.backend);
+    const b = backendByName(state, req.backend);
     if (!b) return { ok: false, fault: `No valid backend was found. Backend "${req.backend}" does not exist.` };
     const why = reject(b);
     if (why) return { ok: false, fault: `No valid backend was found. Backend "${b.name}" ${why}.` };
@@ -232,7 +247,7 @@ export function scheduleVolume(state: CloudState, req: VolumeRequest): Scheduled
   }
   const candidates = state.topology.storageBackends.filter((b) => reject(b) === undefined);
   if (candidates.length === 0) return { ok: false, fault: NO_VALID_BACKEND };
-  const free = (b: StorageBackend) => b.capacityGb - (usage.get(b.name) ?? 0);
+  const free = (b: StorageBackend) => b.capacityGb - usedOn(b);
   candidates.sort((a, b) => free(b) - free(a) || a.name.localeCompare(b.name));
   return { ok: true, value: candidates[0] as StorageBackend };
 }
