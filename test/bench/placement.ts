@@ -408,7 +408,15 @@ const warmSeeds = (o: PlacementOptions): number[] => (o.quick ? [0] : [0, 1001, 
 const strategyOf = (e: EngineName): PlacementStrategy => (e === "engine-pack" ? "pack" : "spread");
 const load1 = () => round(loadavg()[0] as number, 2);
 
-async function runCell(plan: CellPlan, o: PlacementOptions, highs: Highs): Promise<CellFigures> {
+/**
+ * The cell's timed runs; `exact` runs HiGHS on its seeds and is called after every cell's timed runs
+ * (see below).
+ */
+async function runCell(
+  plan: CellPlan,
+  o: PlacementOptions,
+  highs: Highs,
+): Promise<{ cell: CellFigures; exact: () => void }> {
   const seeds = Array.from({ length: o.seeds }, (_, i) => i + 1);
   // Warm-up (JIT, caches): untimed runs of the engine and every peer on seeds the timed runs don't
   // use, several of them, so the paths some seeds take (an explanation, the exact search) are warm too.
@@ -452,10 +460,12 @@ async function runCell(plan: CellPlan, o: PlacementOptions, highs: Highs): Promi
       (byPeer.get(p) as RunFigures[]).push(judge(inst.spec, inst.topology, t.value.placement, seed, t));
     }
   }
-  // HiGHS after every timed run of the cell: for a while after a solve, V8 keeps compiling its
-  // WebAssembly in background threads, which took the CPU from the next seed's timed runs (an F1
-  // seed of ~0.6 ms measured 17 ms, best of three, when HiGHS ran between seeds).
-  if (plan.exact) {
+  // HiGHS after every timed run of every cell: for a while after a solve, V8 keeps compiling its
+  // WebAssembly in background threads, which took the CPU from the next seeds' timed runs (an F1
+  // seed of ~0.6 ms measured 17 ms, best of three, when HiGHS ran between seeds; 3.5 ms when it ran
+  // just before the next cell).
+  const runExact = (): void => {
+    if (!plan.exact) return;
     for (const seed of seeds) {
       const inst = plan.make(seed);
       const r =
@@ -473,7 +483,7 @@ async function runCell(plan: CellPlan, o: PlacementOptions, highs: Highs): Promi
         ms: round(r.ms),
       });
     }
-  }
+  };
   const cell: CellFigures = {
     family: plan.family,
     cell: plan.cell,
@@ -493,7 +503,7 @@ async function runCell(plan: CellPlan, o: PlacementOptions, highs: Highs): Promi
     cell.peakMemoryMb = memory;
     cell.peakRssMb = rss;
   }
-  return cell;
+  return { cell, exact: runExact };
 }
 
 /** The instance with the named hard groupings dropped (relaxed). */
@@ -899,10 +909,15 @@ function targets(cells: CellFigures[]): Target[] {
 export async function placementSuite(o: PlacementOptions): Promise<PlacementFigures> {
   const highs = await loadHighs();
   const cells: CellFigures[] = [];
+  const exacts: (() => void)[] = [];
   for (const plan of plans(o)) {
     o.log(`placement ${plan.family} ${plan.cell} ...`);
-    cells.push(await runCell(plan, o, highs));
+    const { cell, exact } = await runCell(plan, o, highs);
+    cells.push(cell);
+    exacts.push(exact);
   }
+  o.log("placement: HiGHS on the cells' seeds ...");
+  for (const exact of exacts) exact();
   o.log("placement F6 ...");
   cells.push(...(await runF6(o, highs)));
   o.log("placement cost curve ...");
