@@ -485,11 +485,28 @@ describe("simulated cloud: faults", () => {
     expect(slowDone).toBe(true);
   });
 
-  it("keeps at most `concurrency` calls of one instance in flight", async () => {
+  it("keeps at most `concurrency` calls of one instance in flight, each for its perCallMs", async () => {
+    const { dir } = await openSmall();
+    const limited = await SimulatedCloud.open({ dir, latency: { concurrency: 2, perCallMs: 40 } });
+    const start = performance.now();
+    const done: number[] = [];
+    await Promise.all(
+      Array.from({ length: 5 }, () => limited.getServer("x").then(() => done.push(performance.now() - start))),
+    );
+    done.sort((a, b) => a - b);
+    // Two at a time: the 1st and 2nd take effect after 40 ms, the 3rd and 4th after 80, the 5th after 120
+    // (timers may fire up to a millisecond early against performance.now()).
+    expect(done.map((ms, k) => ms >= 40 * Math.ceil((k + 1) / 2) - 2)).toEqual([true, true, true, true, true]);
+  });
+
+  it("a slow call holds its slot: a call sent once it has taken effect waits for it", async () => {
     const { dir } = await openSmall({ faults: [{ kind: "slow", op: "discover", ms: 300 }] });
     const limited = await SimulatedCloud.open({ dir, latency: { concurrency: 1 } });
     const order: string[] = [];
     const first = limited.discover().then(() => order.push("slow discover"));
+    // Its fault is taken as it takes effect; the slot is then held for the 300 ms.
+    const other = await SimulatedCloud.open({ dir });
+    while ((await other.snapshot()).faults.length > 0) await new Promise((r) => setTimeout(r, 5));
     const second = limited.getServer("x").then(() => order.push("getServer"));
     await Promise.all([first, second]);
     expect(order).toEqual(["slow discover", "getServer"]);

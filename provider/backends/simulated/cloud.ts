@@ -7,7 +7,6 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import pLimit from "p-limit";
 import { definedOnly } from "../../model/records";
 import type { Topology } from "../../model/topology";
 import type {
@@ -21,6 +20,7 @@ import type {
   VolumeCreate,
   VolumeInfo,
 } from "../backend";
+import { ApiSlots } from "./api-slots";
 import { checkTopology } from "./checks";
 import { DEFAULT_LATENCY, type Latency, type LatencyModel, settle } from "./clock";
 import { CloudDatabase, defaultLog } from "./database";
@@ -113,7 +113,8 @@ export class SimulatedCloud implements Backend {
   private readonly latency: Latency;
   private readonly env: OpEnv;
   private readonly now: () => number;
-  private readonly limit: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** The API's concurrency, when the latency model sets one. */
+  private readonly slots?: ApiSlots;
   private db!: CloudDatabase;
   private closed = false;
 
@@ -123,14 +124,13 @@ export class SimulatedCloud implements Backend {
     this.latency = { ...DEFAULT_LATENCY, ...definedOnly(options.latency ?? {}) };
     this.now = options.now ?? Date.now;
     const concurrency = options.latency?.concurrency;
-    const limiter = concurrency === undefined ? undefined : pLimit(Math.max(1, Math.floor(concurrency)));
-    this.limit = limiter ? (fn) => limiter(fn) : (fn) => fn();
+    if (concurrency !== undefined) this.slots = new ApiSlots(concurrency, this.latency.perCallMs);
     this.env = { view: this.view, latency: this.latency };
     this.description = `simulated cloud in "${dir}" (${this.view} view)`;
-    // A sixth of the shortest transition, 10 to 50 ms: a wait sees its object done soon after it is.
+    // A twelfth of the shortest transition, 5 to 50 ms: a wait sees its object done soon after it is.
     const l = this.latency;
     const shortest = Math.min(l.serverBuildMs, l.volumeCreateMs, l.attachMs, l.deleteMs);
-    this.pollIntervalMs = Math.max(10, Math.min(50, Math.round(shortest / 6)));
+    this.pollIntervalMs = Math.max(5, Math.min(50, Math.round(shortest / 12)));
   }
 
   static async open(options: SimulatedCloudOptions): Promise<SimulatedCloud> {
@@ -433,38 +433,41 @@ export class SimulatedCloud implements Backend {
    * One API call: latency, counting, injected errors and delays, and rollback of a failed mutation.
    * What it returns leaves the state behind (`own`), unless `fresh`: built anew for the caller.
    */
-  private call<T>(op: BackendOp, fn: (tx: Tx) => T, fresh = false): Promise<T> {
-    return this.limit(async () => {
-      if (this.latency.perCallMs > 0) await sleep(this.latency.perCallMs);
-      let delayMs = 0;
-      const outcome = await this.db.transaction((db) => {
-        const state = withProcessFaults(this.dir, db.state);
-        const now = this.now();
-        settle(state, now, db.due(now));
-        state.calls[op] = (state.calls[op] ?? 0) + 1;
-        const injected = takeError(state, op);
-        if (injected) {
-          keepProcessFaults(this.dir, state);
-          return { error: injected as unknown } as const;
-        }
-        // An operation that throws halfway leaves nothing half-done: what it changed is undone
-        // (the call stays counted).
-        db.checkpoint();
-        try {
-          const answer = fn({ state, now, slow: (obj?: Named) => takeSlow(state, op, obj) });
-          const value = fresh ? answer : own(answer);
-          if (!TRANSITION_OPS.has(op)) delayMs = takeSlow(state, op, undefined);
-          keepProcessFaults(this.dir, state);
-          return { value } as const;
-        } catch (e) {
-          db.rollback();
-          keepProcessFaults(this.dir, state);
-          return { error: e } as const;
-        }
-      });
-      if (delayMs > 0) await sleep(delayMs);
-      if ("error" in outcome) throw outcome.error;
-      return outcome.value;
+  private async call<T>(op: BackendOp, fn: (tx: Tx) => T, fresh = false): Promise<T> {
+    const window = this.slots?.reserve();
+    const wait = window ? window.effectAt - performance.now() : this.latency.perCallMs;
+    if (wait > 0) await sleep(wait);
+    let delayMs = 0;
+    const outcome = await this.db.transaction((db) => {
+      const state = withProcessFaults(this.dir, db.state);
+      const now = this.now();
+      settle(state, now, db.due(now));
+      state.calls[op] = (state.calls[op] ?? 0) + 1;
+      const injected = takeError(state, op);
+      if (injected) {
+        keepProcessFaults(this.dir, state);
+        return { error: injected as unknown } as const;
+      }
+      // An operation that throws halfway leaves nothing half-done: what it changed is undone
+      // (the call stays counted).
+      db.checkpoint();
+      try {
+        const answer = fn({ state, now, slow: (obj?: Named) => takeSlow(state, op, obj) });
+        const value = fresh ? answer : own(answer);
+        if (!TRANSITION_OPS.has(op)) delayMs = takeSlow(state, op, undefined);
+        keepProcessFaults(this.dir, state);
+        return { value } as const;
+      } catch (e) {
+        db.rollback();
+        keepProcessFaults(this.dir, state);
+        return { error: e } as const;
+      }
     });
+    if (delayMs > 0) {
+      if (window) this.slots?.extend(window.slot, delayMs);
+      await sleep(delayMs);
+    }
+    if ("error" in outcome) throw outcome.error;
+    return outcome.value;
   }
 }
