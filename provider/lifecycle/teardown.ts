@@ -1,6 +1,6 @@
 // Teardown: the rollback of a failed create, destroy, and the best-effort delete both share with
 // apply's delete phase.
-import { type ServerInfo, TAG_CLUSTER, TAG_MEMBER, type VolumeInfo } from "../backends/backend";
+import { type ServerGroupInfo, type ServerInfo, TAG_CLUSTER, TAG_MEMBER, type VolumeInfo } from "../backends/backend";
 import type { ClusterSpec } from "../model/cluster";
 import type { ClusterState } from "../model/state";
 import { cmp } from "../model/text";
@@ -64,7 +64,7 @@ async function teardown(ctx: Ctx, clusterName: string, known: Ledger): Promise<s
   for (const id of known.servers) all.servers.add(id);
   for (const id of known.volumes) all.volumes.add(id);
   for (const id of known.groups) all.groups.add(id);
-  let listed: [ServerInfo[], VolumeInfo[], { id: string }[]];
+  let listed: [ServerInfo[], VolumeInfo[], ServerGroupInfo[]];
   try {
     const tags = { [TAG_CLUSTER]: clusterName };
     listed = await Promise.all([ctx.ops.findServers(tags), ctx.ops.findVolumes(tags), ctx.ops.findServerGroups(tags)]);
@@ -79,21 +79,30 @@ async function teardown(ctx: Ctx, clusterName: string, known: Ledger): Promise<s
   for (const s of servers) all.servers.add(s.id);
   for (const v of volumes) all.volumes.add(v.id);
   for (const g of groups) all.groups.add(g.id);
-  const seen = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(volumes.map((v) => [v.id, v])) };
+  const seen = {
+    servers: new Map(servers.map((s) => [s.id, s])),
+    volumes: new Map(volumes.map((v) => [v.id, v])),
+    groups: new Map(groups.map((g) => [g.id, g])),
+  };
   return deleteObjects(ctx, all, undefined, clusterName, seen);
 }
 
 /**
  * Detach, delete servers and volumes, wait until gone, then delete server groups. Best effort. Each
  * object goes as soon as nothing holds it: a volume once detached, a server once every volume on it
- * is detached (or failed to), the others at once. `seen`: objects just listed, not read again.
+ * is detached (or failed to), a listed group once its members are gone, the others at once. `seen`:
+ * objects just listed, not read again.
  */
 export async function deleteObjects(
   ctx: Ctx,
   objs: Ledger,
   abort?: AbortController,
   cluster?: string,
-  seen?: { servers: ReadonlyMap<string, ServerInfo>; volumes: ReadonlyMap<string, VolumeInfo> },
+  seen?: {
+    servers: ReadonlyMap<string, ServerInfo>;
+    volumes: ReadonlyMap<string, VolumeInfo>;
+    groups: ReadonlyMap<string, ServerGroupInfo>;
+  },
 ): Promise<string[]> {
   const failures: string[] = [];
   const note = (e: unknown) => {
@@ -128,8 +137,10 @@ export async function deleteObjects(
       ),
     ).then((ss) => ss.filter((s): s is ServerInfo => s !== undefined)),
   ]);
-  const gone = async (kind: "server" | "volume", obj: ServerInfo | VolumeInfo): Promise<void> => {
+  /** Deletes the object and waits until it is gone; false when it isn't (the failure is noted). */
+  const gone = async (kind: "server" | "volume", obj: ServerInfo | VolumeInfo): Promise<boolean> => {
     const what = objectLabel(kind, obj);
+    let ok = true;
     try {
       if (kind === "server") {
         await ctx.ops.deleteServer(obj.id);
@@ -140,8 +151,10 @@ export async function deleteObjects(
       }
     } catch (e) {
       note(e instanceof WaitError ? e : new Error(`can't delete ${what}: ${describeError(e)}`));
+      ok = false;
     }
     ctx.progress?.advance();
+    return ok;
   };
   // Counted once known: what still exists (a volume that stays attached is dropped from the count).
   ctx.progress?.begin("deleting", servers.length + volumes.length);
@@ -167,20 +180,41 @@ export async function deleteObjects(
       ctx.progress?.drop();
     });
   });
-  const serversGone = servers.map(async (s) => {
-    await Promise.all(detachesOf.get(s.id) ?? []);
-    await gone("server", s);
+  const serverGone = new Map(
+    servers.map((s) => [
+      s.id,
+      (async () => {
+        await Promise.all(detachesOf.get(s.id) ?? []);
+        return gone("server", s);
+      })(),
+    ]),
+  );
+  const deleteGroup = async (id: string): Promise<void> => {
+    try {
+      await ctx.ops.deleteServerGroup(id);
+    } catch (e) {
+      note(new Error(`can't delete server group ${id}: ${describeError(e)}`));
+    }
+  };
+  // A group whose members were listed goes once every one of them is gone; the others, once
+  // everything else is, and only if nothing failed (a member left behind keeps its group).
+  const listedGroups = [...objs.groups].filter((id) => {
+    const members = seen?.groups.get(id)?.members;
+    return members?.every((m) => serverGone.has(m));
   });
-  await Promise.all([...volumesGone, ...serversGone]);
+  const groupsGone = listedGroups.map(async (id) => {
+    const members = seen?.groups.get(id)?.members ?? [];
+    const ok = await Promise.all(members.map((m) => serverGone.get(m)));
+    if (ok.every((x) => x === true)) await deleteGroup(id);
+  });
+  await Promise.all([...volumesGone, ...serverGone.values(), ...groupsGone]);
   if (failures.length === 0) {
+    const listed = new Set(listedGroups);
     await Promise.all(
-      [...objs.groups].sort(cmp).map(async (id) => {
-        try {
-          await ctx.ops.deleteServerGroup(id);
-        } catch (e) {
-          note(new Error(`can't delete server group ${id}: ${describeError(e)}`));
-        }
-      }),
+      [...objs.groups]
+        .filter((id) => !listed.has(id))
+        .sort(cmp)
+        .map(deleteGroup),
     );
   }
   return failures.sort();
