@@ -2,7 +2,7 @@
 // operation's limit: every wait of a create ends by its deadline (whatever the per-object ones), the
 // rollback that follows gets its own time; a generous limit lets a slow build finish past the
 // per-object default; a destroy under its limit.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { LifecycleError } from "../../provider/lifecycle";
 import { WaitError, waitFor } from "../../provider/lifecycle/wait";
 import { operationTimeout, parseDuration, sameTimeouts, timeoutProblems } from "../../provider/pulumi/timeouts";
@@ -78,31 +78,37 @@ describe("a wait under an operation's deadline", () => {
 
 describe("steady polls", () => {
   it("poll every interval on the clock's grid, so waits started apart poll at the same moments", async () => {
-    const reads: number[][] = [[], []];
-    const wait = (k: number) =>
-      waitFor(
-        { goal: "ACTIVE", pending: ["BUILD"], target: ["ACTIVE"], failure: [] },
-        {
-          what: `server "${k}"`,
-          read: async () => {
-            reads[k]?.push(Date.now());
-            return { status: (reads[k]?.length ?? 0) > 6 ? "ACTIVE" : "BUILD" };
+    vi.useFakeTimers({ now: 1_000_000 });
+    try {
+      const reads: number[][] = [[], []];
+      const wait = (k: number) =>
+        waitFor(
+          { goal: "ACTIVE", pending: ["BUILD"], target: ["ACTIVE"], failure: [] },
+          {
+            what: `server "${k}"`,
+            read: async () => {
+              reads[k]?.push(Date.now() - 1_000_000);
+              return { status: (reads[k]?.length ?? 0) > 4 ? "ACTIVE" : "BUILD" };
+            },
+            status: (s) => s.status,
+            timeoutMs: 60_000,
+            intervalMs: 20,
+            maxIntervalMs: 20,
+            steady: true,
           },
-          status: (s) => s.status,
-          timeoutMs: 60_000,
-          intervalMs: 20,
-          maxIntervalMs: 20,
-          steady: true,
-        },
-      );
-    const first = wait(0);
-    await new Promise((r) => setTimeout(r, 7));
-    await Promise.all([first, wait(1)]);
-    // The second wait started 7 ms after the first; after its first read, it reads when the first does.
-    const [a = [], b = []] = reads;
-    expect(a.length).toBe(7);
-    expect(b.length).toBe(7);
-    for (const t of b.slice(1)) expect(Math.min(...a.map((x) => Math.abs(x - t)))).toBeLessThanOrEqual(3);
+        );
+      const first = wait(0);
+      await vi.advanceTimersByTimeAsync(7);
+      const second = wait(1);
+      await vi.advanceTimersByTimeAsync(200);
+      await Promise.all([first, second]);
+      expect(reads).toEqual([
+        [0, 20, 40, 60, 80],
+        [7, 20, 40, 60, 80],
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
