@@ -479,7 +479,7 @@ describe("the cluster's lock on the cloud", () => {
   it("is not taken where the backend has none (the simulated cloud), nor without `cloud`", async () => {
     const dir = tempDir();
     const cloud = await SimulatedCloud.open({ dir: path.join(dir, "cloud") });
-    expect(cloud.cloudLocks).toBeUndefined();
+    expect((cloud as Backend).cloudLocks).toBeUndefined();
     await withClusterLock(path.join(dir, "locks"), "c", async () => {}, { cloud });
     await cloud.close();
   });
@@ -487,7 +487,7 @@ describe("the cluster's lock on the cloud", () => {
 
 describe("the holder a machine can tell is gone", () => {
   const here = { host: "h", pid: 100, alive: (pid: number) => pid === 200, held: new Set(["mine"]) };
-  it.each([
+  it.each<[{ host: string; pid: number; token?: string }, boolean, string]>([
     [{ host: "h", pid: 300 }, true, "a dead pid of this machine"],
     [{ host: "h", pid: 200 }, false, "a live pid of this machine"],
     [{ host: "h", pid: 100, token: "old" }, true, "this pid, a token this process doesn't hold"],

@@ -197,7 +197,7 @@ describe("a crash mid-create", () => {
     expect(state.members["data-1"]).toMatchObject({ status: "in-use", attachedTo: "kv-1" });
     // Only the members that did not exist were made; the leftovers on one host were not moved.
     const after = await callCounts(h.cloud, ["createServer", "createVolume"]);
-    expect(after.createVolume - (created.createVolume ?? 0)).toBe(1);
+    expect((after.createVolume ?? 0) - (created.createVolume ?? 0)).toBe(1);
     expect(new Set(["kv-1", "kv-2", "kv-3"].map((n) => state.members[n]?.host)).size).toBe(3);
   });
 });
