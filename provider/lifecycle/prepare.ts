@@ -69,16 +69,16 @@ export async function prepare(
   state?: ClusterState,
   options: PrepareOptions = {},
 ): Promise<Prepared> {
-  // Discovery, the survey and the image lookup don't depend on each other: asked at once.
-  const surveying = survey(ctx.ops, spec.name, state);
-  surveying.catch(() => {});
+  // The image lookup goes with discovery. The survey comes after it, not beside: a run killed
+  // mid-create may have left creates in flight at the API, and the longer the survey waits the more
+  // of them it sees (one it misses is made twice; crash-retry.test.ts on the dev cloud showed it).
   const images = lookUpImages(ctx, spec);
   const discovery = await discover(ctx, spec.name);
   const mode = discovery.mode;
   const rules = mapRules(spec, mode);
   let live: Live;
   try {
-    live = await surveying;
+    live = await survey(ctx.ops, spec.name, state);
   } catch (e) {
     throw new LifecycleError(
       "backend",
