@@ -139,6 +139,63 @@ describe("OpenStackBackend request shaping", () => {
     agent.assertNoPendingInterceptors();
   });
 
+  it("reads a cluster's servers and volumes in one list each; one not listed is read on its own", async () => {
+    const { agent, backend } = await connect("2.93");
+    const nova = agent.get(NOVA);
+    const cinder = agent.get(CINDER);
+    const tags = { "vcluster:cluster": "c.1" };
+    const server = (id: string, status: string) => ({
+      id,
+      name: `c.1-${id}`,
+      status,
+      flavor: { original_name: "m1.small" },
+      image: { id: "img" },
+      metadata: tags,
+    });
+    const volume = (id: string, status: string) => ({ id, name: `c.1-${id}`, status, size: 1, metadata: tags });
+    // What the backend has shown before (its tags name the cluster): a batched read lists only then.
+    for (const id of ["a", "b", "renamed"]) {
+      nova.intercept({ path: `/v2.1/servers/${id}`, method: "GET" }).reply(200, { server: server(id, "BUILD") }, json);
+      await backend.getServer(id);
+    }
+    for (const id of ["v", "w"]) {
+      cinder
+        .intercept({ path: `/v3/${PROJECT}/volumes/${id}`, method: "GET" })
+        .reply(200, { volume: volume(id, "creating") }, json);
+      await backend.getVolume(id);
+    }
+    nova
+      .intercept({ path: `/v2.1/servers/detail?limit=1000&name=${encodeURIComponent("^c\\.1-")}`, method: "GET" })
+      .reply(200, { servers: [server("a", "ACTIVE"), server("b", "BUILD")] }, json);
+    nova
+      .intercept({ path: "/v2.1/servers/renamed", method: "GET" })
+      .reply(404, { itemNotFound: { message: "x" } }, json);
+    const servers = await backend.getServers(["a", "renamed", "b"]);
+    expect(servers.map((x) => x && `${x.id} ${x.status}`)).toEqual(["a ACTIVE", undefined, "b BUILD"]);
+    const filter = encodeURIComponent(JSON.stringify(tags));
+    cinder
+      .intercept({ path: `/v3/${PROJECT}/volumes/detail?limit=1000&metadata=${filter}`, method: "GET" })
+      .reply(200, { volumes: [volume("w", "available"), volume("v", "available")] }, json);
+    const volumes = await backend.getVolumes(["v", "w"]);
+    expect(volumes.map((x) => x && `${x.id} ${x.status}`)).toEqual(["v available", "w available"]);
+    // A cloud that refuses the filter (400): each is read on its own.
+    cinder
+      .intercept({ path: `/v3/${PROJECT}/volumes/detail?limit=1000&metadata=${filter}`, method: "GET" })
+      .reply(400, { badRequest: { message: "Invalid filters metadata are found in query options." } }, json);
+    for (const id of ["v", "w"])
+      cinder
+        .intercept({ path: `/v3/${PROJECT}/volumes/${id}`, method: "GET" })
+        .reply(200, { volume: volume(id, "in-use") }, json);
+    expect((await backend.getVolumes(["v", "w"])).map((x) => x?.status)).toEqual(["in-use", "in-use"]);
+    // Ids it hasn't shown: one by one.
+    nova
+      .intercept({ path: "/v2.1/servers/unknown", method: "GET" })
+      .reply(404, { itemNotFound: { message: "x" } }, json);
+    nova.intercept({ path: "/v2.1/servers/a", method: "GET" }).reply(200, { server: server("a", "ACTIVE") }, json);
+    expect((await backend.getServers(["unknown", "a"])).map((x) => x?.id)).toEqual([undefined, "a"]);
+    agent.assertNoPendingInterceptors();
+  });
+
   it("creates a volume with zone, type, metadata and Cinder hints", async () => {
     const { agent, backend } = await connect("2.93");
     const seen = capture(agent, CINDER, `/v3/${PROJECT}/volumes`, "POST", 202, {

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { resolveOpenStackConfig } from "../../provider/backends/openstack/config";
-import { HttpClient } from "../../provider/backends/openstack/http";
+import { HttpClient, type HttpOptions } from "../../provider/backends/openstack/http";
 import { OpenStackBackend } from "../../provider/backends/openstack/openstack-backend";
 import { Session } from "../../provider/backends/openstack/session";
 
@@ -79,7 +79,7 @@ export function devcloudSession(who: "admin" | "member"): Session {
 }
 
 /** "admin" -> pinned mode, "member" -> delegated mode. */
-export async function connectDevcloud(who: "admin" | "member"): Promise<OpenStackBackend> {
+export async function connectDevcloud(who: "admin" | "member", http?: HttpOptions): Promise<OpenStackBackend> {
   const clouds = path.join(DEVCLOUD_DIR, "clouds.yaml");
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (!process.env.OS_CLOUD) {
@@ -91,7 +91,7 @@ export async function connectDevcloud(who: "admin" | "member"): Promise<OpenStac
   }
   const cfg = resolveOpenStackConfig({}, env, process.cwd());
   try {
-    return await OpenStackBackend.connect(cfg, { pollIntervalMs: 500 });
+    return await OpenStackBackend.connect(cfg, { pollIntervalMs: 500, ...(http ? { http } : {}) });
   } catch (err) {
     throw new Error(
       `cannot reach the OpenStack cloud "${env.OS_CLOUD}": ${(err as Error).message}\n` + `hint: ${NOT_UP}`,

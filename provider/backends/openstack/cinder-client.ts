@@ -25,9 +25,12 @@ export class CinderClient {
     return parseVolume(raw);
   }
 
-  async findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]> {
+  async findVolumes(tags: Record<string, string>, filtered = false): Promise<VolumeInfo[]> {
     const out: VolumeInfo[] = [];
-    let next: string | undefined = "/volumes/detail?limit=1000";
+    // Cinder's `metadata` filter lists only the tagged volumes; the tags are checked here either way.
+    let next: string | undefined = filtered
+      ? `/volumes/detail?limit=1000&metadata=${encodeURIComponent(JSON.stringify(tags))}`
+      : "/volumes/detail?limit=1000";
     while (next) {
       const res = await this.session.request("volume", { method: "GET", path: next });
       const body = (res.json ?? {}) as { volumes?: RawVolume[]; volumes_links?: unknown };

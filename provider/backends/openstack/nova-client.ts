@@ -172,6 +172,12 @@ export class NovaClient {
     return parseServer(raw);
   }
 
+  /** Servers whose name matches `pattern` (Nova's `name` filter: a regular expression). */
+  async listServersNamed(pattern: string): Promise<ServerInfo[]> {
+    const raw = await this.list<RawServer>(`/servers/detail?limit=1000&name=${enc(pattern)}`, "servers");
+    return raw.filter((s) => s.status !== "DELETED" && s.status !== "SOFT_DELETED").map(parseServer);
+  }
+
   async findServers(tags: Record<string, string>): Promise<ServerInfo[]> {
     const raw = await this.list<RawServer>("/servers/detail?limit=1000", "servers");
     return raw

@@ -12,6 +12,7 @@ import {
   type ServerGroupCreate,
   type ServerGroupInfo,
   type ServerInfo,
+  TAG_CLUSTER,
   type VolumeCreate,
   type VolumeInfo,
 } from "../backend";
@@ -49,6 +50,8 @@ export class OpenStackBackend implements Backend {
   /** Runs from several machines on one cluster are serialized by a Nova keypair per cluster (cluster-marker.ts). */
   readonly cloudLocks: CloudLocks;
   private readonly glance: GlanceClient;
+  /** The cluster of each server and volume this backend has shown: what a batched read lists. */
+  private readonly clusters = new ClusterOf();
   private readonly placement: PlacementClient;
 
   private constructor(
@@ -180,14 +183,27 @@ export class OpenStackBackend implements Backend {
     return this.nova.deleteServerGroup(id);
   }
 
-  createServer(req: ServerCreate): Promise<ServerInfo> {
-    return this.nova.createServer(req, (name) => this.glance.imageId(name));
+  async createServer(req: ServerCreate): Promise<ServerInfo> {
+    return this.clusters.seen(await this.nova.createServer(req, (name) => this.glance.imageId(name)));
   }
-  getServer(id: string): Promise<ServerInfo | undefined> {
-    return this.nova.getServer(id);
+  async getServer(id: string): Promise<ServerInfo | undefined> {
+    return this.clusters.seen(await this.nova.getServer(id));
   }
-  findServers(tags: Record<string, string>): Promise<ServerInfo[]> {
-    return this.nova.findServers(tags);
+  /**
+   * One list of the cluster's servers by name (the product names them `<cluster>-<member>`; Nova's
+   * `name` filter is a regular expression): for ids of servers of one cluster this backend has shown.
+   * One that isn't listed (gone, or renamed) is read on its own; other ids are read one by one.
+   */
+  async getServers(ids: readonly string[]): Promise<(ServerInfo | undefined)[]> {
+    const cluster = this.clusters.commonOf(ids);
+    const servers =
+      cluster !== undefined &&
+      (await refusedAsBadRequest(() => this.nova.listServersNamed(`^${escapeRegExp(cluster)}-`)));
+    const listed = new Map((servers || []).map((s) => [s.id, this.clusters.seen(s)]));
+    return Promise.all(ids.map((id) => listed.get(id) ?? this.getServer(id)));
+  }
+  async findServers(tags: Record<string, string>): Promise<ServerInfo[]> {
+    return (await this.nova.findServers(tags)).map((s) => this.clusters.seen(s));
   }
   /** From Nova's os-interface: this backend doesn't talk to Neutron itself. */
   serverPorts(id: string): Promise<string[] | undefined> {
@@ -294,14 +310,23 @@ export class OpenStackBackend implements Backend {
     }
   }
 
-  createVolume(req: VolumeCreate): Promise<VolumeInfo> {
-    return this.cinder.createVolume(req);
+  async createVolume(req: VolumeCreate): Promise<VolumeInfo> {
+    return this.clusters.seen(await this.cinder.createVolume(req));
   }
-  getVolume(id: string): Promise<VolumeInfo | undefined> {
-    return this.cinder.getVolume(id);
+  async getVolume(id: string): Promise<VolumeInfo | undefined> {
+    return this.clusters.seen(await this.cinder.getVolume(id));
   }
-  findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]> {
-    return this.cinder.findVolumes(tags);
+  /** One list of the cluster's volumes (Cinder's `metadata` filter on its tag), as getServers. */
+  async getVolumes(ids: readonly string[]): Promise<(VolumeInfo | undefined)[]> {
+    const cluster = this.clusters.commonOf(ids);
+    const volumes =
+      cluster !== undefined &&
+      (await refusedAsBadRequest(() => this.cinder.findVolumes({ [TAG_CLUSTER]: cluster }, true)));
+    const listed = new Map((volumes || []).map((v) => [v.id, this.clusters.seen(v)]));
+    return Promise.all(ids.map((id) => listed.get(id) ?? this.getVolume(id)));
+  }
+  async findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]> {
+    return (await this.cinder.findVolumes(tags)).map((v) => this.clusters.seen(v));
   }
 
   async extendVolume(id: string, sizeGb: number): Promise<void> {
@@ -362,4 +387,35 @@ export class OpenStackBackend implements Backend {
   private now(): number {
     return (this.opts.now ?? Date.now)();
   }
+}
+
+/** Object id → the cluster its tag names, for every object a backend has shown. */
+class ClusterOf {
+  private readonly byId = new Map<string, string>();
+
+  seen<T extends { id: string; metadata: Record<string, string> } | undefined>(obj: T): T {
+    const cluster = obj?.metadata[TAG_CLUSTER];
+    if (obj && cluster !== undefined) this.byId.set(obj.id, cluster);
+    return obj;
+  }
+
+  /** The cluster of every id, when they share one this backend knows; else undefined. */
+  commonOf(ids: readonly string[]): string | undefined {
+    const first = ids[0] === undefined ? undefined : this.byId.get(ids[0]);
+    return first !== undefined && ids.every((id) => this.byId.get(id) === first) ? first : undefined;
+  }
+}
+
+/** The list, or false where the cloud refuses its filter (400): then each object is read on its own. */
+async function refusedAsBadRequest<T>(list: () => Promise<T[]>): Promise<T[] | false> {
+  try {
+    return await list();
+  } catch (e) {
+    if (e instanceof BackendError && e.code === "bad_request") return false;
+    throw e;
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
