@@ -194,13 +194,12 @@ export class OpenStackBackend implements Backend {
    * `name` filter is a regular expression): for ids of servers of one cluster this backend has shown.
    * One that isn't listed (gone, or renamed) is read on its own; other ids are read one by one.
    */
-  async getServers(ids: readonly string[]): Promise<(ServerInfo | undefined)[]> {
-    const cluster = this.clusters.commonOf(ids);
-    const servers =
-      cluster !== undefined &&
-      (await refusedAsBadRequest(() => this.nova.listServersNamed(`^${escapeRegExp(cluster)}-`)));
-    const listed = new Map((servers || []).map((s) => [s.id, this.clusters.seen(s)]));
-    return Promise.all(ids.map((id) => listed.get(id) ?? this.getServer(id)));
+  getServers(ids: readonly string[]): Promise<(ServerInfo | undefined)[]> {
+    return this.clusters.readAll(
+      ids,
+      (cluster) => this.nova.listServersNamed(`^${escapeRegExp(cluster)}-`),
+      (id) => this.getServer(id),
+    );
   }
   async findServers(tags: Record<string, string>): Promise<ServerInfo[]> {
     return (await this.nova.findServers(tags)).map((s) => this.clusters.seen(s));
@@ -317,13 +316,12 @@ export class OpenStackBackend implements Backend {
     return this.clusters.seen(await this.cinder.getVolume(id));
   }
   /** One list of the cluster's volumes (Cinder's `metadata` filter on its tag), as getServers. */
-  async getVolumes(ids: readonly string[]): Promise<(VolumeInfo | undefined)[]> {
-    const cluster = this.clusters.commonOf(ids);
-    const volumes =
-      cluster !== undefined &&
-      (await refusedAsBadRequest(() => this.cinder.findVolumes({ [TAG_CLUSTER]: cluster }, true)));
-    const listed = new Map((volumes || []).map((v) => [v.id, this.clusters.seen(v)]));
-    return Promise.all(ids.map((id) => listed.get(id) ?? this.getVolume(id)));
+  getVolumes(ids: readonly string[]): Promise<(VolumeInfo | undefined)[]> {
+    return this.clusters.readAll(
+      ids,
+      (cluster) => this.cinder.findVolumes({ [TAG_CLUSTER]: cluster }, true),
+      (id) => this.getVolume(id),
+    );
   }
   async findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]> {
     return (await this.cinder.findVolumes(tags)).map((v) => this.clusters.seen(v));
@@ -399,20 +397,27 @@ class ClusterOf {
     return obj;
   }
 
-  /** The cluster of every id, when they share one this backend knows; else undefined. */
-  commonOf(ids: readonly string[]): string | undefined {
+  /**
+   * The objects by id, from one `list` of their cluster where they share one this backend knows;
+   * one the list doesn't show (gone, renamed), or every one when the cloud refuses the list's filter
+   * (400) or the ids aren't of one known cluster, is read on its own.
+   */
+  async readAll<T extends { id: string; metadata: Record<string, string> }>(
+    ids: readonly string[],
+    list: (cluster: string) => Promise<T[]>,
+    one: (id: string) => Promise<T | undefined>,
+  ): Promise<(T | undefined)[]> {
     const first = ids[0] === undefined ? undefined : this.byId.get(ids[0]);
-    return first !== undefined && ids.every((id) => this.byId.get(id) === first) ? first : undefined;
-  }
-}
-
-/** The list, or false where the cloud refuses its filter (400): then each object is read on its own. */
-async function refusedAsBadRequest<T>(list: () => Promise<T[]>): Promise<T[] | false> {
-  try {
-    return await list();
-  } catch (e) {
-    if (e instanceof BackendError && e.code === "bad_request") return false;
-    throw e;
+    const cluster = first !== undefined && ids.every((id) => this.byId.get(id) === first) ? first : undefined;
+    const listed = new Map<string, T>();
+    if (cluster !== undefined) {
+      try {
+        for (const obj of await list(cluster)) listed.set(obj.id, this.seen(obj));
+      } catch (e) {
+        if (!(e instanceof BackendError && e.code === "bad_request")) throw e;
+      }
+    }
+    return Promise.all(ids.map((id) => listed.get(id) ?? one(id)));
   }
 }
 
