@@ -187,7 +187,7 @@ export class OpenStackBackend implements Backend {
     return this.clusters.seen(await this.nova.createServer(req, (name) => this.glance.imageId(name)));
   }
   async getServer(id: string): Promise<ServerInfo | undefined> {
-    return this.clusters.seen(await this.nova.getServer(id));
+    return this.clusters.seen(await this.nova.getServer(id), id);
   }
   /**
    * One list of the cluster's servers by name (the product names them `<cluster>-<member>`; Nova's
@@ -313,7 +313,7 @@ export class OpenStackBackend implements Backend {
     return this.clusters.seen(await this.cinder.createVolume(req));
   }
   async getVolume(id: string): Promise<VolumeInfo | undefined> {
-    return this.clusters.seen(await this.cinder.getVolume(id));
+    return this.clusters.seen(await this.cinder.getVolume(id), id);
   }
   /** One list of the cluster's volumes (Cinder's `metadata` filter on its tag), as getServers. */
   getVolumes(ids: readonly string[]): Promise<(VolumeInfo | undefined)[]> {
@@ -391,9 +391,11 @@ export class OpenStackBackend implements Backend {
 class ClusterOf {
   private readonly byId = new Map<string, string>();
 
-  seen<T extends { id: string; metadata: Record<string, string> } | undefined>(obj: T): T {
+  /** Notes the object's cluster; a read of `id` that found nothing forgets it (it is gone). */
+  seen<T extends { id: string; metadata: Record<string, string> } | undefined>(obj: T, id?: string): T {
     const cluster = obj?.metadata[TAG_CLUSTER];
     if (obj && cluster !== undefined) this.byId.set(obj.id, cluster);
+    else if (!obj && id !== undefined) this.byId.delete(id);
     return obj;
   }
 
