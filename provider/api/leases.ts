@@ -18,7 +18,8 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Backend } from "../backends/backend";
 import { BackendError } from "../backends/backend";
-import type { LeaseGrant, Store } from "./store";
+import type { LeaseGrant } from "./records";
+import type { Store } from "./store";
 
 export interface LeaseTimings {
   /** How long a lease lasts without renewal (default 15 s). */

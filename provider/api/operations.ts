@@ -40,7 +40,8 @@ import type { ApiBackends } from "./backends";
 import { type Fence, type FenceReason, fenced, fenceMessage, type Leases } from "./leases";
 import type { ApiLog, LogFields } from "./log";
 import { cloudSpec, faultOf, lostRace, MAX_ATTEMPTS, raceBackoffMs, renamer, seedOf } from "./outcomes";
-import type { ClusterRecord, OperationOutcome, OperationRecord, Store } from "./store";
+import type { ClusterRecord, OperationOutcome, OperationRecord } from "./records";
+import type { Store } from "./store";
 
 export type { ApiLog };
 export { cloudSpec, faultOf, lostRace, MAX_ATTEMPTS, renamer, seedOf };

@@ -4,7 +4,7 @@
 import { LifecycleError } from "../lifecycle";
 import type { ClusterSpec } from "../model/cluster";
 import { quote } from "../model/text";
-import type { Fault } from "./store";
+import type { Fault } from "./records";
 import { renameExplanation } from "./views";
 
 /** Replaces the cloud-side name (the id, quoted) with the user's name in a lifecycle message. */

@@ -18,7 +18,8 @@ import type { Leases } from "./leases";
 import type { ApiLog } from "./log";
 import { MAX_BODY_BYTES, MAX_LIMIT, openApiDocument } from "./openapi";
 import { cloudSpec, type OperationRunner, renamer } from "./operations";
-import type { ClusterRecord, Store } from "./store";
+import type { ClusterRecord } from "./records";
+import type { Store } from "./store";
 import { clusterSummary, clusterView, dryRunView, versionView } from "./views";
 
 /** The longest path segment read (a tenant id is at most 64 characters, a vcluster id 36). */

@@ -30,19 +30,6 @@ import type {
 } from "./records";
 import { BATCH, marks, now, operationOf, parse, str } from "./records";
 
-export type {
-  Claimed,
-  ClusterRecord,
-  ClusterStatus,
-  Fault,
-  LeaseGrant,
-  OperationAction,
-  OperationOutcome,
-  OperationRecord,
-  OperationStatus,
-  StartRefusal,
-} from "./records";
-
 export class Store {
   private closed = false;
 

@@ -6,7 +6,7 @@ import { z } from "zod";
 import type { ClusterPlan } from "../lifecycle";
 import type { ClusterState, MemberState } from "../model/state";
 import { cmp } from "../model/text";
-import type { ClusterRecord, Fault, OperationRecord } from "./store";
+import type { ClusterRecord, Fault, OperationRecord } from "./records";
 
 export const linkSchema = z.object({ rel: z.string(), href: z.string() });
 
