@@ -501,7 +501,8 @@ describe("simulated cloud: faults", () => {
 
   it("a slow call holds its slot: a call sent once it has taken effect waits for it", async () => {
     const { dir } = await openSmall({ faults: [{ kind: "slow", op: "discover", ms: 300 }] });
-    const limited = await SimulatedCloud.open({ dir, latency: { concurrency: 1 } });
+    // 10 ms per call: the waiting call takes effect 10 ms after the slow one answers, not in a tie.
+    const limited = await SimulatedCloud.open({ dir, latency: { concurrency: 1, perCallMs: 10 } });
     const order: string[] = [];
     const first = limited.discover().then(() => order.push("slow discover"));
     // Its fault is taken as it takes effect; the slot is then held for the 300 ms.

@@ -27,8 +27,8 @@ export class ApiSlots {
     return { slot, effectAt };
   }
 
-  /** The call holds its slot `ms` longer than its window (a slow call, as a fault makes it). */
-  extend(slot: number, ms: number): void {
-    this.freeAt[slot] = Math.max(this.freeAt[slot] as number, performance.now()) + ms;
+  /** The call holds its slot until `until` (performance.now() ms): a slow call, as a fault makes it. */
+  holdUntil(slot: number, until: number): void {
+    this.freeAt[slot] = Math.max(this.freeAt[slot] as number, until);
   }
 }

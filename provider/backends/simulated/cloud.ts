@@ -464,8 +464,11 @@ export class SimulatedCloud implements Backend {
       }
     });
     if (delayMs > 0) {
-      if (window) this.slots?.extend(window.slot, delayMs);
-      await sleep(delayMs);
+      // The answer comes, and the slot frees, at one moment: a call that waits for the slot takes
+      // effect no earlier than this one answers.
+      const until = performance.now() + delayMs;
+      if (window) this.slots?.holdUntil(window.slot, until);
+      await sleep(until - performance.now());
     }
     if ("error" in outcome) throw outcome.error;
     return outcome.value;
