@@ -136,7 +136,7 @@ describe("a cluster's life through the engine's calls", () => {
     expect(m["web-1"]?.host).not.toBe(m["web-2"]?.host);
     expect(stack.session.resource?.outputs.backendKind).toBe("simulated");
     // Progress reached the engine's plugin-output channel.
-    expect(stack.server.stdout.join("\n")).toContain('cluster "lc"');
+    expect((await stack.server.settledStdout()).join("\n")).toContain('cluster "lc"');
   });
 
   test("a second up with the same inputs changes nothing", async () => {
@@ -195,7 +195,7 @@ describe("a cluster's life through the engine's calls", () => {
     const preview = await stack.session.preview(edited);
     expect(preview.diff).toEqual({ changes: "some", replaces: [], deleteBeforeReplace: false });
     // No engine to take the lines here (the server's engine address is a dead one): they come on stdout.
-    const lines = stack.server.stdout.slice(seen).filter((l) => l.includes(': server "'));
+    const lines = (await stack.server.settledStdout(seen)).filter((l) => l.includes(': server "'));
     expect(lines).toEqual([
       'warning: cluster "lc": server "db-1": rebuild (root disk is wiped): userData changed',
       'warning: cluster "lc": server "web-1": rebuild (root disk is wiped): keyName none → "deploy-2"; metadata: set "role" = "front"',

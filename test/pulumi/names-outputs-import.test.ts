@@ -47,8 +47,9 @@ function members(session: EngineSession): Record<string, MemberOut> {
 }
 
 /** The lines the provider printed since `from` (the engine shows them under the resource). */
-function linesSince(stack: Stack, from: number): string[] {
-  return stack.server.stdout.slice(from);
+/** The provider server's lines since `from` (test/support/engine.ts: settled, they come through a pipe). */
+function linesSince(stack: Stack, from: number): Promise<string[]> {
+  return stack.server.settledStdout(from);
 }
 
 beforeAll(() => ensureBuilt(), 120_000);
@@ -80,7 +81,9 @@ describe("names: camelCase, and the snake_case of earlier releases", () => {
   test("a program still using key_name, … works, warned once per old name, naming the new one", async () => {
     const from = stack.server.stdout.length;
     expect(await stack.session.up(old())).toEqual({ kind: "created" });
-    const warnings = linesSince(stack, from).filter((l) => l.startsWith("warning: ") && l.includes("deprecated"));
+    const warnings = (await linesSince(stack, from)).filter(
+      (l) => l.startsWith("warning: ") && l.includes("deprecated"),
+    );
     expect([...new Set(warnings)]).toEqual([
       'warning: cluster "nm": instances[0].spec.key_name: "key_name" is deprecated: the field is "keyName" now (hint: rename "key_name" to "keyName"; the old name keeps working until then)',
       'warning: cluster "nm": instances[0].spec.security_groups: "security_groups" is deprecated: the field is "securityGroups" now (hint: rename "security_groups" to "securityGroups"; the old name keeps working until then)',
@@ -96,7 +99,7 @@ describe("names: camelCase, and the snake_case of earlier releases", () => {
     expect(preview.failures).toEqual([]);
     expect(preview.diff).toEqual({ changes: "none", replaces: [], deleteBeforeReplace: false });
     expect(await stack.session.up(renamed())).toEqual({ kind: "same" });
-    expect(linesSince(stack, from).filter((l) => l.includes("deprecated"))).toEqual([]);
+    expect((await linesSince(stack, from)).filter((l) => l.includes("deprecated"))).toEqual([]);
     // And back: state in the new names, a program in the old ones (a rollback of the program) is no change either.
     expect((await stack.session.preview(old())).diff?.changes).toBe("none");
   });
@@ -164,7 +167,9 @@ describe("outputs a program reaches its members by", () => {
     const from = stack.server.stdout.length;
     const preview = await stack.session.preview(timed);
     expect(preview.diff?.changes).toBe("some");
-    expect(linesSince(stack, from)).toContain('cluster "out": only customTimeouts change; nothing on the cloud does');
+    expect(await linesSince(stack, from)).toContain(
+      'cluster "out": only customTimeouts change; nothing on the cloud does',
+    );
     expect(await stack.session.up(timed)).toEqual({ kind: "updated" });
     expect(stack.session.resource?.outputs.customTimeouts).toEqual({ create: "20m", delete: "15m" });
     expect(Object.fromEntries(Object.entries(members(stack.session)).map(([n, m]) => [n, m.id]))).toEqual(ids);
@@ -236,7 +241,7 @@ describe("import: a cluster whose members exist", () => {
     const from = stack.server.stdout.length;
     const preview = await adopter.preview({ ...shop, importId: "shop" });
     expect(preview.failures).toEqual([]);
-    expect(linesSince(stack, from)).toContain(
+    expect(await linesSince(stack, from)).toContain(
       'cluster "shop": imports 3 members (3 by tags); nothing on the cloud is changed',
     );
     expect(await adopter.up({ ...shop, importId: "shop" })).toEqual({ kind: "created" });
@@ -260,7 +265,7 @@ describe("import: a cluster whose members exist", () => {
     };
     const from = stack.server.stdout.length;
     expect(await adopter.up({ ...wanted, importId: "shop" })).toEqual({ kind: "created" });
-    expect(linesSince(stack, from)).toContain(
+    expect(await linesSince(stack, from)).toContain(
       'warning: cluster "shop": server "web-1": resize "m1.small" → "m1.medium"',
     );
     const preview = await adopter.preview(wanted);
@@ -292,7 +297,7 @@ describe("import: a cluster whose members exist", () => {
     const adopter = new EngineSession(stack.server, stack.text, "hand");
     const from = stack.server.stdout.length;
     expect(await adopter.up({ ...hand, importId: `hand:db=${db.id},data=${data.id}` })).toEqual({ kind: "created" });
-    expect(linesSince(stack, from)).toEqual(
+    expect(await linesSince(stack, from)).toEqual(
       expect.arrayContaining([
         'cluster "hand": imports 2 members (2 by id); nothing on the cloud is changed',
         'warning: cluster "hand": volume "data": attach to server "db"',

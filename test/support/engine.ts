@@ -170,6 +170,20 @@ export class ProviderServer {
     return server;
   }
 
+  /**
+   * Its stdout lines from `from` on, once stdout has been quiet for 100 ms (3 s at most): they come
+   * through a pipe, and may arrive after the gRPC answer of the call that logged them.
+   */
+  async settledStdout(from = 0): Promise<string[]> {
+    const deadline = Date.now() + 3000;
+    let seen = -1;
+    while (this.stdout.length !== seen && Date.now() < deadline) {
+      seen = this.stdout.length;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return this.stdout.slice(from);
+  }
+
   async stop(): Promise<void> {
     this.client.close();
     if (this.child.exitCode !== null) return;
