@@ -7,7 +7,7 @@ import { BackendError } from "../backend";
 import { mustServer, mustVolume, requireServerStatus } from "./checks";
 import { addressesOf, allocatePorts, DEFAULT_NETWORK } from "./network";
 import type { OpEnv, Tx } from "./op";
-import { backendZone, scheduleVolume } from "./scheduler";
+import { backendByName, backendZone, scheduleVolume } from "./scheduler";
 import { uniqueSorted } from "./servers";
 
 /** Nova's and Cinder's limit on a metadata key and on a value. */
@@ -120,7 +120,7 @@ export function retypeVolume(tx: Tx, env: OpEnv, id: string, volumeType: string)
   if (v.volumeType === volumeType) {
     throw new BackendError("bad_request", `New volume type must be different from the original ("${volumeType}").`);
   }
-  const own = state.topology.storageBackends.find((b) => b.name === v.backend);
+  const own = backendByName(state, v.backend);
   let backend: string | undefined;
   if (!own || !serves(own)) {
     // Its backend can't hold the type: on demand, the data migrates within the volume's zone.

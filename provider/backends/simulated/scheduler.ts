@@ -47,44 +47,39 @@ function backendUsedOn(state: CloudState, exceptVolume?: string): (b: StorageBac
   return (b) => (b.usedGb ?? 0) + index.storedOn(b.name) - (except?.backend === b.name ? except.gb : 0);
 }
 
-/** Per storage backends list, its backends by name. */
-const backendsByList = new WeakMap<object, Map<string, StorageBackend>>();
+/**
+ * What is derived from one of the topology's lists (which a cloud never changes in place), built
+ * once per list and kind: a lookup per call, not a scan of every host or backend.
+ */
+const derivedOf = new WeakMap<object, Map<string, unknown>>();
 
-function backendByName(state: CloudState, name: string): StorageBackend | undefined {
-  const list = state.topology.storageBackends;
-  let byName = backendsByList.get(list);
-  if (!byName) {
-    byName = new Map(list.map((b) => [b.name, b]));
-    backendsByList.set(list, byName);
+function derived<T>(list: object, kind: string, build: () => T): T {
+  let kinds = derivedOf.get(list);
+  if (!kinds) {
+    kinds = new Map();
+    derivedOf.set(list, kinds);
   }
-  return byName.get(name);
+  if (!kinds.has(kind)) kinds.set(kind, build());
+  return kinds.get(kind) as T;
 }
 
-/** Per hosts list (the topology's, which a cloud never changes in place), its hosts by name. */
-const hostsByList = new WeakMap<object, Map<string, Host>>();
+/** The topology's storage backend of that name. */
+export function backendByName(state: CloudState, name: string | undefined): StorageBackend | undefined {
+  if (name === undefined) return undefined;
+  const list = state.topology.storageBackends;
+  return derived(list, "byName", () => new Map(list.map((b) => [b.name, b]))).get(name);
+}
 
-/** The topology's hosts by name: a lookup per call, not a scan of every host. */
+/** The topology's hosts by name. */
 export function hostsByName(state: CloudState): Map<string, Host> {
   const hosts = state.topology.hosts;
-  let byName = hostsByList.get(hosts);
-  if (!byName) {
-    byName = new Map(hosts.map((h) => [h.name, h]));
-    hostsByList.set(hosts, byName);
-  }
-  return byName;
+  return derived(hosts, "byName", () => new Map(hosts.map((h) => [h.name, h])));
 }
 
-const zonesByList = new WeakMap<object, Set<string>>();
-
-/** The topology's zones (of its hosts), the same way. */
+/** The topology's zones (of its hosts). */
 export function hostZones(state: CloudState): Set<string> {
   const hosts = state.topology.hosts;
-  let zones = zonesByList.get(hosts);
-  if (!zones) {
-    zones = new Set(hosts.map((h) => h.zone));
-    zonesByList.set(hosts, zones);
-  }
-  return zones;
+  return derived(hosts, "zones", () => new Set(hosts.map((h) => h.zone)));
 }
 
 export function backendZone(state: CloudState, b: StorageBackend): string | undefined {

@@ -9,7 +9,7 @@ import { indexOf } from "./indexes";
 import { nextDevice } from "./network";
 import type { OpEnv, Tx, View } from "./op";
 import { checkQuota } from "./quota";
-import { backendUsage, backendZone, scheduleVolume } from "./scheduler";
+import { backendByName, backendUsage, backendZone, scheduleVolume } from "./scheduler";
 import type { VolumeRecord } from "./store";
 
 export function createVolume(tx: Tx, env: OpEnv, req: VolumeCreate): VolumeInfo {
@@ -98,7 +98,7 @@ export function extendVolume(tx: Tx, env: OpEnv, id: string, sizeGb: number): vo
     );
   }
   checkQuota(state, { gigabytes: sizeGb - v.sizeGb });
-  const b = state.topology.storageBackends.find((x) => x.name === v.backend);
+  const b = backendByName(state, v.backend);
   const free = b ? b.capacityGb - (backendUsage(state, v.id).get(b.name) ?? 0) : 0;
   if (!b || free < sizeGb) {
     throw new BackendError(
