@@ -293,26 +293,11 @@ export class SimulatedCloud implements Backend {
   }
 
   getServer(id: string): Promise<ServerInfo | undefined> {
-    return this.call(
-      "getServer",
-      ({ state }) => {
-        const s = indexOf(state).server(id);
-        return s && serverInfo(state, s, this.view);
-      },
-      FRESH,
-    );
+    return this.call("getServer", ({ state }) => this.showServer(state, id), FRESH);
   }
 
   getServers(ids: readonly string[]): Promise<(ServerInfo | undefined)[]> {
-    return this.call(
-      "getServers",
-      ({ state }) =>
-        ids.map((id) => {
-          const s = indexOf(state).server(id);
-          return s && serverInfo(state, s, this.view);
-        }),
-      FRESH,
-    );
+    return this.call("getServers", ({ state }) => ids.map((id) => this.showServer(state, id)), FRESH);
   }
 
   findServers(tags: Record<string, string>): Promise<ServerInfo[]> {
@@ -359,26 +344,11 @@ export class SimulatedCloud implements Backend {
   }
 
   getVolume(id: string): Promise<VolumeInfo | undefined> {
-    return this.call(
-      "getVolume",
-      ({ state }) => {
-        const v = indexOf(state).volume(id);
-        return v && volumeInfo(v, this.view);
-      },
-      FRESH,
-    );
+    return this.call("getVolume", ({ state }) => this.showVolume(state, id), FRESH);
   }
 
   getVolumes(ids: readonly string[]): Promise<(VolumeInfo | undefined)[]> {
-    return this.call(
-      "getVolumes",
-      ({ state }) =>
-        ids.map((id) => {
-          const v = indexOf(state).volume(id);
-          return v && volumeInfo(v, this.view);
-        }),
-      FRESH,
-    );
+    return this.call("getVolumes", ({ state }) => ids.map((id) => this.showVolume(state, id)), FRESH);
   }
 
   findVolumes(tags: Record<string, string>): Promise<VolumeInfo[]> {
@@ -416,6 +386,17 @@ export class SimulatedCloud implements Backend {
   }
 
   // ---- internals ----
+
+  /** A server as a read shows it to this view; undefined when there is none. */
+  private showServer(state: CloudState, id: string): ServerInfo | undefined {
+    const s = indexOf(state).server(id);
+    return s && serverInfo(state, s, this.view);
+  }
+
+  private showVolume(state: CloudState, id: string): VolumeInfo | undefined {
+    const v = indexOf(state).volume(id);
+    return v && volumeInfo(v, this.view);
+  }
 
   /** One transaction: settle, run `fn`, write what changed (helpers: not counted as calls). */
   private transact<T>(fn: (tx: Tx) => T): Promise<T> {
