@@ -69,10 +69,12 @@ export async function prepare(
   state?: ClusterState,
   options: PrepareOptions = {},
 ): Promise<Prepared> {
-  // The image lookup goes with discovery. The survey comes after it, not beside: a run killed
-  // mid-create may have left creates in flight at the API, and the longer the survey waits the more
-  // of them it sees (one it misses is made twice; crash-retry.test.ts on the dev cloud showed it).
-  const images = lookUpImages(ctx, spec);
+  // A cluster with no state creates its servers: their images are looked up beside discovery (with
+  // state, only once the changes say which are used: a plan that changes nothing asks nothing). The
+  // survey comes after discovery, not beside: a run killed mid-create may have left creates in flight
+  // at the API, and the longer the survey waits the more of them it sees (one it misses is made
+  // twice; crash-retry.test.ts on the dev cloud showed it).
+  const images = state === undefined ? lookUpImages(ctx, spec) : undefined;
   const discovery = await discover(ctx, spec.name);
   const mode = discovery.mode;
   const rules = mapRules(spec, mode);

@@ -29,8 +29,8 @@ export function referenceLine(clusterName: string, r: ReferenceProblem): string 
 }
 
 /**
- * The backend's answer about every image the spec's servers name, asked at once, while the cloud is
- * discovered and surveyed: which of them get used (servers to create, rebuilds) is known only later.
+ * The backend's answer about every image the spec's servers name, asked early (beside discovery),
+ * before the changes say which are used (servers to create, rebuilds).
  */
 export interface ImageLookup {
   refs: ReadonlySet<string>;

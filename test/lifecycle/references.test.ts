@@ -55,14 +55,20 @@ describe.each(["admin", "tenant"] as const)("an unknown image and an unknown fla
 });
 
 describe("images", () => {
-  it("are looked up once, while the cloud is read; a lookup that fails matters only when an image is used", async () => {
+  it("are looked up once, beside discovery without state; a lookup that fails matters only when an image is used", async () => {
     h = await openHarness();
     const two = spec("c", [server("web-1"), server("web-2", "m1.small", { imageRef: "ubuntu-24.04" })]);
     const state = await h.controller.apply(two);
-    // Nothing to create: the failed lookup nobody needs fails nothing.
+    // With state and nothing to create, no image is asked about.
+    const asked = await h.cloud.callCount("imageProblems");
+    expect((await h.controller.plan(two, state)).blocking).toEqual([]);
+    expect(await h.cloud.callCount("imageProblems")).toBe(asked);
+    // Without state (a retry after a crash): looked up early, but nothing is created, so the failed
+    // lookup nobody needs fails nothing.
     await h.cloud.injectFault({ kind: "error", op: "imageProblems", nth: 1, code: "internal", message: "glance down" });
-    const again = await h.controller.plan(two, state);
+    const again = await h.controller.plan(two);
     expect(again.blocking).toEqual([]);
+    expect(await h.cloud.callCount("imageProblems")).toBe(asked + 1);
     // A server to create needs its image: the same failure is the plan's.
     await h.cloud.injectFault({ kind: "error", op: "imageProblems", nth: 1, code: "internal", message: "glance down" });
     const grown = spec("c", [...two.members, server("web-3")]);
