@@ -478,6 +478,5 @@ function progressLog(ctx: Ctx, cluster: string | undefined): (message: string) =
 /** Polls slow down as a wait lasts, unless reads are batched: then one call a tick serves every wait. */
 function intervals(ctx: Ctx): { intervalMs: number; maxIntervalMs: number; steady: boolean } {
   const base = Math.max(1, ctx.backend.pollIntervalMs);
-  const steady = ctx.ops.readsInBatches;
-  return { intervalMs: base, maxIntervalMs: steady ? base : Math.max(base, 2000), steady };
+  return { intervalMs: base, maxIntervalMs: Math.max(base, 2000), steady: ctx.ops.readsInBatches };
 }

@@ -159,8 +159,8 @@ export async function deleteObjects(
   // Counted once known: what still exists (a volume that stays attached is dropped from the count).
   ctx.progress?.begin("deleting", servers.length + volumes.length);
   // A volume is detached from each of its servers, then deleted; a server goes once the detaches of
-  // every volume on it have ended (Nova would detach them itself, but Cinder's record of a volume
-  // whose server vanished mid-detach can stay "detaching").
+  // every volume on it have ended (as before, when every detach came before any delete), the others
+  // at once.
   const detachesOf = new Map<string, Promise<unknown>[]>();
   const volumesGone = volumes.map((v) => {
     const detached = (async () => {
