@@ -101,7 +101,7 @@ function zonesAndRacks(hosts: readonly Host[]) {
   const nH = hosts.length;
   const zoneNames: string[] = [];
   const zoneOfName = new Map<string, number>();
-  const [hostZone, hostRack] = int32Views([nH, nH]) as [Int32Array, Int32Array];
+  const [hostZone, hostRack] = int32Views([nH, nH]);
   const racks: [string, string][] = [];
   // Per zone: the last rack seen (hosts usually come rack by rack), then a map of its racks.
   const lastRack: string[] = [];
@@ -224,26 +224,13 @@ export function compileTopology(topology: Topology): Locations {
     nR,
     nZ,
     nB,
-  ]) as [
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-  ];
-  const cover = [c0, c1, c2] as Scoped<Int32Array>;
-  const anti = [a0, a1, a2] as Scoped<Int32Array>;
-  const domZone = [dz0, dz1, dz2] as Scoped<Int32Array>;
+  ]);
+  const cover: Scoped<Int32Array> = [c0, c1, c2];
+  const anti: Scoped<Int32Array> = [a0, a1, a2];
+  const domZone: Scoped<Int32Array> = [dz0, dz1, dz2];
   const nDom: Scoped<number> = [nH, nR, nZ];
   for (let z = 0; z < nZ; z++) domZone[2][z] = z;
-  const [free0, cap, invCap] = float64Views([nL * 3, nL * 3, nL * 3]) as [Float64Array, Float64Array, Float64Array];
+  const [free0, cap, invCap] = float64Views([nL * 3, nL * 3, nL * 3]);
   const locName = hostNames.concat(names);
   for (let i = 0; i < nH; i++) {
     const h = hosts[i] as Host;

@@ -21,12 +21,7 @@ export function compile(spec: ClusterSpec, topology: Topology, current?: Placeme
   const isVol = flags.subarray(0, nM);
   const unknownFlavor = flags.subarray(nM);
   const dem = new Float64Array(nM * 3);
-  const [pin, shape, attachedTo, cur] = int32Views([nM, nM, nM, nM]) as [
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-  ];
+  const [pin, shape, attachedTo, cur] = int32Views([nM, nM, nM, nM]);
   const shapes: Shape[] = [];
   const flavors = topology.flavors ?? {};
   const flavorOf = new Map<unknown, number>();

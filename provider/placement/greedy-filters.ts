@@ -27,9 +27,9 @@ export class Filter {
   any = false;
   constructor(private readonly state: State) {
     const p = state.p;
-    const sizes = [0, 1, 2].map((s) => (p.nDom[s] as number) + p.nB + 1);
-    this.mark = int32Views(sizes) as Scoped<Int32Array>;
-    this.pen = float64Views(sizes) as Scoped<Float64Array>;
+    const size = (s: number) => (p.nDom[s] as number) + p.nB + 1;
+    this.mark = int32Views([size(0), size(1), size(2)]);
+    this.pen = float64Views([size(0), size(1), size(2)]);
     this.slow = new Int32Array(8);
   }
 

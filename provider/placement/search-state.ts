@@ -175,7 +175,7 @@ export class State {
   placed = 0;
   constructor(readonly p: Problem) {
     this.free = p.free0.slice();
-    [this.loc, this.hostUse] = int32Views([p.nM, p.nH]) as [Int32Array, Int32Array];
+    [this.loc, this.hostUse] = int32Views([p.nM, p.nH]);
     this.loc.fill(-1);
     this.gs = p.groups.map((g) => ({
       covers:

@@ -19,8 +19,13 @@ const sum = (xs: readonly number[]): number => {
   return total;
 };
 
+/** One view per size: a tuple as long as `sizes` (so destructuring needs no cast). */
+type Views<S extends readonly number[], T> = { -readonly [K in keyof S]: T };
+
 /** Views of `sizes` elements each, in order, over one new Int32Array. */
-export const int32Views = (sizes: readonly number[]): Int32Array[] => carve(new Int32Array(sum(sizes)), sizes);
+export const int32Views = <const S extends readonly number[]>(sizes: S): Views<S, Int32Array> =>
+  carve(new Int32Array(sum(sizes)), sizes) as Views<S, Int32Array>;
 
 /** Views of `sizes` elements each, in order, over one new Float64Array. */
-export const float64Views = (sizes: readonly number[]): Float64Array[] => carve(new Float64Array(sum(sizes)), sizes);
+export const float64Views = <const S extends readonly number[]>(sizes: S): Views<S, Float64Array> =>
+  carve(new Float64Array(sum(sizes)), sizes) as Views<S, Float64Array>;
