@@ -275,6 +275,28 @@ describe("simulated cloud database: a call's cost", () => {
     await cloud.close();
   });
 
+  it("calls of one transaction read what is due once between them, and the deletes they settle are stored", async () => {
+    const clock = fakeClock();
+    const dir = tempDir();
+    const cloud = await SimulatedCloud.open({ dir, topology: topology(), now: clock.now });
+    const group = await cloud.createServerGroup({ name: "g", policy: "soft-anti-affinity", metadata: {} });
+    const ids: string[] = [];
+    for (let i = 0; i < 200; i++) ids.push((await cloud.createServer({ ...srv(`s${i}`), serverGroupId: group.id })).id);
+    clock.advance();
+    await Promise.all(ids.map((id) => cloud.deleteServer(id)));
+    clock.advance();
+    // 50 calls in one turn: one transaction; the first settles the 200 deletes, the others read no due row.
+    const cost = await rowsOf(dir, () => Promise.all(ids.slice(0, 50).map((id) => cloud.getServer(id))));
+    expect(cost.read).toBe(200);
+    expect(await cloud.findServers({})).toEqual([]);
+    expect((await cloud.getServerGroup(group.id))?.members).toEqual([]);
+    // Stored so: another connection reads the same.
+    const stored = CloudDatabase.read(dir);
+    expect(stored.servers).toEqual([]);
+    expect(stored.serverGroups[0]?.members).toEqual([]);
+    await cloud.close();
+  });
+
   it("catches up with another connection's writes by reading only the rows it wrote", async () => {
     const clock = fakeClock();
     const dir = tempDir();

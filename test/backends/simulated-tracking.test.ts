@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { plain } from "../../provider/backends/simulated/proxies";
 import type { CloudState } from "../../provider/backends/simulated/store";
-import { type Changes, TrackedState } from "../../provider/backends/simulated/tracking";
+import { type Changes, removeRecords, TrackedState } from "../../provider/backends/simulated/tracking";
 
 function state(): CloudState {
   return {
@@ -98,6 +98,50 @@ describe("simulated cloud: change tracking", () => {
     expect(summary(c)).toMatchObject({ upserts: { servers: ["s4"] }, removes: { servers: ["s1"] } });
     expect(c.upserts.get("servers")?.[0]).toMatchObject({ id: "s4", status: "ACTIVE" });
     expect(t.snapshot().servers.map((x) => x.id)).toEqual(["s2", "s3", "s4"]);
+  });
+
+  it("removeRecords takes records out without comparing the list: removes, pushes, a rollback and an id made again", () => {
+    const t = new TrackedState(state());
+    t.begin();
+    const s4 = {
+      id: "s4",
+      name: "s4",
+      status: "BUILD",
+      flavorRef: "one",
+      imageRef: "cirros",
+      metadata: {},
+      createdAt: 1,
+    };
+    t.state.servers.push(s4);
+    removeRecords(t.state, "servers", new Set(["s1", "nope"]));
+    t.state.servers.push({ ...s4, id: "s5", name: "s5" });
+    expect(summary(t.finish())).toMatchObject({ upserts: { servers: ["s4", "s5"] }, removes: { servers: ["s1"] } });
+    expect(t.snapshot().servers.map((x) => x.id)).toEqual(["s2", "s3", "s4", "s5"]);
+
+    // Undone after a checkpoint: the removal before it stays, the one after it is back.
+    t.begin();
+    removeRecords(t.state, "servers", new Set(["s2"]));
+    t.checkpoint();
+    removeRecords(t.state, "servers", new Set(["s3"]));
+    t.rollback();
+    expect(summary(t.finish())).toMatchObject({ upserts: {}, removes: { servers: ["s2"] } });
+    expect(t.snapshot().servers.map((x) => x.id)).toEqual(["s3", "s4", "s5"]);
+
+    // Removed and made again under its id in one transaction: written, not deleted.
+    t.begin();
+    removeRecords(t.state, "servers", new Set(["s3"]));
+    t.state.servers.push({ ...s4, id: "s3", name: "again" });
+    expect(summary(t.finish())).toMatchObject({ upserts: { servers: ["s3"] }, removes: {} });
+    expect(t.snapshot().servers.map((x) => [x.id, x.name])).toEqual([
+      ["s4", "s4"],
+      ["s5", "s5"],
+      ["s3", "again"],
+    ]);
+
+    // A plain state (no cache): the list is filtered.
+    const bare = state();
+    removeRecords(bare, "servers", new Set(["s2"]));
+    expect(bare.servers.map((x) => x.id)).toEqual(["s1", "s3"]);
   });
 
   it("rolls back what happened after the checkpoint, keeping what happened before", () => {

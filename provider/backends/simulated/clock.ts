@@ -2,6 +2,7 @@
 // stored as a pending transition with its due time; each call first applies those that are due.
 import { indexOf } from "./indexes";
 import type { CloudState, ServerRecord, VolumeRecord } from "./store";
+import { removeRecords } from "./tracking";
 
 export interface LatencyModel {
   /** Added to every API call (outside the lock). Default 0. */
@@ -72,12 +73,18 @@ export function settle(
     }
   }
   if (goneServers.size > 0) {
-    state.servers = state.servers.filter((s) => !goneServers.has(s.id));
-    for (const g of state.serverGroups) {
-      if (g.members.some((id) => goneServers.has(id))) g.members = g.members.filter((id) => !goneServers.has(id));
+    const index = indexOf(state);
+    const groups = new Set<string>();
+    for (const id of goneServers) {
+      const groupId = index.server(id)?.groupId;
+      if (groupId !== undefined) groups.add(groupId);
+    }
+    removeRecords(state, "servers", goneServers);
+    for (const id of groups) {
+      const g = index.serverGroup(id);
+      if (g) g.members = g.members.filter((m) => !goneServers.has(m));
     }
     // Nova detaches a deleted server's volumes.
-    const index = indexOf(state);
     const attached = new Set([...goneServers].flatMap((id) => index.attachedTo(id)));
     for (const v of attached) {
       v.attachedTo = v.attachedTo.filter((id) => !goneServers.has(id));
@@ -115,5 +122,5 @@ export function settle(
         break;
     }
   }
-  if (goneVolumes.size > 0) state.volumes = state.volumes.filter((v) => !goneVolumes.has(v.id));
+  removeRecords(state, "volumes", goneVolumes);
 }

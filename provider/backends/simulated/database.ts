@@ -56,6 +56,11 @@ export interface DbTx {
   snapshot(): CloudState;
 }
 
+interface DueQueries {
+  at(now: number): ReturnType<DbTx["due"]>;
+  forget(): void;
+}
+
 /** Rows this process read and wrote (for tests: a call's cost, in rows). */
 export interface DbStats {
   transactions: number;
@@ -175,13 +180,15 @@ export class CloudDatabase {
       const cache = this.refresh();
       const tracked = cache.tracked;
       tracked.begin();
-      const tx = this.txOf(tracked);
+      const due = this.dueQueries(tracked);
+      const tx = this.txOf(tracked, due);
       const outcomes = fns.map((fn): Outcome => {
         tracked.checkpoint();
         try {
           return { value: fn(tx) };
         } catch (e) {
           tracked.rollback();
+          due.forget();
           return { error: this.translate(e) };
         }
       });
@@ -198,23 +205,48 @@ export class CloudDatabase {
     }
   }
 
-  private txOf(tracked: TrackedState): DbTx {
+  private txOf(tracked: TrackedState, due: DueQueries): DbTx {
     return {
       state: tracked.state,
-      due: (now) => ({
-        servers: tracked.records("servers", this.dueIds("servers", now)) as CloudState["servers"],
-        volumes: tracked.records("volumes", this.dueIds("volumes", now)) as CloudState["volumes"],
-      }),
+      due: (now) => due.at(now),
       checkpoint: () => tracked.checkpoint(),
-      rollback: () => tracked.rollback(),
+      rollback: () => {
+        tracked.rollback();
+        due.forget();
+      },
       snapshot: () => tracked.snapshot(),
     };
   }
 
-  private dueIds(coll: "servers" | "volumes", now: number): string[] {
-    const rows = this.st.all(`SELECT id FROM ${TABLES[coll].table} WHERE due IS NOT NULL AND due <= ?`, now);
-    this.stats.rowsRead += rows.length;
-    return rows.map((r) => String(r.id));
+  /**
+   * What is due, for each call of one transaction. The due times in the database are those of the
+   * transaction's start (it writes at its end), so a later call asks only for what came due since the
+   * call before it: the rest was settled by that call (unless it was undone: `forget` asks for all).
+   */
+  private dueQueries(tracked: TrackedState): DueQueries {
+    let since = Number.NEGATIVE_INFINITY;
+    const ids = (coll: "servers" | "volumes", now: number): string[] => {
+      const rows = this.st.all(
+        `SELECT id FROM ${TABLES[coll].table} WHERE due IS NOT NULL AND due <= ? AND due > ?`,
+        now,
+        since,
+      );
+      this.stats.rowsRead += rows.length;
+      return rows.map((r) => String(r.id));
+    };
+    return {
+      at: (now) => {
+        const due = {
+          servers: tracked.records("servers", ids("servers", now)) as CloudState["servers"],
+          volumes: tracked.records("volumes", ids("volumes", now)) as CloudState["volumes"],
+        };
+        since = Math.max(since, now);
+        return due;
+      },
+      forget: () => {
+        since = Number.NEGATIVE_INFINITY;
+      },
+    };
   }
 
   /** The cache, brought up to date with what other connections wrote (inside the transaction). */

@@ -54,7 +54,12 @@ interface Session {
   meta: Set<string>;
   calls: Set<string>;
   callsReplaced: boolean;
-  lists: Map<Collection, { startLength: number; appendOnly: boolean }>;
+  /**
+   * Per collection changed: while appendOnly, the records at startLength and after are new and
+   * `removed` holds the ids of older ones taken out (removeRecords); otherwise the list is compared
+   * with the stored ids at the end.
+   */
+  lists: Map<Collection, { startLength: number; appendOnly: boolean; removed: Id[] }>;
   undo?: Undo;
 }
 
@@ -147,6 +152,7 @@ export class TrackedState implements Tracker {
     }) as unknown as CloudState;
     targets.set(this.state, this.shell);
     registerIndex(this.state, this.index);
+    trackedStates.set(this.state, this);
   }
 
   // ---- sessions: one per transaction ----
@@ -166,7 +172,11 @@ export class TrackedState implements Tracker {
     const u = s.undo;
     if (!u) return;
     s.undo = undefined;
-    for (const [coll, saved] of u.lists) this.installList(coll, saved);
+    for (const [coll, saved] of u.lists) {
+      this.installList(coll, saved);
+      // What was removed or appended since the checkpoint is back as it was: compare at the end.
+      (s.lists.get(coll) as { appendOnly: boolean }).appendOnly = false;
+    }
     for (const [target, saved] of u.records) {
       for (const k of Object.keys(target)) delete target[k];
       Object.assign(target, saved);
@@ -200,12 +210,17 @@ export class TrackedState implements Tracker {
       const removes: Id[] = [];
       const m = s.lists.get(coll);
       if (m?.appendOnly && arr.length >= m.startLength) {
+        const gone = new Set(m.removed.filter((id) => ids.delete(id)));
         for (let i = m.startLength; i < arr.length; i++) {
           const t = targets.get(arr[i] as object) as Obj;
           if (!this.persisted(coll, t)) continue;
-          ids.set(recordId(coll, t), arr[i] as object);
+          const id = recordId(coll, t);
+          ids.set(id, arr[i] as object);
           upserts.add(t);
+          // Removed and made again under the same id: its new row is written, not deleted.
+          gone.delete(id);
         }
+        removes.push(...gone);
       } else if (m) {
         const seen = new Map<Id, object>();
         for (const p of arr) {
@@ -327,6 +342,32 @@ export class TrackedState implements Tracker {
   removeMeta(key: string): void {
     delete this.shell[key];
     this.index.metaChanged(key);
+  }
+
+  /** removeRecords on this cache: the real array is filtered, no proxy walked and no list compared at the end. */
+  remove(coll: Collection, ids: ReadonlySet<Id>): void {
+    const s = this.open();
+    const list = this.lists.get(coll) as List;
+    const m = this.listChange(s, coll, list.arr);
+    const kept: object[] = [];
+    let before = 0;
+    for (let i = 0; i < list.arr.length; i++) {
+      const p = list.arr[i] as object;
+      const id = recordId(coll, targets.get(p) as Obj);
+      if (!ids.has(id)) {
+        kept.push(p);
+        continue;
+      }
+      this.index.listed(coll, list.arr, i, i + 1, -1);
+      if (i < m.startLength) {
+        before++;
+        m.removed.push(id);
+      }
+    }
+    if (kept.length === list.arr.length) return;
+    list.arr.length = 0;
+    for (const p of kept) list.arr.push(p);
+    m.startLength -= before;
   }
 
   // ---- internals ----
@@ -453,11 +494,25 @@ export class TrackedState implements Tracker {
     if (s.undo && !s.undo.lists.has(coll)) s.undo.lists.set(coll, [...arr]);
     let m = s.lists.get(coll);
     if (!m) {
-      m = { startLength: arr.length, appendOnly: true };
+      m = { startLength: arr.length, appendOnly: true, removed: [] };
       s.lists.set(coll, m);
     }
     return m;
   }
+}
+
+const trackedStates = new WeakMap<CloudState, TrackedState>();
+
+/**
+ * Takes the records with these ids out of a collection of the state. On a cache's state it costs
+ * one pass over the real array (filtering the list view would go through a proxy per record, and
+ * the transaction would then compare the whole list with what is stored).
+ */
+export function removeRecords(state: CloudState, coll: "servers" | "volumes", ids: ReadonlySet<string>): void {
+  if (ids.size === 0) return;
+  const tracked = trackedStates.get(state);
+  if (tracked) tracked.remove(coll, ids);
+  else (state as unknown as Record<string, { id: string }[]>)[coll] = state[coll].filter((r) => !ids.has(r.id));
 }
 
 export function recordId(coll: Collection, t: Obj): Id {
