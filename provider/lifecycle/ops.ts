@@ -39,7 +39,7 @@ function retriedBelow(e: BackendError): boolean {
 class Slots {
   private inFlight = 0;
   private readonly waiting = { change: [] as (() => void)[], read: [] as (() => void)[] };
-  constructor(private readonly max: number) {}
+  constructor(readonly max: number) {}
 
   async run<T>(fn: () => Promise<T>, read: boolean): Promise<T> {
     if (this.inFlight < this.max) this.inFlight++;
@@ -134,6 +134,11 @@ export class Ops {
         (id) => this.run(() => backend.getVolume(id), true, true),
         (ids) => this.run(() => getVolumes.call(backend, ids), true, true),
       );
+  }
+
+  /** How many calls are sent at once (the rest wait for a slot). */
+  get concurrency(): number {
+    return this.slots.max;
   }
 
   /** Whether reads of many objects cost one call (waits then poll together, at a steady pace). */

@@ -41,6 +41,12 @@ function dbCluster(over: { servers?: number; flavor?: string; image?: string; vo
   );
 }
 
+/** Polls until `ok` (the simulated cloud's transitions take a few ms here). */
+async function waitUntil(ok: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 400 && !(await ok()); i++) await new Promise((r) => setTimeout(r, 5));
+  if (!(await ok())) throw new Error("the simulated cloud never got there");
+}
+
 function hostsOf(state: ClusterState, names: string[]): string[] {
   return names.map((n) => state.members[n]?.host ?? "?");
 }
@@ -224,6 +230,55 @@ describe("pinned lifecycle on the simulated cloud", () => {
     expect(calls).toContain("deleteServer db-5 (vol-1 detaching)");
     expect(calls).toContain("deleteServer db-1 (vol-1 available)");
     expect(calls).toHaveLength(8);
+  });
+
+  it("destroy detaches first as many volumes as it sends calls at once; Nova detaches the rest as their servers go", async () => {
+    h = await openHarness();
+    const { cloud } = h;
+    const state = await h.controller.apply(dbCluster());
+    const id = (name: string) => state.members[name]?.id as string;
+    // vol-3 now sits on a server outside the cluster: it must be detached, whatever the count.
+    const zone = (await cloud.getVolume(id("vol-3")))?.zone;
+    const other = await cloud.createServer({
+      name: "other",
+      imageRef: "cirros",
+      flavorRef: "m1.small",
+      metadata: {},
+      ...(zone ? { zone } : {}),
+    });
+    await cloud.detachVolume(id("db-3"), id("vol-3"));
+    await waitUntil(async () => (await cloud.getVolume(id("vol-3")))?.status === "available");
+    await waitUntil(async () => (await cloud.getServer(other.id))?.status === "ACTIVE");
+    await cloud.attachVolume(other.id, id("vol-3"));
+    await waitUntil(async () => (await cloud.getVolume(id("vol-3")))?.status === "in-use");
+    const name = (x: string) => Object.entries(state.members).find(([, m]) => m.id === x)?.[0] ?? x;
+    const calls: string[] = [];
+    const recorded = new Proxy(cloud, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target);
+        if (typeof v !== "function") return v;
+        return (...args: unknown[]) => {
+          if (prop === "detachVolume") calls.push(`detach ${name(String(args[1]))}`);
+          if (prop === "deleteServer") calls.push(`delete ${name(String(args[0]))}`);
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    // One call at a time: one of vol-1 and vol-2 is detached first, the other left to Nova.
+    await new ClusterController(recorded, { concurrency: 1 }).destroy(state);
+    const detached = calls.filter((c) => c.startsWith("detach")).sort();
+    expect(detached).toHaveLength(2);
+    expect(detached[1]).toBe("detach vol-3");
+    const first = detached[0] === "detach vol-1" ? "db-1" : "db-2";
+    const novas = first === "db-1" ? "db-2" : "db-1";
+    // The server whose volume Nova detaches is deleted first, before the one waiting for its detach.
+    const deletes = calls.filter((c) => c.startsWith("delete"));
+    expect(deletes[0]).toBe(`delete ${novas}`);
+    expect(deletes.indexOf(`delete ${first}`)).toBeGreaterThan(0);
+    const inv = await inventory(cloud);
+    expect(inv.servers.map((s) => s.name)).toEqual(["other"]);
+    expect(inv.volumes).toEqual([]);
+    expect(inv.groups).toEqual([]);
   });
 
   it("destroy by name sweeps whatever carries the cluster's tag", async () => {
