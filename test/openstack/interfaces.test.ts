@@ -35,7 +35,15 @@ describe("os-interface", () => {
   it("reads each port with its network; malformed entries are dropped", () => {
     expect(
       parseInterfaceAttachments({ interfaceAttachments: [port("p1", "n1"), { port_id: "p2" }, { net_id: "n3" }] }),
-    ).toEqual([{ port: "p1", network: "n1" }, { port: "p2" }]);
+    ).toEqual([
+      { port: "p1", network: "n1", fixedIps: [] },
+      { port: "p2", fixedIps: [] },
+    ]);
+    expect(
+      parseInterfaceAttachments({
+        interfaceAttachments: [{ ...port("p1", "n1"), fixed_ips: [{ ip_address: "10.0.0.5" }, { subnet_id: "x" }] }],
+      }),
+    ).toEqual([{ port: "p1", network: "n1", fixedIps: ["10.0.0.5"] }]);
     expect(parseInterfaceAttachments(undefined)).toEqual([]);
   });
 
@@ -90,6 +98,42 @@ describe("os-interface", () => {
     agent.get(NOVA).intercept({ path: "/v2.1/servers/gone/os-interface", method: "GET" }).reply(404, {}, json);
     await backend.detachNetwork("gone", "n2"); // no such server: success
     agent.assertNoPendingInterceptors();
+  });
+
+  it("waits until the server no longer shows the detached port's address (Nova's info cache lags)", async () => {
+    const { agent, backend } = await connect();
+    const withIp = (id: string, net: string, ip: string) => ({ ...port(id, net), fixed_ips: [{ ip_address: ip }] });
+    listing(agent, "s1", [withIp("p1", "n1", "10.0.0.4"), withIp("p2", "n2", "10.1.0.9")]);
+    agent.get(NOVA).intercept({ path: "/v2.1/servers/s1/os-interface/p2", method: "DELETE" }).reply(202, "");
+    listing(agent, "s1", [withIp("p1", "n1", "10.0.0.4")]);
+    const server = (nets: Record<string, string>) => ({
+      server: {
+        id: "s1",
+        name: "web",
+        status: "ACTIVE",
+        addresses: Object.fromEntries(Object.entries(nets).map(([n, ip]) => [n, [{ addr: ip, version: 4 }]])),
+      },
+    });
+    const shows = (nets: Record<string, string>) =>
+      agent.get(NOVA).intercept({ path: "/v2.1/servers/s1", method: "GET" }).reply(200, server(nets), json);
+    shows({ one: "10.0.0.4", two: "10.1.0.9" });
+    shows({ one: "10.0.0.4" });
+    await backend.detachNetwork("s1", "n2");
+    agent.assertNoPendingInterceptors();
+
+    // A cache that never catches up: a timeout naming the address.
+    listing(agent, "s1", [withIp("p1", "n1", "10.0.0.4"), withIp("p2", "n2", "10.1.0.9")]);
+    agent.get(NOVA).intercept({ path: "/v2.1/servers/s1/os-interface/p2", method: "DELETE" }).reply(202, "");
+    listing(agent, "s1", [withIp("p1", "n1", "10.0.0.4")]);
+    agent
+      .get(NOVA)
+      .intercept({ path: "/v2.1/servers/s1", method: "GET" })
+      .reply(200, server({ one: "10.0.0.4", two: "10.1.0.9" }), json)
+      .times(100);
+    await expect(backend.detachNetwork("s1", "n2")).rejects.toMatchObject({
+      code: "timeout",
+      message: expect.stringContaining("still shows 10.1.0.9 of network n2 after its port was detached"),
+    });
   });
 
   it("a port that never goes is a timeout naming it", async () => {

@@ -9,6 +9,7 @@ import {
 } from "../backend";
 import type { RawAggregate, RawFlavor, RawHypervisor, RawLimits, RawZone } from "./discovery";
 import {
+  type InterfaceAttachment,
   type Microversion,
   matchesTags,
   microversionHeaders,
@@ -194,7 +195,7 @@ export class NovaClient {
   }
 
   /** The server's ports with their networks (os-interface); undefined when the server is gone (404). */
-  async interfaceAttachments(id: string): Promise<{ port: string; network?: string }[] | undefined> {
+  async interfaceAttachments(id: string): Promise<InterfaceAttachment[] | undefined> {
     const res = await this.call({ method: "GET", path: `/servers/${enc(id)}/os-interface`, okStatuses: [404] });
     if (res.status === 404) return undefined;
     return parseInterfaceAttachments(res.json);

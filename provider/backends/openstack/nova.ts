@@ -225,13 +225,27 @@ export function parseInterfaces(body: unknown): string[] {
 }
 
 /** `GET /servers/{id}/os-interface`: each port with its network's id (undefined where Nova doesn't say). */
-export function parseInterfaceAttachments(body: unknown): { port: string; network?: string }[] {
-  const list = (body as { interfaceAttachments?: Array<{ port_id?: unknown; net_id?: unknown }> } | undefined)
-    ?.interfaceAttachments;
+/** A server's port as os-interface lists it: its id, network and fixed addresses. */
+export interface InterfaceAttachment {
+  port: string;
+  network?: string;
+  fixedIps: string[];
+}
+
+export function parseInterfaceAttachments(body: unknown): InterfaceAttachment[] {
+  const list = (
+    body as { interfaceAttachments?: Array<{ port_id?: unknown; net_id?: unknown; fixed_ips?: unknown }> } | undefined
+  )?.interfaceAttachments;
   if (!Array.isArray(list)) return [];
   return list
     .filter((i) => typeof i?.port_id === "string" && i.port_id !== "")
-    .map((i) => ({ port: i.port_id as string, ...(typeof i.net_id === "string" ? { network: i.net_id } : {}) }));
+    .map((i) => ({
+      port: i.port_id as string,
+      ...(typeof i.net_id === "string" ? { network: i.net_id } : {}),
+      fixedIps: (Array.isArray(i.fixed_ips) ? (i.fixed_ips as { ip_address?: unknown }[]) : [])
+        .map((f) => f?.ip_address)
+        .filter((a): a is string => typeof a === "string"),
+    }));
 }
 
 export function parseServer(raw: RawServer): ServerInfo {

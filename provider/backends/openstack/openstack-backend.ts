@@ -289,7 +289,11 @@ export class OpenStackBackend implements Backend {
     await this.nova.attachInterface(serverId, network);
   }
 
-  /** Nova unplugs a port after it answers: this waits until os-interface no longer lists it. */
+  /**
+   * Nova unplugs a port after it answers: this waits until os-interface no longer lists it, then until
+   * the server no longer shows its addresses (Nova's network info cache catches up a little later,
+   * and a read before then would put the dropped network in the member's outputs).
+   */
   async detachNetwork(serverId: string, network: string): Promise<void> {
     const onIt = async () => (await this.nova.interfaceAttachments(serverId))?.filter((p) => p.network === network);
     const ports = await onIt();
@@ -299,13 +303,26 @@ export class OpenStackBackend implements Backend {
     for (;;) {
       await sleep(this.pollIntervalMs);
       const left = await onIt();
-      if (!left || left.length === 0) return;
+      if (!left || left.length === 0) break;
       if (this.now() > deadline) {
         throw new BackendError(
           "timeout",
           `nova: server ${serverId} still has port ${left.map((p) => p.port).join(", ")} on network ${network} after detaching it`,
         );
       }
+    }
+    const gone = new Set(ports.flatMap((p) => p.fixedIps));
+    while (gone.size > 0) {
+      const s = await this.nova.getServer(serverId);
+      const shown = Object.values(s?.addresses ?? {}).flatMap((a) => a.fixed.filter((ip) => gone.has(ip)));
+      if (shown.length === 0) return;
+      if (this.now() > deadline) {
+        throw new BackendError(
+          "timeout",
+          `nova: server ${serverId} still shows ${shown.join(", ")} of network ${network} after its port was detached (Nova's network info cache did not catch up)`,
+        );
+      }
+      await sleep(this.pollIntervalMs);
     }
   }
 
