@@ -55,6 +55,18 @@ class Slots {
   }
 }
 
+/**
+ * A deep copy of what a backend answered (plain objects, arrays and JSON values): a fraction of
+ * structuredClone's cost for these small objects, of which a large create copies thousands.
+ */
+function copyData<T>(v: T): T {
+  if (typeof v !== "object" || v === null) return v;
+  if (Array.isArray(v)) return v.map(copyData) as T;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = copyData((v as Record<string, unknown>)[k]);
+  return out as T;
+}
+
 /** At most this many objects in one batched read (Nova's and Cinder's default page). */
 const MAX_BATCH = 1000;
 
@@ -96,7 +108,7 @@ class ReadBatch<T> {
             const value = values[k];
             // Each reader gets its own copy: one may keep what it read while another changes its own.
             waiting.forEach((w, j) => {
-              w.resolve(j === 0 || value === undefined ? value : structuredClone(value));
+              w.resolve(j === 0 || value === undefined ? value : copyData(value));
             });
           });
         },
@@ -162,7 +174,7 @@ export class Ops {
 
   private made<T extends ServerInfo | VolumeInfo>(info: T): T {
     if (this.justMade.size === 0) setImmediate(() => this.justMade.clear());
-    this.justMade.set(info.id, structuredClone(info));
+    this.justMade.set(info.id, copyData(info));
     return info;
   }
 

@@ -13,9 +13,16 @@ export const DEFAULT_NETWORK = "private";
 /** Host numbers per third octet: .2 to .251 (.0, .1, and the top of each /24 stay free). */
 const PER_OCTET = 250;
 
+const octets = new Map<string, number>();
+
 /** The second octet of a network's addresses: 10.<octet>.0.0/16, from its name. */
 function subnetOctet(network: string): number {
-  return 1 + ((createHash("sha256").update(network, "utf8").digest()[0] as number) % 250);
+  let octet = octets.get(network);
+  if (octet === undefined) {
+    octet = 1 + ((createHash("sha256").update(network, "utf8").digest()[0] as number) % 250);
+    octets.set(network, octet);
+  }
+  return octet;
 }
 
 /** Ports and fixed addresses for a new server, one per network, numbered by the cloud's counter. */

@@ -137,6 +137,11 @@ export function isIndex(k: string): boolean {
   return /^(0|[1-9]\d*)$/.test(k);
 }
 
+/** The object behind a state proxy (`v` when none): for a read that copies what it keeps, without a trap per field. */
+export function unproxied<T extends object>(v: T): T {
+  return (targets.get(v) as T | undefined) ?? v;
+}
+
 /** Whether `v` is one of the state's proxies (or a view of a list or the whole state). */
 export function isTracked(v: unknown): boolean {
   return typeof v === "object" && v !== null && targets.has(v);

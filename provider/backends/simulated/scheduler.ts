@@ -87,6 +87,12 @@ export function backendZone(state: CloudState, b: StorageBackend): string | unde
   return b.host === undefined ? undefined : hostsByName(state).get(b.host)?.zone;
 }
 
+/** The zones the topology's storage backends serve (undefined: a backend of no zone). */
+export function backendZones(state: CloudState): Set<string | undefined> {
+  const list = state.topology.storageBackends;
+  return derived(list, "zones", () => new Set(list.map((b) => backendZone(state, b))));
+}
+
 export interface ServerRequest {
   /** The server being placed (resize: its own claim does not count). */
   selfId?: string;

@@ -16,7 +16,7 @@ import { takeMatching } from "./fault-plan";
 import { indexOf } from "./indexes";
 import { addressesOf, allocatePorts } from "./network";
 import type { OpEnv, Tx, View } from "./op";
-import { plain } from "./proxies";
+import { plain, unproxied } from "./proxies";
 import { checkQuota } from "./quota";
 import { hostsByName, hostZones, scheduleServer } from "./scheduler";
 import type { CloudState, ServerRecord, VolumeRecord } from "./store";
@@ -162,7 +162,9 @@ export function uniqueSorted(names: readonly string[]): string[] {
   return [...new Set(names)].sort();
 }
 
-export function serverInfo(state: CloudState, s: ServerRecord, view: View): ServerInfo {
+export function serverInfo(state: CloudState, record: ServerRecord, view: View): ServerInfo {
+  // Read from the record itself: every field is copied below.
+  const s = unproxied(record);
   const info: ServerInfo = {
     id: s.id,
     name: s.name,

@@ -8,8 +8,9 @@ import { takeMatching } from "./fault-plan";
 import { indexOf } from "./indexes";
 import { nextDevice } from "./network";
 import type { OpEnv, Tx, View } from "./op";
+import { unproxied } from "./proxies";
 import { checkQuota } from "./quota";
-import { backendByName, backendUsage, backendZone, scheduleVolume } from "./scheduler";
+import { backendByName, backendUsage, backendZone, backendZones, scheduleVolume } from "./scheduler";
 import type { VolumeRecord } from "./store";
 
 export function createVolume(tx: Tx, env: OpEnv, req: VolumeCreate): VolumeInfo {
@@ -20,7 +21,7 @@ export function createVolume(tx: Tx, env: OpEnv, req: VolumeCreate): VolumeInfo 
   if (req.backend !== undefined && env.view === "tenant") {
     throw new BackendError("forbidden", "Policy doesn't allow choosing a storage backend (pool) for a volume.");
   }
-  const zones = new Set(state.topology.storageBackends.map((b) => backendZone(state, b)));
+  const zones = backendZones(state);
   if (req.zone !== undefined && !zones.has(req.zone)) {
     throw unknownRef(
       "Availability zone",
@@ -28,7 +29,7 @@ export function createVolume(tx: Tx, env: OpEnv, req: VolumeCreate): VolumeInfo 
       [...zones].filter((z) => z !== undefined),
     );
   }
-  if (req.backend !== undefined && !state.topology.storageBackends.some((b) => b.name === req.backend)) {
+  if (req.backend !== undefined && !backendByName(state, req.backend)) {
     throw unknownRef(
       "Storage backend",
       req.backend,
@@ -157,7 +158,9 @@ export function detachVolume(tx: Tx, env: OpEnv, serverId: string, volumeId: str
   v.pending = { kind: "detach", at: tx.now + env.latency.attachMs + tx.slow(v), serverId };
 }
 
-export function volumeInfo(v: VolumeRecord, view: View): VolumeInfo {
+export function volumeInfo(record: VolumeRecord, view: View): VolumeInfo {
+  // Read from the record itself: every field is copied below.
+  const v = unproxied(record);
   const info: VolumeInfo = {
     id: v.id,
     name: v.name,
