@@ -10,6 +10,7 @@ import {
 } from "../backends/backend";
 import type { Member, ServerMember, VolumeMember } from "../model/cluster";
 import { cmp } from "../model/text";
+import { named } from "../model/topology";
 import { type Ctx, completed, type Run } from "./context";
 import { clusterPrefix } from "./errors";
 import {
@@ -121,7 +122,7 @@ function whereIs(s: ServerInfo): string | undefined {
 function pinnedLocalServer(run: Run, m: VolumeMember): string | undefined {
   const at = run.placement[m.name];
   if (at?.type !== "volume") return undefined;
-  const host = run.p.discovery.topology.storageBackends.find((b) => b.name === at.backend)?.host;
+  const host = named(run.p.discovery.topology.storageBackends, at.backend)?.host;
   if (host === undefined) return undefined;
   const onHost = serversByHost(run.placement).get(host) ?? [];
   return m.attachTo !== undefined && onHost.includes(m.attachTo) ? m.attachTo : onHost[0];

@@ -4,7 +4,7 @@
 import type { Discovery, PlacementMode, ServerInfo, VolumeInfo } from "../backends/backend";
 import type { MemberPlacement, Placement } from "../model/placement";
 import { record } from "../model/records";
-import { findFlavor, type Topology } from "../model/topology";
+import { findFlavor, named, type Topology } from "../model/topology";
 
 /** Effectively unbounded capacity for pseudo-hosts where the tenant has no quota limit. */
 const UNBOUNDED = 1e12;
@@ -49,7 +49,7 @@ export function serverLocation(
   topology: Topology,
 ): MemberPlacement | undefined {
   if (mode === "pinned") {
-    const host = topology.hosts.find((h) => h.name === server.host);
+    const host = named(topology.hosts, server.host);
     return host ? { type: "server", zone: host.zone, rack: host.rack, host: host.name } : undefined;
   }
   if (server.zone === undefined) return undefined;
@@ -62,9 +62,9 @@ export function volumeLocation(
   topology: Topology,
 ): MemberPlacement | undefined {
   if (mode === "pinned") {
-    const b = topology.storageBackends.find((x) => x.name === volume.backend);
+    const b = named(topology.storageBackends, volume.backend);
     if (!b) return undefined;
-    const zone = b.zone ?? topology.hosts.find((h) => h.name === b.host)?.zone ?? volume.zone;
+    const zone = b.zone ?? named(topology.hosts, b.host)?.zone ?? volume.zone;
     if (zone === undefined) return undefined;
     return { type: "volume", backend: b.name, zone, ...(b.host !== undefined ? { host: b.host } : {}) };
   }

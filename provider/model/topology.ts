@@ -26,6 +26,24 @@ export function findFlavor(flavors: Record<string, Flavor> | undefined, ref: str
   return undefined;
 }
 
+const byName = new WeakMap<readonly { name: string }[], Map<string, { name: string }>>();
+
+/**
+ * The host or storage backend of that name in one of a topology's lists: a map built once per list
+ * (topologies are never changed in place), not a scan per lookup — verification and the final state
+ * look up every member's host.
+ */
+export function named<T extends { name: string }>(list: readonly T[], name: string | undefined): T | undefined {
+  if (name === undefined) return undefined;
+  let map = byName.get(list);
+  if (!map) {
+    map = new Map();
+    for (const x of list) if (!map.has(x.name)) map.set(x.name, x);
+    byName.set(list, map);
+  }
+  return map.get(name) as T | undefined;
+}
+
 export interface Host extends Resources {
   name: string;
   zone: string;

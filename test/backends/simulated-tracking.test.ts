@@ -34,6 +34,11 @@ function state(): CloudState {
   };
 }
 
+/** A server record not yet in the state. */
+function newServer(id: string): CloudState["servers"][number] {
+  return { id, name: id, status: "BUILD", flavorRef: "one", imageRef: "cirros", metadata: {}, createdAt: 1 };
+}
+
 /** The ids written and removed per collection, meta keys and counters of a transaction. */
 function summary(c: Changes) {
   const ids = (m: Map<string, unknown[]>) =>
@@ -82,15 +87,7 @@ describe("simulated cloud: change tracking", () => {
   it("finds records pushed and records filtered out, and writes a new record's later changes", () => {
     const t = new TrackedState(state());
     t.begin();
-    const fresh = {
-      id: "s4",
-      name: "s4",
-      status: "BUILD",
-      flavorRef: "one",
-      imageRef: "cirros",
-      metadata: {},
-      createdAt: 1,
-    };
+    const fresh = newServer("s4");
     t.state.servers.push(fresh);
     fresh.status = "ACTIVE"; // through the operation's own reference, after the push
     t.state.servers = t.state.servers.filter((x) => x.id !== "s1");
@@ -103,18 +100,10 @@ describe("simulated cloud: change tracking", () => {
   it("removeRecords takes records out without comparing the list: removes, pushes, a rollback and an id made again", () => {
     const t = new TrackedState(state());
     t.begin();
-    const s4 = {
-      id: "s4",
-      name: "s4",
-      status: "BUILD",
-      flavorRef: "one",
-      imageRef: "cirros",
-      metadata: {},
-      createdAt: 1,
-    };
+    const s4 = newServer("s4");
     t.state.servers.push(s4);
     removeRecords(t.state, "servers", new Set(["s1", "nope"]));
-    t.state.servers.push({ ...s4, id: "s5", name: "s5" });
+    t.state.servers.push(newServer("s5"));
     expect(summary(t.finish())).toMatchObject({ upserts: { servers: ["s4", "s5"] }, removes: { servers: ["s1"] } });
     expect(t.snapshot().servers.map((x) => x.id)).toEqual(["s2", "s3", "s4", "s5"]);
 
@@ -130,7 +119,7 @@ describe("simulated cloud: change tracking", () => {
     // Removed and made again under its id in one transaction: written, not deleted.
     t.begin();
     removeRecords(t.state, "servers", new Set(["s3"]));
-    t.state.servers.push({ ...s4, id: "s3", name: "again" });
+    t.state.servers.push({ ...newServer("s3"), name: "again" });
     expect(summary(t.finish())).toMatchObject({ upserts: { servers: ["s3"] }, removes: {} });
     expect(t.snapshot().servers.map((x) => [x.id, x.name])).toEqual([
       ["s4", "s4"],

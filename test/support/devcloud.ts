@@ -3,6 +3,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { type Dispatcher, Pool } from "undici";
 import { resolveOpenStackConfig } from "../../provider/backends/openstack/config";
 import { HttpClient, type HttpOptions } from "../../provider/backends/openstack/http";
 import { OpenStackBackend } from "../../provider/backends/openstack/openstack-backend";
@@ -97,4 +98,32 @@ export async function connectDevcloud(who: "admin" | "member", http?: HttpOption
       `cannot reach the OpenStack cloud "${env.OS_CLOUD}": ${(err as Error).message}\n` + `hint: ${NOT_UP}`,
     );
   }
+}
+
+/**
+ * A dev-cloud backend whose every request is recorded on its way out (`METHOD /path`), so a test can
+ * tell what the cloud was really sent. `close` closes the backend and its connection pools.
+ */
+export async function countingDevcloud(
+  who: "admin" | "member",
+): Promise<{ backend: OpenStackBackend; sent: string[]; close: () => Promise<void> }> {
+  const sent: string[] = [];
+  const pools: Pool[] = [];
+  const counting = (origin: string): Dispatcher => {
+    const pool = new Pool(origin, { connections: 8 });
+    pools.push(pool);
+    return pool.compose((dispatch) => (opts, handler) => {
+      sent.push(`${opts.method} ${opts.path}`);
+      return dispatch(opts, handler);
+    });
+  };
+  const backend = await connectDevcloud(who, { dispatcherFor: counting });
+  return {
+    backend,
+    sent,
+    close: async () => {
+      await backend.close();
+      await Promise.all(pools.map((p) => p.close()));
+    },
+  };
 }

@@ -4,33 +4,20 @@
 // each object on its own, correctly but one call per object) fails the test instead of passing
 // quietly. That reads of one turn go as one call is Ops's, proved in test/lifecycle/ops.test.ts.
 import { randomBytes } from "node:crypto";
-import { type Dispatcher, Pool } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
-import type { OpenStackBackend } from "../../../provider/backends/openstack/openstack-backend";
 import { ClusterController } from "../../../provider/lifecycle";
 import type { ClusterSpec } from "../../../provider/model/cluster";
-import { connectDevcloud, DEVCLOUD } from "../../support/devcloud";
+import { countingDevcloud, DEVCLOUD } from "../../support/devcloud";
 
 describe("batched reads on the openstack devcloud as member", () => {
-  const opened: OpenStackBackend[] = [];
-  const pools: Pool[] = [];
+  const closing: (() => Promise<void>)[] = [];
   afterAll(async () => {
-    await Promise.all(opened.map((b) => b.close()));
-    await Promise.all(pools.map((p) => p.close()));
+    await Promise.all(closing.map((c) => c()));
   });
 
   it("polls a cluster's servers and volumes with one list each, and builds and deletes it", async () => {
-    const sent: string[] = [];
-    const counting = (origin: string): Dispatcher => {
-      const pool = new Pool(origin, { connections: 8 });
-      pools.push(pool);
-      return pool.compose((dispatch) => (opts, handler) => {
-        sent.push(`${opts.method} ${opts.path}`);
-        return dispatch(opts, handler);
-      });
-    };
-    const b = await connectDevcloud("member", { dispatcherFor: counting });
-    opened.push(b);
+    const { backend: b, sent, close } = await countingDevcloud("member");
+    closing.push(close);
     const ctl = new ClusterController(b, { timeouts: { serverMs: 180_000, volumeMs: 120_000, deleteMs: 120_000 } });
     const name = `br-${randomBytes(3).toString("hex")}`;
     const server = (n: string) =>

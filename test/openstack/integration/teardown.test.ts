@@ -4,34 +4,21 @@
 // counted on its way out, so a destroy that detached everything itself, or left a volume behind,
 // fails here.
 import { randomBytes } from "node:crypto";
-import { type Dispatcher, Pool } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
 import { TAG_CLUSTER } from "../../../provider/backends/backend";
-import type { OpenStackBackend } from "../../../provider/backends/openstack/openstack-backend";
 import { ClusterController } from "../../../provider/lifecycle";
 import type { ClusterSpec } from "../../../provider/model/cluster";
-import { connectDevcloud, DEVCLOUD } from "../../support/devcloud";
+import { countingDevcloud, DEVCLOUD } from "../../support/devcloud";
 
 describe("teardown on the openstack devcloud as member", () => {
-  const opened: OpenStackBackend[] = [];
-  const pools: Pool[] = [];
+  const closing: (() => Promise<void>)[] = [];
   afterAll(async () => {
-    await Promise.all(opened.map((b) => b.close()));
-    await Promise.all(pools.map((p) => p.close()));
+    await Promise.all(closing.map((c) => c()));
   });
 
   it("lets Nova detach the volumes past the calls sent at once, and leaves nothing", async () => {
-    const sent: string[] = [];
-    const counting = (origin: string): Dispatcher => {
-      const pool = new Pool(origin, { connections: 8 });
-      pools.push(pool);
-      return pool.compose((dispatch) => (opts, handler) => {
-        sent.push(`${opts.method} ${opts.path}`);
-        return dispatch(opts, handler);
-      });
-    };
-    const b = await connectDevcloud("member", { dispatcherFor: counting });
-    opened.push(b);
+    const { backend: b, sent, close } = await countingDevcloud("member");
+    closing.push(close);
     const timeouts = { serverMs: 180_000, volumeMs: 120_000, deleteMs: 120_000 };
     const name = `td-${randomBytes(3).toString("hex")}`;
     const server = (n: string) =>
