@@ -23,6 +23,7 @@ import {
   type VolumeCreate,
   type VolumeInfo,
 } from "../backends/backend";
+import { copyPlain } from "../model/records";
 
 const ATTEMPTS = 3;
 const MAX_BACKOFF_MS = 2000;
@@ -53,18 +54,6 @@ class Slots {
       else this.inFlight--;
     }
   }
-}
-
-/**
- * A deep copy of what a backend answered (plain objects, arrays and JSON values): a fraction of
- * structuredClone's cost for these small objects, of which a large create copies thousands.
- */
-function copyData<T>(v: T): T {
-  if (typeof v !== "object" || v === null) return v;
-  if (Array.isArray(v)) return v.map(copyData) as T;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) out[k] = copyData((v as Record<string, unknown>)[k]);
-  return out as T;
 }
 
 /** At most this many objects in one batched read (Nova's and Cinder's default page). */
@@ -108,7 +97,7 @@ class ReadBatch<T> {
             const value = values[k];
             // Each reader gets its own copy: one may keep what it read while another changes its own.
             waiting.forEach((w, j) => {
-              w.resolve(j === 0 || value === undefined ? value : copyData(value));
+              w.resolve(j === 0 || value === undefined ? value : copyPlain(value));
             });
           });
         },
@@ -174,7 +163,7 @@ export class Ops {
 
   private made<T extends ServerInfo | VolumeInfo>(info: T): T {
     if (this.justMade.size === 0) setImmediate(() => this.justMade.clear());
-    this.justMade.set(info.id, copyData(info));
+    this.justMade.set(info.id, copyPlain(info));
     return info;
   }
 

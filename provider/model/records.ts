@@ -25,3 +25,23 @@ export function sortRecord<T>(r: Record<string, T>): Record<string, T> {
 export function record<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
+
+/** An object made by a literal, JSON.parse or record(): what the copies below walk into. */
+export function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * A deep copy of plain data (plain objects, arrays and JSON values; any other object is kept as it
+ * is): a fraction of structuredClone's cost for the small objects copied by the thousand (a backend's
+ * answers, the simulated cloud's records).
+ */
+export function copyPlain<T>(v: T): T {
+  if (typeof v !== "object" || v === null) return v;
+  if (Array.isArray(v)) return v.map(copyPlain) as T;
+  if (!isPlainObject(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = copyPlain((v as Record<string, unknown>)[k]);
+  return out as T;
+}

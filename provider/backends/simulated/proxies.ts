@@ -7,6 +7,7 @@
 //
 // structuredClone refuses proxies (a DataCloneError): an operation copies a state object with
 // `plain`, never with structuredClone (this module leaves the process's globals alone).
+import { copyPlain, isPlainObject } from "../../model/records";
 
 export type Obj = Record<PropertyKey, unknown>;
 
@@ -147,34 +148,16 @@ export function isTracked(v: unknown): boolean {
   return typeof v === "object" && v !== null && targets.has(v);
 }
 
-/**
- * A deep copy of a state object's target (plain objects, arrays and JSON values, no proxy inside):
- * faster than structuredClone for the small objects a call copies.
- */
-export function copyOf<T>(v: T): T {
-  if (typeof v !== "object" || v === null) return v;
-  if (Array.isArray(v)) return v.map(copyOf) as T;
-  if (!isPlainObject(v)) return v;
-  const out: Obj = {};
-  for (const k of Object.keys(v)) out[k] = copyOf((v as Obj)[k]);
-  return out as T;
-}
-
 /** A deep copy of `v` holding no proxy: what may leave a call. */
 export function plain<T>(v: T): T {
   if (typeof v !== "object" || v === null) return v;
   const t = targets.get(v);
-  if (t && !lists.has(t) && !shells.has(t)) return copyOf(t) as T;
+  if (t && !lists.has(t) && !shells.has(t)) return copyPlain(t) as T;
   if (Array.isArray(v)) return v.map((x) => plain(x)) as T;
   if (!isPlainObject(v)) return v;
   const out: Obj = {};
   for (const k of Object.keys(v)) out[k] = plain((v as Obj)[k]);
   return out as T;
-}
-
-function isPlainObject(v: object): boolean {
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
 }
 
 /**

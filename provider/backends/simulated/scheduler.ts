@@ -1,7 +1,7 @@
 // Nova- and Cinder-like scheduling over the simulated cloud's state, pure: filter hosts (zone,
 // capacity, server-group policy, hints), weigh the survivors (soft policies, then most free RAM,
 // then name), pick the first. The caller turns "nothing left" into a server in ERROR.
-import type { Flavor, Host, Resources, StorageBackend } from "../../model/topology";
+import { type Flavor, type Host, named, type Resources, type StorageBackend } from "../../model/topology";
 import type { ServerGroupInfo, VolumeCreate } from "../backend";
 import { indexOf } from "./indexes";
 import type { CloudState } from "./store";
@@ -49,7 +49,8 @@ function backendUsedOn(state: CloudState, exceptVolume?: string): (b: StorageBac
 
 /**
  * What is derived from one of the topology's lists (which a cloud never changes in place), built
- * once per list and kind: a lookup per call, not a scan of every host or backend.
+ * once per list and kind: a lookup per call, not a scan of every host or backend (lookups by name:
+ * model/topology.ts named()).
  */
 const derivedOf = new WeakMap<object, Map<string, unknown>>();
 
@@ -65,15 +66,12 @@ function derived<T>(list: object, kind: string, build: () => T): T {
 
 /** The topology's storage backend of that name. */
 export function backendByName(state: CloudState, name: string | undefined): StorageBackend | undefined {
-  if (name === undefined) return undefined;
-  const list = state.topology.storageBackends;
-  return derived(list, "byName", () => new Map(list.map((b) => [b.name, b]))).get(name);
+  return named(state.topology.storageBackends, name);
 }
 
-/** The topology's hosts by name. */
-export function hostsByName(state: CloudState): Map<string, Host> {
-  const hosts = state.topology.hosts;
-  return derived(hosts, "byName", () => new Map(hosts.map((h) => [h.name, h])));
+/** The topology's host of that name. */
+export function hostByName(state: CloudState, name: string | undefined): Host | undefined {
+  return named(state.topology.hosts, name);
 }
 
 /** The topology's zones (of its hosts). */
@@ -84,7 +82,7 @@ export function hostZones(state: CloudState): Set<string> {
 
 export function backendZone(state: CloudState, b: StorageBackend): string | undefined {
   if (b.zone !== undefined) return b.zone;
-  return b.host === undefined ? undefined : hostsByName(state).get(b.host)?.zone;
+  return b.host === undefined ? undefined : hostByName(state, b.host)?.zone;
 }
 
 /** The zones the topology's storage backends serve (undefined: a backend of no zone). */
@@ -181,7 +179,7 @@ export function scheduleServer(state: CloudState, req: ServerRequest): Scheduled
   const groupHosts = groupHostCounts(state, req);
 
   if (req.host !== undefined && !req.ignorePlacement) {
-    const host = hostsByName(state).get(req.host);
+    const host = hostByName(state, req.host);
     if (!host) return { ok: false, fault: `No valid host was found. Host "${req.host}" does not exist.` };
     const why = rejectReason(state, req, host, usedOn(host), groupHosts);
     if (why) return { ok: false, fault: `No valid host was found. Host "${host.name}" ${why}.` };

@@ -18,7 +18,7 @@ import { addressesOf, allocatePorts } from "./network";
 import type { OpEnv, Tx, View } from "./op";
 import { plain, unproxied } from "./proxies";
 import { checkQuota } from "./quota";
-import { hostsByName, hostZones, scheduleServer } from "./scheduler";
+import { hostByName, hostZones, scheduleServer } from "./scheduler";
 import type { CloudState, ServerRecord, VolumeRecord } from "./store";
 import { pickResources } from "./util";
 
@@ -35,7 +35,7 @@ export function createServer(tx: Tx, env: OpEnv, req: ServerCreate): ServerInfo 
   if (!state.images.includes(req.imageRef)) throw unknownRef("Image", req.imageRef, state.images);
   const zones = hostZones(state);
   if (req.zone !== undefined && !zones.has(req.zone)) throw unknownRef("Availability zone", req.zone, [...zones]);
-  if (req.host !== undefined && !hostsByName(state).has(req.host)) {
+  if (req.host !== undefined && !hostByName(state, req.host)) {
     throw unknownRef(
       "Compute host",
       req.host,

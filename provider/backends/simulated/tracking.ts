@@ -15,9 +15,9 @@
 // - A change outside a call (through an object kept from an earlier one) throws.
 // - `plain` copies a state object (proxies.ts); structuredClone refuses one.
 
+import { copyPlain } from "../../model/records";
 import { registerIndex, StateIndex } from "./indexes";
 import {
-  copyOf,
   isIndex,
   lists,
   listView,
@@ -298,8 +298,8 @@ export class TrackedState implements Tracker {
     const out: Obj = {};
     for (const k of Object.keys(this.shell)) {
       out[k] = isCollection(k)
-        ? (this.lists.get(k) as List).arr.map((p) => copyOf(targets.get(p)))
-        : copyOf(this.shell[k]);
+        ? (this.lists.get(k) as List).arr.map((p) => copyPlain(targets.get(p)))
+        : copyPlain(this.shell[k]);
     }
     return out as unknown as CloudState;
   }
@@ -376,7 +376,7 @@ export class TrackedState implements Tracker {
   touched(root: Root, t: object, k: PropertyKey): void {
     const s = this.open();
     if (root.kind === "record") {
-      if (s.undo && !s.undo.records.has(root.target)) s.undo.records.set(root.target, copyOf(root.target));
+      if (s.undo && !s.undo.records.has(root.target)) s.undo.records.set(root.target, copyPlain(root.target));
       s.records.set(root.target, root.coll as Collection);
       this.index.changed(root.coll, root.target);
     } else if (root.kind === "meta") {
@@ -397,7 +397,7 @@ export class TrackedState implements Tracker {
     const s = this.open();
     this.index.metaChanged(key);
     if (s.undo && !s.undo.meta.has(key)) {
-      s.undo.meta.set(key, key in this.shell ? { value: copyOf(this.shell[key]) } : undefined);
+      s.undo.meta.set(key, key in this.shell ? { value: copyPlain(this.shell[key]) } : undefined);
     }
     s.meta.add(key);
   }
@@ -433,7 +433,7 @@ export class TrackedState implements Tracker {
     const root = t ? roots.get(t) : undefined;
     if (t && root?.tracker === this && root.kind === "record" && root.coll === coll) return v;
     // A record of an earlier cache (faults this process keeps) is re-pointed here; anything else is copied.
-    const target = t && root?.kind === "record" && root.coll === coll ? t : (own(t ? copyOf(t) : (v as Obj)) as Obj);
+    const target = t && root?.kind === "record" && root.coll === coll ? t : (own(t ? copyPlain(t) : (v as Obj)) as Obj);
     owners.set(target, target);
     roots.set(target, { tracker: this, kind: "record", coll, target });
     return proxyFor(target, target);
